@@ -1,0 +1,219 @@
+"""Where the Cesce documents are silent: every choice we made, in one place.
+
+The client and the sandbox both read these constants, so a choice is changed here or nowhere.
+Each choice is also an entry of `ASSUMPTIONS`, which the README lists (a test keeps the two in
+step). The documented facts are in `workers.cesce.catalogue`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+__all__ = [
+    "ASSUMPTIONS",
+    "CLAIMS_PATHS",
+    "CLIENT_ID_HEADER",
+    "DEFAULT_LANGUAGE_CODE",
+    "DUPLICATE_SALE_DESCRIPTION",
+    "DUPLICATE_SALE_MARKER",
+    "ERROR_CODE_IDENTIFICATION",
+    "MSG_BOTH_IDENTIFIERS",
+    "MSG_CLASSIFICATION_NOT_CANCELLABLE",
+    "MSG_MODIFICATION_NOT_ALLOWED",
+    "MSG_MODIFICATION_WINDOW",
+    "MSG_NO_IDENTIFIER",
+    "MSG_SALE_NOT_FOUND",
+    "SALES_LIST_PARAMS",
+    "Assumption",
+    "ClassificationStatus",
+    "DocumentStatus",
+    "SaleRejectionReason",
+    "SettlementStatus",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Assumption:
+    key: str
+    text: str
+
+
+# --- errors the catalogue names without a code or without a text -------------------------------
+
+# "Ventas duplicadas ... El API devuelve error y la venta no se da de alta": no code is given.
+# We take HTTP 400, errorCode 1522 (the "venta errónea" family) with this text, and recognise a
+# duplicate by the marker in the text, so a differently worded duplicate answer is still caught.
+DUPLICATE_SALE_DESCRIPTION: Final = "venta errónea - Venta duplicada"
+DUPLICATE_SALE_MARKER: Final = "DUPLICAD"
+
+# The date error, the credit-note errors and the modification refusals carry only a text in the
+# catalogue; we answer them as HTTP 400 with errorCode 1522, like the other "venta errónea" cases.
+MSG_MODIFICATION_WINDOW: Final = "venta errónea - Modificación fuera de plazo"
+MSG_MODIFICATION_NOT_ALLOWED: Final = "venta errónea - Venta no modificable"
+
+# Sending both or neither of endorsementNo / customerReference "devuelve error": HTTP 400 with the
+# Sales API's own Bad Request example code 2.
+ERROR_CODE_IDENTIFICATION: Final = "2"
+MSG_NO_IDENTIFIER: Final = "SOME DATA IS MANDATORY TO IDENTIFY THE LIMIT"
+MSG_BOTH_IDENTIFIERS: Final = "ONLY ONE OF endorsementNo OR customerReference MAY IDENTIFY THE DEBTOR"
+
+# A sale that GET .../sale cannot find: HTTP 404, errorCode 4 (the catalogue's 404 case).
+MSG_SALE_NOT_FOUND: Final = "NO EXISTE LA VENTA"
+# Cancelling a classification that has no limit in force: HTTP 400, errorCode 2.
+MSG_CLASSIFICATION_NOT_CANCELLABLE: Final = "NO EXISTE LÍMITE EN VIGOR QUE ANULAR"
+
+# --- status codes the documents do not tabulate ---------------------------------------------------
+
+
+class ClassificationStatus(StrEnum):
+    """statusCode of a classification. Only 1 (EN TRÁMITE) is documented."""
+
+    PENDING = "1"  # EN TRÁMITE (documented)
+    IN_FORCE = "2"  # EN VIGOR: a limit is granted
+    REJECTED = "3"  # DENEGADA: no limit, no endorsement supplement
+    CANCELLED = "4"  # ANULADA: a limit that was in force and is no more
+
+
+class SaleRejectionReason(StrEnum):
+    """reasonStatusCode of a sale with statusCode 9 (the Sandbox Model tables are not in our documents)."""
+
+    NONE = "0"
+    NO_LIMIT_IN_FORCE = "1"  # "rechazada porque el deudor no tiene crédito en vigor"
+
+
+class DocumentStatus(StrEnum):
+    """statusCode of a claim-file document ("Solicitado, reclamado, recibido, validado")."""
+
+    REQUESTED = "1"
+    CLAIMED = "2"
+    RECEIVED = "3"
+    VALIDATED = "4"
+
+
+class SettlementStatus(StrEnum):
+    """settlementStatusCode: "si la liquidación se ha pagado o está en curso"."""
+
+    IN_PROGRESS = "1"
+    PAID = "2"
+
+
+# --- wire details ----------------------------------------------------------------------------------
+
+DEFAULT_LANGUAGE_CODE: Final = "ES"
+
+# IBM API Connect (Cesce's gateway) identifies the subscribed application by this header; its
+# absence is what "Cannot find valid subscription for the incoming API request." answers.
+CLIENT_ID_HEADER: Final = "X-IBM-Client-Id"
+
+# GET /contracts/{contractNo}/sales: the reference describes the filters but not all their names.
+SALES_LIST_PARAMS: Final = {
+    "page": "initialValue",  # documented
+    "recent_movements": "recentMovementsInd",  # "Recent movements": Y/N
+    "endorsement_no": "endorsementNo",
+    "customer_reference": "customerReference",
+    "invoice_year_month": "invoiceYearMonth",  # "Year/month of invoice date": YYYYMM
+    "status_code": "statusCode",
+}
+
+# Claims API: only the operation names are documented ("non-payment-declaration", "documents",
+# "settlements"). claim-files is our name for the read that lets a worker look a declaration up.
+CLAIMS_PATHS: Final = {
+    "declare": "/contracts/{contractNo}/non-payment-declaration",
+    "claim_files": "/contracts/{contractNo}/claim-files",
+    "documents": "/contracts/{contractNo}/documents",
+    "settlements": "/contracts/{contractNo}/settlements",
+}
+
+ASSUMPTIONS: Final[tuple[Assumption, ...]] = (
+    Assumption(
+        "duplicate-sale",
+        "A duplicate sale is answered HTTP 400, errorCode 1522, errorDescription "
+        f"\"{DUPLICATE_SALE_DESCRIPTION}\"; the client recognises it by '{DUPLICATE_SALE_MARKER}' in the text.",
+    ),
+    Assumption(
+        "sale-error-codes",
+        "The date error, the credit-note errors and modification refusals (outside the window, a sale "
+        "that may not change) are HTTP 400 with errorCode 1522 and the catalogue's text (or ours: "
+        f'"{MSG_MODIFICATION_WINDOW}", "{MSG_MODIFICATION_NOT_ALLOWED}").',
+    ),
+    Assumption(
+        "identification-errors",
+        "Neither or both of endorsementNo / customerReference on a sale or non-payment: HTTP 400, errorCode 2.",
+    ),
+    Assumption(
+        "sale-not-found",
+        f'GET .../sale for an unknown sale: HTTP 404, errorCode 4, "{MSG_SALE_NOT_FOUND}".',
+    ),
+    Assumption(
+        "unknown-contract",
+        "A well-formed contractNo the user holds no authorisation for: HTTP 403, errorCode 6; a missing or "
+        'malformed one: HTTP 400, errorCode 1522 "ES OBLIGATORIO INTRODUCIR EL CONTRATO".',
+    ),
+    Assumption(
+        "maintenance",
+        "errorCode 18 (maintenance) is transient whatever the HTTP status; the sandbox answers it as HTTP 400.",
+    ),
+    Assumption(
+        "classification-status",
+        "Classification statusCode: 1 EN TRÁMITE (documented), 2 EN VIGOR, 3 DENEGADA, 4 ANULADA.",
+    ),
+    Assumption(
+        "classification-wire",
+        "Classification requests are {client:{languageCode}, generalData:{...guide's field names...}}; "
+        "answers are {error, generalData} for create/read/cancel and {error, paginationData:"
+        "{nextEndorsementNo}, result:[...]} for portfolio and movements. A classification record has "
+        "endorsementNo, customerReference, countryCode, taxCode, companyName, statusCode, reasonStatusCode, "
+        "creditLimitRequested, creditLimitGranted, currencyCode, paymentTermsRequested, paymentTermsGranted, "
+        "requestDate, effectiveDate, statusDate.",
+    ),
+    Assumption(
+        "classification-rejection",
+        "The sandbox denies (statusCode 3) a classification sent with nonPaymentInd Y, the guide's example of a "
+        "debtor 'que ya tiene incidencias en pagos'.",
+    ),
+    Assumption(
+        "sale-rejection-reason",
+        "A sale for a debtor with no limit in force is answered statusCode 9 (RECHAZADA) with reasonStatusCode 1.",
+    ),
+    Assumption(
+        "credit-note-balance",
+        "A credit note (negative currencyAmount) is tariffed when the debtor's TARIFICADA positive sales not yet "
+        "matured, less the credit notes already declared against them, cover its amount.",
+    ),
+    Assumption(
+        "foreign-debtor-sale",
+        "A sale on a domestic-only policy for a debtor whose customerReference is classified abroad under "
+        "another of the insured's policies is refused with 2809.",
+    ),
+    Assumption(
+        "sales-list-params",
+        "Sales list filters are named recentMovementsInd (Y/N), endorsementNo, customerReference, "
+        "invoiceYearMonth (YYYYMM) and statusCode; pages follow paginationData.initialValue until it is empty.",
+    ),
+    Assumption(
+        "claims-wire",
+        "Claims paths are /claims/v1/contracts/{contractNo}/non-payment-declaration (POST), /claim-files, "
+        "/documents and /settlements (GET, filtered by claimFileNo). A declaration names the debtor like a "
+        "sale and carries invoiceNo, invoiceDate, maturityDate, unpaidAmount, currencyCode; its answer has "
+        "claimFileNo, nonPaymentNo, newClaimFileInd (Y/N) and the documents requested.",
+    ),
+    Assumption(
+        "document-settlement-status",
+        "Document statusCode 1 SOLICITADO, 2 RECLAMADO, 3 RECIBIDO, 4 VALIDADO; settlementStatusCode 1 EN CURSO, "
+        "2 PAGADA.",
+    ),
+    Assumption(
+        "client-id-header",
+        f"API calls carry the application's client_id in {CLIENT_ID_HEADER} (IBM API Connect); the sandbox "
+        "answers 401 with the catalogue's subscription message without it.",
+    ),
+    Assumption(
+        "outcome-unknown",
+        "A read timeout, a dropped connection or a 502/504 after a request was sent leaves its outcome unknown. "
+        "The client repeats such a request only where repeating is harmless: reads, and sale declarations "
+        "(Cesce refuses the duplicate). Classification, cancellation, modification and non-payment POSTs are "
+        "reported to the caller, which looks the request up before sending it again.",
+    ),
+)

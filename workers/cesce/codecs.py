@@ -1,0 +1,153 @@
+"""Exact conversions between Python values and the Cesce wire format.
+
+Cesce writes amounts as strings with a decimal comma and no thousands separator
+(``"-1234,50"``, ``"123456789012345,15"``), rates with up to five decimals (``"0,13752"``) and
+dates as ``YYYYMMDD``. In Python they are `Decimal` and `date`. A conversion is exact or it
+fails with `CodecError`: nothing is rounded, so no cent is lost on the way.
+
+`WireAmount`, `WireRate` and `WireDate` are annotated types for pydantic models: they accept the
+wire string or the Python value and serialise to the wire string in JSON mode.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Final
+
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
+
+from workers.cesce.catalogue import CONTRACT_MODALITIES
+
+__all__ = [
+    "AMOUNT_PLACES",
+    "RATE_PLACES",
+    "CodecError",
+    "WireAmount",
+    "WireDate",
+    "WireRate",
+    "check_contract_no",
+    "decode_amount",
+    "decode_date",
+    "encode_amount",
+    "encode_date",
+]
+
+AMOUNT_PLACES: Final = 2
+RATE_PLACES: Final = 5
+_MAX_INTEGER_DIGITS: Final = 15  # "123456789012345,15"
+_WIRE_NUMBER = re.compile(r"^(-?)(\d{1,15})(?:,(\d{1,5}))?$")
+_WIRE_DATE = re.compile(r"^\d{8}$")
+_CONTRACT_NO = re.compile(r"^\d{11}$")
+
+
+class CodecError(ValueError):
+    """A value that cannot be converted exactly."""
+
+
+def decode_amount(text: str) -> Decimal:
+    """``"-1234,50"`` -> ``Decimal("-1234.50")``. Rejects thousands separators, dots and blanks."""
+    if not isinstance(text, str):
+        raise CodecError(f"amount must be a string with a decimal comma, got {type(text).__name__}")
+    match = _WIRE_NUMBER.match(text.strip())
+    if match is None:
+        raise CodecError(f"not a Cesce amount: {text!r} (expected digits with a decimal comma, e.g. '-1234,50')")
+    sign, integer, fraction = match.groups()
+    return Decimal(f"{sign}{integer}.{fraction}" if fraction else f"{sign}{integer}")
+
+
+def encode_amount(value: Decimal | int, places: int = AMOUNT_PLACES) -> str:
+    """``Decimal("-1234.5")`` -> ``"-1234,50"``; refuses a value with more than `places` decimals."""
+    if isinstance(value, bool) or not isinstance(value, Decimal | int):
+        raise CodecError(f"amount must be a Decimal, got {type(value).__name__}")
+    amount = Decimal(value)
+    if not amount.is_finite():
+        raise CodecError(f"amount must be finite, got {amount}")
+    try:
+        quantized = amount.quantize(Decimal(1).scaleb(-places))
+    except InvalidOperation as exc:
+        raise CodecError(f"amount out of range: {amount}") from exc
+    if quantized != amount:
+        raise CodecError(f"amount {amount} has more than {places} decimals; refusing to round it")
+    text = f"{quantized:f}"
+    if len(text.lstrip("-").split(".")[0]) > _MAX_INTEGER_DIGITS:
+        raise CodecError(f"amount {amount} has more than {_MAX_INTEGER_DIGITS} integer digits")
+    if quantized == 0:
+        text = text.lstrip("-")  # "-0,00" is not a credit note
+    return text.replace(".", ",")
+
+
+def decode_date(text: str) -> date:
+    """``"20200417"`` -> ``date(2020, 4, 17)``."""
+    if not isinstance(text, str) or not _WIRE_DATE.match(text):
+        raise CodecError(f"not a Cesce date: {text!r} (expected YYYYMMDD)")
+    try:
+        return date(int(text[:4]), int(text[4:6]), int(text[6:]))
+    except ValueError as exc:
+        raise CodecError(f"not a calendar date: {text!r}") from exc
+
+
+def encode_date(value: date) -> str:
+    """``date(2020, 4, 17)`` -> ``"20200417"``."""
+    if not isinstance(value, date):
+        raise CodecError(f"date must be a datetime.date, got {type(value).__name__}")
+    return f"{value.year:04d}{value.month:02d}{value.day:02d}"
+
+
+def check_contract_no(contract_no: str) -> str:
+    """A contractNo is 11 digits, modality (341 or 381) and policy number together, no spaces."""
+    if not isinstance(contract_no, str) or not _CONTRACT_NO.match(contract_no):
+        raise CodecError(f"contractNo must be 11 digits, got {contract_no!r}")
+    if contract_no[:3] not in CONTRACT_MODALITIES:
+        raise CodecError(f"contractNo must start with modality 341 or 381, got {contract_no!r}")
+    return contract_no
+
+
+def _amount_in(value: Any) -> Any:
+    if isinstance(value, str):
+        return decode_amount(value)
+    if isinstance(value, float):
+        raise CodecError("amounts are never floats; pass a Decimal or a wire string")
+    return value
+
+
+def _exact(places: int) -> Any:
+    def check(value: Decimal) -> Decimal:
+        encode_amount(value, places)  # raises CodecError at construction, not at send time
+        return value
+
+    return check
+
+
+def _date_in(value: Any) -> Any:
+    return decode_date(value) if isinstance(value, str) else value
+
+
+_WIRE_STRING_SCHEMA: Final = WithJsonSchema({"type": "string"})
+
+WireAmount = Annotated[
+    Decimal,
+    BeforeValidator(_amount_in),
+    AfterValidator(_exact(AMOUNT_PLACES)),
+    PlainSerializer(lambda v: encode_amount(v, AMOUNT_PLACES), return_type=str, when_used="json"),
+    _WIRE_STRING_SCHEMA,
+]
+"""An amount: `Decimal` in Python, ``"-1234,50"`` on the wire, at most two decimals."""
+
+WireRate = Annotated[
+    Decimal,
+    BeforeValidator(_amount_in),
+    AfterValidator(_exact(RATE_PLACES)),
+    PlainSerializer(lambda v: encode_amount(v, RATE_PLACES), return_type=str, when_used="json"),
+    _WIRE_STRING_SCHEMA,
+]
+"""A rate or percentage: ``"0,13752"``, at most five decimals."""
+
+WireDate = Annotated[
+    date,
+    BeforeValidator(_date_in),
+    PlainSerializer(encode_date, return_type=str, when_used="json"),
+    _WIRE_STRING_SCHEMA,
+]
+"""A date: `date` in Python, ``YYYYMMDD`` on the wire."""

@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 
 from workers.cesce import catalogue as cat
-from workers.cesce.assumptions import DUPLICATE_SALE_DESCRIPTION, MSG_MODIFICATION_WINDOW
+from workers.cesce.assumptions import (
+    DUPLICATE_SALE_DESCRIPTION,
+    MSG_CLASSIFICATION_NOT_CANCELLABLE,
+    MSG_MODIFICATION_WINDOW,
+)
 from workers.cesce.errors import (
     CesceAuthError,
     CesceError,
@@ -86,6 +90,7 @@ def test_classify(status: int, code: str | None, text: str | None, kind: ErrorKi
         (400, "6", cat.MSG_UNAUTHORIZED_CONTRACT, RejectionReason.UNAUTHORIZED_CONTRACT),
         (403, "6", "You are not authorized to execute this operation", RejectionReason.UNAUTHORIZED_CONTRACT),
         (422, "422", "'nonPaymentInd' is missing.", RejectionReason.MISSING_FIELD),
+        (400, "2", MSG_CLASSIFICATION_NOT_CANCELLABLE, RejectionReason.NOTHING_TO_CANCEL),
         (400, "2", " ", RejectionReason.OTHER),
         (400, "999", "something new", RejectionReason.OTHER),
     ],

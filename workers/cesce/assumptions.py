@@ -19,8 +19,11 @@ __all__ = [
     "DUPLICATE_SALE_DESCRIPTION",
     "DUPLICATE_SALE_MARKER",
     "ERROR_CODE_IDENTIFICATION",
+    "ERROR_CODE_VALIDATION",
     "MSG_BOTH_IDENTIFIERS",
     "MSG_CLASSIFICATION_NOT_CANCELLABLE",
+    "MSG_INVALID_FIELD",
+    "MSG_MAINTENANCE",
     "MSG_MODIFICATION_NOT_ALLOWED",
     "MSG_MODIFICATION_WINDOW",
     "MSG_NO_IDENTIFIER",
@@ -58,6 +61,13 @@ MSG_MODIFICATION_NOT_ALLOWED: Final = "venta errónea - Venta no modificable"
 ERROR_CODE_IDENTIFICATION: Final = "2"
 MSG_NO_IDENTIFIER: Final = "SOME DATA IS MANDATORY TO IDENTIFY THE LIMIT"
 MSG_BOTH_IDENTIFIERS: Final = "ONLY ONE OF endorsementNo OR customerReference MAY IDENTIFY THE DEBTOR"
+
+# 422 answers: the catalogue quotes the text ("'nonPaymentInd' is missing.") but no errorCode; we
+# send the HTTP status as the code. A field present but malformed gets the counterpart text.
+ERROR_CODE_VALIDATION: Final = "422"
+MSG_INVALID_FIELD: Final = "'{field}' is invalid."
+# errorCode 18 comes with no text in the catalogue.
+MSG_MAINTENANCE: Final = "Servicio en mantenimiento"
 
 # A sale that GET .../sale cannot find: HTTP 404, errorCode 4 (the catalogue's 404 case).
 MSG_SALE_NOT_FOUND: Final = "NO EXISTE LA VENTA"
@@ -203,6 +213,43 @@ ASSUMPTIONS: Final[tuple[Assumption, ...]] = (
         "document-settlement-status",
         "Document statusCode 1 SOLICITADO, 2 RECLAMADO, 3 RECIBIDO, 4 VALIDADO; settlementStatusCode 1 EN CURSO, "
         "2 PAGADA.",
+    ),
+    Assumption(
+        "premium-rate",
+        "commercialRiskRate and politicalRiskRate are per cent: a premium is countervalueAmount x rate / 100, rounded "
+        "half to even to the cent (0,13752 on 12.500,00 is 17,19). Political risk is charged on foreign debtors only.",
+    ),
+    Assumption(
+        "validation-answers",
+        f"A 422 carries errorCode {ERROR_CODE_VALIDATION} and the catalogue's \"'field' is missing.\", or "
+        f'"{MSG_INVALID_FIELD}" for a malformed value; sales bodies refuse unknown properties '
+        "(the schemas' additionalProperties false) the same way. A blank value anywhere is the documented 500.",
+    ),
+    Assumption(
+        "duplicate-key-debtor",
+        "The debtor of the duplicate-sale key is the debtor an identifier resolves to: the same invoice sent once by "
+        "endorsementNo and once by customerReference is a duplicate.",
+    ),
+    Assumption(
+        "factoring",
+        "acquisitionDate is accepted only, and required, on factoring policies; taxCodeTransferor only, and "
+        "required, on factoring policies with recourse (guide 4.1). The sandbox's policies are not factoring.",
+    ),
+    Assumption(
+        "second-pending-request",
+        "A new request for a debtor whose earlier request is still EN TRÁMITE replaces it under the same 300xxx "
+        "number; a denial of a debtor that holds a limit leaves that limit in force.",
+    ),
+    Assumption(
+        "oauth-errors",
+        "Token refusals follow RFC 6749: invalid_request (a parameter missing), invalid_grant (wrong or blank "
+        "credentials, a spent or expired refresh token), unsupported_grant_type, invalid_scope. Tokens are bound "
+        "to the client_id that obtained them.",
+    ),
+    Assumption(
+        "sandbox-today",
+        'The sandbox\'s "today" (modification windows, 48-hour movements, policy validity) is the date in '
+        "Europe/Madrid.",
     ),
     Assumption(
         "client-id-header",

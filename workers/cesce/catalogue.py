@@ -13,6 +13,7 @@ __all__ = [
     "CLASSIFICATION_PENDING",
     "CONTRACT_MODALITIES",
     "ERROR_CODE_MAINTENANCE",
+    "ERROR_CODE_METHOD_NOT_ALLOWED",
     "ERROR_CODE_NOT_FOUND",
     "ERROR_CODE_NO_LIMIT",
     "ERROR_CODE_OK",
@@ -26,6 +27,7 @@ __all__ = [
     "MSG_CONTRACT_REQUIRED",
     "MSG_DATE_ORDER",
     "MSG_EXPIRED_POLICY",
+    "MSG_METHOD_NOT_ALLOWED",
     "MSG_MISSING_FIELD",
     "MSG_NOT_FOUND",
     "MSG_NOT_IN_POLICY_CONDITIONS",
@@ -51,6 +53,7 @@ ERROR_CODE_NOT_FOUND: Final = "4"  # 404 "API not found for requested URI"
 ERROR_CODE_UNAUTHORIZED_CONTRACT: Final = "6"
 ERROR_CODE_MAINTENANCE: Final = "18"  # PRE maintenance: try again later
 ERROR_CODE_UNAUTHORIZED: Final = "21"  # 401
+ERROR_CODE_METHOD_NOT_ALLOWED: Final = "25"  # 405 "Method Not Allowed"
 ERROR_CODE_RATE_LIMITED: Final = "29"  # 429 "Too Many Requests"
 ERROR_CODE_SALE_REJECTED: Final = "1522"  # "venta errónea", several meanings told apart by the text
 ERROR_CODE_POLICY_EXCLUDED: Final = "2809"
@@ -74,6 +77,7 @@ MSG_MISSING_FIELD: Final = "'{field}' is missing."  # 422, e.g. "'nonPaymentInd'
 MSG_SERVICE_UNAVAILABLE: Final = "Service unavailable. Please, try again later"
 MSG_RATE_LIMITED: Final = "Too Many Requests"
 MSG_NOT_FOUND: Final = "API not found for requested URI"
+MSG_METHOD_NOT_ALLOWED: Final = "Method Not Allowed"
 
 # --- status codes (integration guide 3.1.2 and 4.1) ---
 CLASSIFICATION_PENDING: Final = "1"  # EN TRÁMITE

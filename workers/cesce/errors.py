@@ -27,6 +27,7 @@ from enum import StrEnum
 from workers.cesce import catalogue as cat
 from workers.cesce.assumptions import (
     DUPLICATE_SALE_MARKER,
+    MSG_CLASSIFICATION_NOT_CANCELLABLE,
     MSG_MODIFICATION_NOT_ALLOWED,
     MSG_MODIFICATION_WINDOW,
 )
@@ -76,6 +77,7 @@ class RejectionReason(StrEnum):
     MODIFICATION_NOT_ALLOWED = "modification_not_allowed"
     POLICY_EXCLUDED = "policy_excluded"  # 2809
     NO_LIMIT = "no_limit"  # 2 "NO EXISTE LÍMITE ..."
+    NOTHING_TO_CANCEL = "nothing_to_cancel"  # 2, a cancel of a debtor with no limit in force
     UNAUTHORIZED_CONTRACT = "unauthorized_contract"  # 6, or 403
     MISSING_FIELD = "missing_field"  # 422 "'field' is missing."
     OTHER = "other"
@@ -120,6 +122,7 @@ def rejection_reason(status: int, error_code: str | None, description: str | Non
         (cat.MSG_NO_PENDING_SALES, RejectionReason.NO_PENDING_SALES),
         (MSG_MODIFICATION_WINDOW, RejectionReason.MODIFICATION_WINDOW),
         (MSG_MODIFICATION_NOT_ALLOWED, RejectionReason.MODIFICATION_NOT_ALLOWED),
+        (MSG_CLASSIFICATION_NOT_CANCELLABLE, RejectionReason.NOTHING_TO_CANCEL),
     )
     for message, reason in by_text:
         if _same_text(message, text):

@@ -1,0 +1,94 @@
+"""``client.classifications``: ask for a credit limit, read or cancel it, follow the portfolio.
+
+A classification request or a cancellation whose answer is lost is not resent: a second request
+would be a second study (and the sandbox counts it). The caller reads the debtor with `get` before
+trying again. Portfolio and movements page by nextEndorsementNo until it comes back "0".
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from workers.cesce.config import CesceApi
+from workers.cesce.http import CesceHttp, parse_answer
+from workers.cesce.models import DebtorId
+from workers.cesce.models.classifications import Classification, ClassificationRequest
+from workers.cesce.validation import check_classification_request, check_debtor_id
+
+__all__ = ["ClassificationsApi"]
+
+_CLASSIFICATIONS = "/contracts/{contractNo}/classifications"
+_CANCEL = "/contracts/{contractNo}/classifications/cancel"
+_PORTFOLIO = "/contracts/{contractNo}/portfolio"
+_MOVEMENTS = "/contracts/{contractNo}/movements"
+_CURSOR = "nextEndorsementNo"
+_LAST_PAGE = "0"
+
+
+class ClassificationsApi:
+    """The Classifications API of one client."""
+
+    def __init__(self, http: CesceHttp) -> None:
+        self._http = http
+
+    def __repr__(self) -> str:
+        return f"ClassificationsApi({self._http!r})"
+
+    async def create(self, contract_no: str, request: ClassificationRequest) -> Classification:
+        """Ask for a limit on a new or known debtor; the answer may be granted, denied or pending."""
+        operation = "classifications.create"
+        data = request.to_wire()
+        check_classification_request(data, operation=operation)
+        answer = await self._http.post(
+            CesceApi.CLASSIFICATIONS,
+            _CLASSIFICATIONS,
+            contract_no,
+            operation=operation,
+            sections={"generalData": data},
+            idempotent=False,
+        )
+        return parse_answer(Classification, answer.get("generalData"), operation)
+
+    async def get(self, contract_no: str, debtor: DebtorId) -> Classification:
+        """The debtor's limit in force, or its last state, or its pending request."""
+        operation = "classifications.get"
+        params = debtor.to_wire()
+        check_debtor_id(params, operation=operation)
+        answer = await self._http.get(
+            CesceApi.CLASSIFICATIONS, _CLASSIFICATIONS, contract_no, operation=operation, params=params
+        )
+        return parse_answer(Classification, answer.get("generalData"), operation)
+
+    async def cancel(self, contract_no: str, debtor: DebtorId) -> Classification:
+        """Cancel the debtor's limit in force."""
+        operation = "classifications.cancel"
+        data = debtor.to_wire()
+        check_debtor_id(data, operation=operation)
+        answer = await self._http.post(
+            CesceApi.CLASSIFICATIONS,
+            _CANCEL,
+            contract_no,
+            operation=operation,
+            sections={"generalData": data},
+            idempotent=False,
+        )
+        return parse_answer(Classification, answer.get("generalData"), operation)
+
+    def portfolio(self, contract_no: str) -> AsyncIterator[Classification]:
+        """Every debtor in force, cancelled or pending, by endorsementNo."""
+        return self._records(_PORTFOLIO, contract_no, "classifications.portfolio")
+
+    def movements(self, contract_no: str) -> AsyncIterator[Classification]:
+        """Every record that changed in the last 48 hours (never a pending one)."""
+        return self._records(_MOVEMENTS, contract_no, "classifications.movements")
+
+    def _records(self, path: str, contract_no: str, operation: str) -> AsyncIterator[Classification]:
+        return self._http.records(
+            Classification,
+            CesceApi.CLASSIFICATIONS,
+            path,
+            contract_no,
+            operation=operation,
+            cursor=_CURSOR,
+            last=_LAST_PAGE,
+        )

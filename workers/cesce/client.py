@@ -1,0 +1,69 @@
+"""`CesceClient`: the one object a worker holds to talk to Cesce.
+
+It owns the `httpx.AsyncClient` (connection pool, TLS, timeouts), the OAuth2 token shared by every
+call, and the retry policy, and exposes the three APIs as `client.sales`, `client.classifications`
+and `client.claims`. Everything it touches is injectable (`transport`, `sleep`, `rng`, `clock`), so
+tests drive it with `httpx.MockTransport` and never sleep or patch anything.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+import httpx
+
+from workers.cesce.auth import TokenManager
+from workers.cesce.claims import ClaimsApi
+from workers.cesce.classifications import ClassificationsApi
+from workers.cesce.config import CesceSettings
+from workers.cesce.http import CesceHttp
+from workers.cesce.retry import Clock, RetryPolicy, Sleep, Uniform
+from workers.cesce.sales import SalesApi
+
+__all__ = ["CesceClient"]
+
+
+class CesceClient:
+    """An async Cesce client; use ``async with CesceClient(settings) as client:`` or call `aclose()`."""
+
+    def __init__(
+        self,
+        settings: CesceSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep | None = None,
+        rng: Uniform | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.settings = settings
+        self._client = httpx.AsyncClient(
+            transport=transport,
+            verify=settings.verify_tls,
+            timeout=settings.timeout_seconds,
+            follow_redirects=False,  # a redirect is not a documented answer; never resend a POST elsewhere
+            headers={"Accept": "application/json"},
+        )
+        self._tokens = TokenManager(settings, self._client, clock=clock)
+        http = CesceHttp(
+            self._client, settings, self._tokens, RetryPolicy.from_settings(settings, sleep=sleep, rng=rng, clock=clock)
+        )
+        self.sales = SalesApi(http)
+        self.classifications = ClassificationsApi(http)
+        self.claims = ClaimsApi(http)
+
+    def __repr__(self) -> str:
+        return f"CesceClient(base_url={self.settings.base_url!r}, client_id={self.settings.client_id!r})"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connections; the client cannot be used afterwards."""
+        await self._tokens.aclose()
+        await self._client.aclose()

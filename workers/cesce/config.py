@@ -1,0 +1,116 @@
+"""How to reach Cesce: URLs, credentials, timeouts and retry budget, read once from ``CESCE_*``.
+
+The settings are frozen and typed so a worker cannot change them halfway through a run, and the
+two secrets are `SecretStr` so neither `repr()` nor a validation error ever prints them. Tests build
+them in code (`CesceSettings(base_url=..., ...)`); production reads the environment.
+
+Every API hangs under one base URL (``{base}/oauth2/v1/token``, ``{base}/sales/v1``, ...), as in
+the sandbox; Cesce's own environments put the token endpoint on another host, hence one optional
+override per API.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Self
+
+import httpx
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from workers.cesce.assumptions import DEFAULT_LANGUAGE_CODE
+
+__all__ = ["CesceApi", "CesceSettings"]
+
+
+class CesceApi(StrEnum):
+    """The Cesce APIs the client calls; the value is the path segment under the base URL."""
+
+    SALES = "sales"
+    CLASSIFICATIONS = "classifications"
+    CLAIMS = "claims"
+
+
+_FALSE = frozenset({"false", "0", "no", "off"})
+_TRUE = frozenset({"", "true", "1", "yes", "on"})
+
+
+def _explicit_false(value: Any) -> Any:
+    """TLS verification stays on unless the setting says false in so many words.
+
+    An empty variable means "not set"; a typo is an error rather than a silent downgrade.
+    """
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _FALSE:
+            return False
+        if text in _TRUE:
+            return True
+        raise ValueError("must be true or false")
+    return value
+
+
+def _url(value: str) -> str:
+    url = httpx.URL(value.strip())
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError("must be an absolute http(s) URL")
+    return str(url).rstrip("/")
+
+
+HttpUrl = Annotated[str, AfterValidator(_url)]
+
+
+class CesceSettings(BaseSettings):
+    """Everything the Cesce client needs, from ``CESCE_*`` environment variables or keyword arguments."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CESCE_",
+        frozen=True,
+        extra="forbid",
+        hide_input_in_errors=True,  # a mistyped secret must not be echoed by the error
+    )
+
+    base_url: HttpUrl
+    oauth_url: HttpUrl | None = None
+    """The full token URL, when it is not ``{base_url}/oauth2/v1/token``."""
+    sales_url: HttpUrl | None = None
+    classifications_url: HttpUrl | None = None
+    claims_url: HttpUrl | None = None
+
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr = Field(min_length=1)
+    username: str = Field(min_length=1)
+    password: SecretStr = Field(min_length=1)
+    scope: str = Field(default="read create update delete", min_length=1)
+
+    verify_tls: Annotated[bool, BeforeValidator(_explicit_false)] = True
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    language_code: str = Field(default=DEFAULT_LANGUAGE_CODE, min_length=2, max_length=2)
+    token_refresh_margin_seconds: float = Field(default=60.0, ge=0)
+    """Renew the access token this long before Cesce says it expires."""
+
+    retry_attempts: int = Field(default=5, ge=1)
+    """Tries per call, the first included."""
+    retry_max_seconds: float = Field(default=120.0, gt=0)
+    """Total time a call may spend, waits included, before its last error is raised."""
+    retry_backoff_base_seconds: float = Field(default=0.5, gt=0)
+    retry_backoff_max_seconds: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> Self:
+        if self.retry_backoff_max_seconds < self.retry_backoff_base_seconds:
+            raise ValueError("retry_backoff_max_seconds must not be below retry_backoff_base_seconds")
+        return self
+
+    @property
+    def token_url(self) -> str:
+        return self.oauth_url or f"{self.base_url}/oauth2/v1/token"
+
+    def api_url(self, api: CesceApi) -> str:
+        """The root of one API (``.../sales/v1``); operation paths are appended to it."""
+        override = {
+            CesceApi.SALES: self.sales_url,
+            CesceApi.CLASSIFICATIONS: self.classifications_url,
+            CesceApi.CLAIMS: self.claims_url,
+        }[api]
+        return override or f"{self.base_url}/{api.value}/v1"

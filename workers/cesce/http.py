@@ -1,0 +1,290 @@
+"""The one place where HTTP turns into Cesce answers and Cesce errors.
+
+Everything that can go wrong on the wire is decided here, so callers see only the tree of
+`workers.cesce.errors`:
+
+- httpx exceptions are translated at the boundary (`TRANSPORT_ERRORS`, ``raise ... from exc``):
+  an error before the request left (connect, pool) is transient with a known outcome; an error
+  after it may have been sent (read/write timeout, reset, a broken answer) is transient with an
+  unknown outcome; a request httpx could not build or an answer it could not decode is a protocol
+  error;
+- an answer's ``error.errorCode`` / ``errorDescription`` (or OAuth's ``error`` /
+  ``error_description``) goes through `errors.classify` and `errors.error_for`;
+- an answer that is not a JSON object, or not in the documented shape, is `CesceProtocolError`.
+
+`CesceHttp` sends the API calls: last validation gate, bearer token and client-id header, one
+token renewal on a 401, and retries through `RetryPolicy`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Final, Protocol, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from workers.cesce.assumptions import CLIENT_ID_HEADER
+from workers.cesce.config import CesceApi, CesceSettings
+from workers.cesce.errors import (
+    CesceError,
+    CesceProtocolError,
+    CesceTransientError,
+    ErrorKind,
+    classify,
+    error_for,
+)
+from workers.cesce.retry import RetryPolicy, parse_retry_after
+from workers.cesce.validation import check_contract_no, check_fields
+
+__all__ = [
+    "TRANSPORT_ERRORS",
+    "CesceHttp",
+    "TokenSource",
+    "decode_answer",
+    "parse_answer",
+    "parse_results",
+    "send",
+    "translate_transport_error",
+]
+
+_log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+
+_NOT_SENT: Final = "not sent"  # transient; Cesce never saw the request
+_MAYBE_PROCESSED: Final = "maybe processed"  # transient; Cesce may have acted on it
+_BROKEN: Final = "broken"  # protocol error; repeating it changes nothing
+
+TRANSPORT_ERRORS: Final[Mapping[type[httpx.RequestError], str]] = {
+    httpx.ConnectError: _NOT_SENT,
+    httpx.ConnectTimeout: _NOT_SENT,
+    httpx.PoolTimeout: _NOT_SENT,
+    httpx.ProxyError: _NOT_SENT,
+    httpx.ReadTimeout: _MAYBE_PROCESSED,
+    httpx.WriteTimeout: _MAYBE_PROCESSED,
+    httpx.ReadError: _MAYBE_PROCESSED,
+    httpx.WriteError: _MAYBE_PROCESSED,
+    httpx.RemoteProtocolError: _MAYBE_PROCESSED,
+    httpx.CloseError: _MAYBE_PROCESSED,
+    httpx.LocalProtocolError: _BROKEN,
+    httpx.UnsupportedProtocol: _BROKEN,
+    httpx.DecodingError: _BROKEN,
+    httpx.TooManyRedirects: _BROKEN,
+}
+"""What each httpx exception means for the request it interrupted (a test keeps it complete)."""
+
+
+def translate_transport_error(exc: httpx.RequestError, operation: str) -> CesceError:
+    """The Cesce error for an httpx exception; an unknown subclass is treated as maybe processed."""
+    meaning = next((TRANSPORT_ERRORS[cls] for cls in type(exc).__mro__ if cls in TRANSPORT_ERRORS), _MAYBE_PROCESSED)
+    # httpx messages name the host and the failure, never headers or bodies.
+    message = f"{operation}: {type(exc).__name__}: {exc}"
+    if meaning == _BROKEN:
+        return CesceProtocolError(message, operation=operation)
+    return CesceTransientError(message, outcome_unknown=meaning == _MAYBE_PROCESSED, operation=operation)
+
+
+async def send(client: httpx.AsyncClient, request: httpx.Request, operation: str) -> httpx.Response:
+    """Send one request; httpx exceptions leave as Cesce errors."""
+    try:
+        return await client.send(request)
+    except httpx.RequestError as exc:
+        raise translate_transport_error(exc, operation) from exc
+
+
+def _error_fields(payload: Mapping[str, Any], operation: str, status: int) -> tuple[str | None, str | None]:
+    """``(errorCode, errorDescription)`` of a Cesce answer, or ``(error, error_description)`` of OAuth."""
+    error = payload.get("error")
+    if error is None:
+        return None, None
+    if isinstance(error, str):  # OAuth: {"error": "invalid_grant", "error_description": "..."}
+        description = payload.get("error_description")
+        return error, description if isinstance(description, str) else None
+    if isinstance(error, Mapping):
+        code, description = error.get("errorCode"), error.get("errorDescription")
+        if isinstance(code, str | int | None) and isinstance(description, str | None):
+            return (None if code is None else str(code)), description
+    raise CesceProtocolError(
+        f"{operation}: HTTP {status} answer has a malformed 'error'", operation=operation, http_status=status
+    )
+
+
+def decode_answer(response: httpx.Response, operation: str, *, token_endpoint: bool = False) -> dict[str, Any]:
+    """The JSON object of a successful answer; otherwise raise the error it stands for.
+
+    On the token endpoint every refusal that is not transient is an authentication error: the
+    credentials or the refresh token are wrong, and retrying will not fix them.
+    """
+    status = response.status_code
+    try:
+        payload = response.json()
+    except ValueError:  # not JSON, or not UTF-8
+        payload = None
+    if isinstance(payload, dict):
+        code, description = _error_fields(payload, operation, status)
+        kind = classify(status, code, description)
+        if kind is None:
+            return payload
+    else:
+        code = description = None
+        kind = classify(status, None, None)
+        if kind is None or kind is ErrorKind.BUSINESS:
+            # Success or a rejection we cannot read: neither can be acted on.
+            raise CesceProtocolError(
+                f"{operation}: HTTP {status} answer is not a JSON object", operation=operation, http_status=status
+            )
+    if token_endpoint and kind is not ErrorKind.TRANSIENT:
+        kind = ErrorKind.AUTHENTICATION
+    raise error_for(
+        kind,
+        operation=operation,
+        http_status=status,
+        error_code=code,
+        error_description=description,
+        retry_after=parse_retry_after(response.headers.get("Retry-After")),
+    )
+
+
+def parse_answer(model: type[M], value: object, operation: str) -> M:
+    """`model` from a part of an answer; any shape problem is a `CesceProtocolError`."""
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, error['loc'])) or model.__name__}: {error['msg']}"
+            for error in exc.errors(include_url=False, include_input=False)[:3]
+        )
+        raise CesceProtocolError(
+            f"{operation}: answer not in the documented shape: {problems}", operation=operation
+        ) from exc
+
+
+def parse_results(model: type[M], answer: Mapping[str, Any], operation: str) -> list[M]:
+    """The ``result`` list of an answer, each item a `model`."""
+    result = answer.get("result")
+    if not isinstance(result, list):
+        raise CesceProtocolError(f"{operation}: answer has no 'result' list", operation=operation)
+    return [parse_answer(model, item, operation) for item in result]
+
+
+class TokenSource(Protocol):
+    """What `CesceHttp` needs from the OAuth2 side (`workers.cesce.auth.TokenManager`)."""
+
+    async def access_token(self) -> str: ...
+
+    def invalidate(self, access_token: str) -> None: ...
+
+
+class CesceHttp:
+    """Sends authorised, validated, retried calls to one Cesce API path under a contract."""
+
+    def __init__(
+        self, client: httpx.AsyncClient, settings: CesceSettings, tokens: TokenSource, retry: RetryPolicy
+    ) -> None:
+        self._client = client
+        self._settings = settings
+        self._tokens = tokens
+        self._retry = retry
+
+    def __repr__(self) -> str:
+        return f"CesceHttp(base_url={self._settings.base_url!r})"
+
+    async def get(
+        self, api: CesceApi, path: str, contract_no: str, *, operation: str, params: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        """GET ``{api}{path}`` with ``languageCode`` and `params`; reads are always safe to repeat."""
+        query = {"languageCode": self._settings.language_code, **(params or {})}
+        return await self._call("GET", api, path, contract_no, operation, params=query, idempotent=True)
+
+    async def post(
+        self,
+        api: CesceApi,
+        path: str,
+        contract_no: str,
+        *,
+        operation: str,
+        sections: Mapping[str, Mapping[str, Any]],
+        idempotent: bool,
+    ) -> dict[str, Any]:
+        """POST ``{"client": {"languageCode"}, **sections}``; `idempotent` says whether a lost answer may be resent."""
+        body = {"client": {"languageCode": self._settings.language_code}, **sections}
+        return await self._call("POST", api, path, contract_no, operation, body=body, idempotent=idempotent)
+
+    async def records(
+        self,
+        model: type[M],
+        api: CesceApi,
+        path: str,
+        contract_no: str,
+        *,
+        operation: str,
+        cursor: str,
+        last: str,
+        params: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[M]:
+        """Every ``result`` item as a `model`, following ``paginationData[cursor]`` until it is `last` or absent."""
+        position: str | None = None
+        seen: set[str] = set()
+        while True:
+            query = dict(params or {})
+            if position is not None:
+                query[cursor] = position
+            answer = await self.get(api, path, contract_no, operation=operation, params=query)
+            for item in parse_results(model, answer, operation):
+                yield item
+            pagination = answer.get("paginationData") or {}
+            following = pagination.get(cursor) if isinstance(pagination, Mapping) else None
+            if following is None or str(following).strip() in ("", last):
+                return
+            position = str(following).strip()
+            if position in seen:
+                raise CesceProtocolError(f"{operation}: {cursor} {position!r} came back twice", operation=operation)
+            seen.add(position)
+
+    async def _call(
+        self,
+        method: str,
+        api: CesceApi,
+        path: str,
+        contract_no: str,
+        operation: str,
+        *,
+        idempotent: bool,
+        params: Mapping[str, str] | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        check_contract_no(contract_no, operation=operation)
+        check_fields(body if body is not None else params or {}, operation=operation)
+        url = self._settings.api_url(api) + path.format(contractNo=contract_no)
+
+        async def attempt() -> dict[str, Any]:
+            return await self._authorised(method, url, operation, params=params, body=body)
+
+        return await self._retry.run(attempt, idempotent=idempotent, operation=operation)
+
+    async def _authorised(
+        self,
+        method: str,
+        url: str,
+        operation: str,
+        *,
+        params: Mapping[str, str] | None,
+        body: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
+        """One attempt; a 401 (token revoked or expired early) earns one renewal and one resend."""
+
+        async def signed(token: str) -> httpx.Response:
+            headers = {"Authorization": f"Bearer {token}", CLIENT_ID_HEADER: self._settings.client_id}
+            request = self._client.build_request(method, url, params=params, json=body, headers=headers)
+            return await send(self._client, request, operation)
+
+        token = await self._tokens.access_token()
+        response = await signed(token)
+        if response.status_code == 401:
+            _log.info("cesce %s: HTTP 401, renewing the access token once", operation)
+            self._tokens.invalidate(token)
+            response = await signed(await self._tokens.access_token())
+        _log.debug("cesce %s: HTTP %d", operation, response.status_code)
+        return decode_answer(response, operation)

@@ -1,0 +1,144 @@
+"""Classification decisions and the portfolio/movements pages on a ledger, without HTTP."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from workers.cesce.assumptions import ClassificationStatus
+from workers.sandbox import classifications as cls
+from workers.sandbox import portfolio as pf
+from workers.sandbox.debtors import identify
+from workers.sandbox.scenario import load_ledger, read_scenario
+from workers.sandbox.state import Ledger
+from workers.sandbox.wire import ApiError
+
+ORO = "34109150331"
+NOW = datetime(2023, 4, 30, 10, tzinfo=UTC)
+
+
+@pytest.fixture
+def ledger() -> Ledger:
+    return load_ledger(read_scenario(None))
+
+
+def submit(ledger: Ledger, when: datetime = NOW, **data: str) -> dict[str, Any]:
+    fields = {"creditLimitRequested": "1000,00", "nonPaymentInd": "N"} | data
+    return cls.submit(ledger, ledger.contracts[ORO], fields, when)
+
+
+@pytest.mark.parametrize(
+    ("non_payment", "requested", "decision"),
+    [
+        (False, "100000.00", cls.Decision.GRANT),
+        (False, "100000.01", cls.Decision.PENDING),
+        (True, "1.00", cls.Decision.DENY),
+        (True, "999999.00", cls.Decision.DENY),
+    ],
+)
+def test_decide(non_payment: bool, requested: str, decision: cls.Decision) -> None:
+    assert cls.decide(non_payment, Decimal(requested), Decimal("100000.00")) is decision
+
+
+def test_identification_precedence(ledger: Ledger) -> None:
+    def number(**ids: Any) -> int | None:
+        found = identify(ledger, ORO, **ids)
+        return None if found is None else found.endorsement_no
+
+    assert number(customer_reference="CLI-0002", endorsement_no="3", country_code="ES", tax_code="B12345674") == 2
+    assert number(customer_reference="NONE", endorsement_no="3", country_code="ES", tax_code="B12345674") == 3
+    assert number(customer_reference="NONE", endorsement_no="99", country_code="ES", tax_code="B12345674") == 1
+    assert number(country_code="ES") is None
+    assert number(endorsement_no="8") is None  # another contract's debtor
+
+
+def test_a_new_debtor_granted_pending_and_denied(ledger: Ledger) -> None:
+    granted = submit(ledger, countryCode="ES", taxCode="A1")
+    pending = submit(ledger, countryCode="ES", taxCode="A2", creditLimitRequested="200000,00")
+    denied = submit(ledger, countryCode="ES", taxCode="A3", nonPaymentInd="Y", nonPaymentAmount="5,00")
+    assert (granted["endorsementNo"], granted["statusCode"]) == ("11", "2")
+    assert (pending["endorsementNo"], pending["statusCode"]) == ("12", "1")
+    assert "endorsementNo" not in denied
+    assert (denied["statusCode"], denied["reasonStatusCode"]) == ("3", cls.REASON_DENIED)
+    assert submit(ledger, countryCode="ES", taxCode="A4")["endorsementNo"] == "13"
+
+
+def test_pending_requests_resolve_when_due_as_of_when_they_fell_due(ledger: Ledger) -> None:
+    submit(ledger, countryCode="ES", taxCode="A1", creditLimitRequested="200000,00")
+    submit(ledger, endorsementNo="1", creditLimitRequested="300000,00")
+    cls.resolve_due(ledger, NOW + timedelta(seconds=3599))
+    assert [d.record.status for d in ledger.debtors if d.endorsement_no in (1, 11)] == [
+        ClassificationStatus.IN_FORCE,
+        ClassificationStatus.PENDING,
+    ]
+    assert ledger.debtors[0].pending is not None
+    cls.resolve_due(ledger, NOW + timedelta(days=5))
+    first, new = ledger.debtors[0], ledger.debtors[-1]
+    assert first.pending is None
+    assert (first.record.granted, first.record.endorsement_no) == (Decimal("300000.00"), 1)
+    assert first.record.status_at == NOW + timedelta(seconds=3600)
+    assert 300001 in first.former_requests
+    assert new.record.status is ClassificationStatus.IN_FORCE
+
+
+def test_no_automatic_resolution_when_the_setting_is_null(ledger: Ledger) -> None:
+    ledger.settings = dataclasses.replace(ledger.settings, pending_resolve_seconds=None)
+    submit(ledger, countryCode="ES", taxCode="A1", creditLimitRequested="200000,00")
+    cls.resolve_due(ledger, NOW + timedelta(days=365))
+    assert ledger.debtors[-1].record.status is ClassificationStatus.PENDING
+
+
+def test_resolve_request_refuses_what_is_not_pending(ledger: Ledger) -> None:
+    with pytest.raises(LookupError):
+        cls.resolve_request(ledger, ORO, 1, cls.Decision.GRANT, granted=None, now=NOW)
+    with pytest.raises(LookupError):
+        cls.resolve_request(ledger, ORO, 300001, cls.Decision.GRANT, granted=None, now=NOW)
+
+
+def test_cancel_only_a_limit_in_force(ledger: Ledger) -> None:
+    cancelled = cls.cancel(ledger, ledger.contracts[ORO], {"endorsementNo": "2"}, NOW)
+    assert (cancelled["statusCode"], cancelled["creditLimitGranted"]) == ("4", "0,00")
+    with pytest.raises(ApiError) as again:
+        cls.cancel(ledger, ledger.contracts[ORO], {"endorsementNo": "2"}, NOW)
+    assert again.value.code == "2"
+
+
+def test_movements_window_is_48_hours_and_excludes_pending(ledger: Ledger) -> None:
+    submit(ledger, countryCode="ES", taxCode="A1")
+    submit(ledger, countryCode="ES", taxCode="A2", creditLimitRequested="200000,00")
+    submit(ledger, NOW - timedelta(hours=48, seconds=1), countryCode="ES", taxCode="A3")
+    submit(ledger, NOW - timedelta(hours=48), countryCode="ES", taxCode="A4")
+    recent = pf.movements(ledger, ORO, NOW)
+    assert sorted(number or 0 for number, _, _ in recent) == [11, 14]
+
+
+def test_pages_start_at_the_cursor_and_name_the_next_page(ledger: Ledger) -> None:
+    for n in range(7):
+        submit(ledger, countryCode="ES", taxCode=f"P{n}")
+    entries = pf.portfolio(ledger, ORO)
+    records, following = pf.page(entries, 0, 5)
+    assert [r["endorsementNo"] for r in records] == ["1", "2", "3", "4", "5"]
+    assert following == "6"
+    records, following = pf.page(entries, 6, 5)
+    assert [r["endorsementNo"] for r in records] == ["6", "7", "11", "12", "13"]
+    assert following == "14"
+    records, following = pf.page(entries, 14, 5)
+    assert [r["endorsementNo"] for r in records] == ["14", "15", "16", "17"]
+    assert following == "0"
+    assert pf.page(entries, 999, 5) == ([], "0")
+
+
+def test_denials_without_a_number_come_first_on_the_first_page_only(ledger: Ledger) -> None:
+    submit(ledger, countryCode="ES", taxCode="A1")
+    submit(ledger, countryCode="ES", taxCode="D1", nonPaymentInd="Y", nonPaymentAmount="1,00")
+    submit(ledger, endorsementNo="1", nonPaymentInd="Y", nonPaymentAmount="1,00")
+    entries = pf.movements(ledger, ORO, NOW)
+    first, _ = pf.page(entries, 0, 500)
+    assert [r.get("endorsementNo") for r in first] == [None, None, "11"]
+    assert [r["taxCode"] for r in first[:2]] == ["D1", "B12345674"]
+    later, _ = pf.page(entries, 5, 500)
+    assert [r.get("endorsementNo") for r in later] == ["11"]

@@ -1,0 +1,145 @@
+"""ASGI middleware: the faults of the Cesce API paths, and the request counters.
+
+`FaultMiddleware` applies `workers.sandbox.faults` decisions to the Cesce API paths only (never
+OAuth, the admin API or the OpenAPI document). A hang processes the request, keeps the answer
+and sends it after ``hangSeconds`` (or at shutdown). A drop processes the request and then sends
+the status line, headers announcing a longer body than it sends, half the body, and gives up:
+the server closes the connection and the client sees an incomplete answer
+(`httpx.RemoteProtocolError`), the outcome unknown to it. uvicorn logs an abandoned answer as an
+error; `DropLogFilter` silences that one record, and only for a deliberate drop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import Callable, Iterable, Sequence
+from contextvars import ContextVar
+from typing import Final
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from workers.cesce import catalogue as cat
+from workers.sandbox.faults import Outcome
+from workers.sandbox.runtime import SandboxRuntime
+from workers.sandbox.wire import ApiError
+
+__all__ = [
+    "ADMIN_PREFIX",
+    "API_PREFIXES",
+    "DropLogFilter",
+    "FaultMiddleware",
+    "StatsMiddleware",
+    "install_drop_log_filter",
+]
+
+API_PREFIXES: Final = ("/sales/v1/", "/classifications/v1/", "/claims/v1/")
+ADMIN_PREFIX: Final = "/sandbox-admin"
+_DROPPING: ContextVar[bool] = ContextVar("cesce_sandbox_dropping", default=False)
+_UVICORN_LOGGER: Final = "uvicorn.error"
+
+
+class DropLogFilter(logging.Filter):
+    """Silence uvicorn's complaint about an answer this sandbox abandoned on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _DROPPING.get()
+
+
+def install_drop_log_filter() -> None:
+    logger = logging.getLogger(_UVICORN_LOGGER)
+    if not any(isinstance(f, DropLogFilter) for f in logger.filters):
+        logger.addFilter(DropLogFilter())
+
+
+class FaultMiddleware:
+    def __init__(self, app: ASGIApp, runtime: SandboxRuntime) -> None:
+        self.app = app
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not str(scope["path"]).startswith(API_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        injector = self.runtime.faults
+        refusal = injector.admit()
+        if refusal is not None:
+            await refusal.response()(scope, receive, send)
+            return
+        delay = injector.delay()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if injector.fails():
+            error = ApiError(500, cat.ERROR_CODE_SERVICE_UNAVAILABLE, cat.MSG_SERVICE_UNAVAILABLE)
+            await error.response()(scope, receive, send)
+            return
+        outcome = injector.outcome()
+        if outcome is Outcome.DELIVER:
+            await self.app(scope, receive, send)
+            return
+        kept: list[Message] = []
+
+        async def keep(message: Message) -> None:
+            kept.append(message)
+
+        await self.app(scope, receive, keep)
+        if outcome is Outcome.HANG:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.runtime.stopping.wait(), injector.faults.hang_seconds)
+            for message in kept:
+                await send(message)
+        else:
+            await _drop(kept, send)
+
+
+async def _drop(kept: Sequence[Message], send: Send) -> None:
+    start = next(m for m in kept if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in kept if m["type"] == "http.response.body")
+    headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+    headers.append((b"content-length", str(len(body) + 64).encode()))
+    await send({**start, "headers": headers})
+    await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
+    _DROPPING.set(True)
+
+
+class StatsMiddleware:
+    """Counts every request but the admin API's, by route template and by the status answered.
+
+    The template is found among the app's route paths (``paths``, called once, lazily), so a
+    request refused by a fault before routing is counted under its route all the same.
+    """
+
+    def __init__(self, app: ASGIApp, runtime: SandboxRuntime, paths: Callable[[], Iterable[str]]) -> None:
+        self.app = app
+        self.runtime = runtime
+        self._paths = paths
+        self._templates: list[tuple[re.Pattern[str], str]] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or str(scope["path"]).startswith(ADMIN_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        status: int | None = None
+
+        async def watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            stats = self.runtime.stats
+            stats.by_route[f"{scope['method']} {self._template(scope)}"] += 1
+            stats.by_status[str(status) if status is not None else "none"] += 1
+
+    def _template(self, scope: Scope) -> str:
+        if self._templates is None:
+            self._templates = [
+                (re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(p)) + "$"), p) for p in self._paths()
+            ]
+        path = str(scope["path"])
+        return next((template for pattern, template in self._templates if pattern.match(path)), "<unmatched>")

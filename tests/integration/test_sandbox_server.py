@@ -109,7 +109,7 @@ def test_run_serves_until_sigint() -> None:
         "run(SandboxConfig(), lambda url: print(url, flush=True))\n"
         "print('stopped', flush=True)\n"
     )
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter and code
+    process = subprocess.Popen(
         [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy()
     )
     try:

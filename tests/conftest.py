@@ -1,4 +1,4 @@
-"""Suite-wide guard: no test may leave a sandbox thread (and so its port) behind."""
+"""Suite-wide fixtures: the Kafka backend, and a guard that no test leaves a sandbox thread (and port) behind."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+
+from tests.kafka_backends import kafka  # noqa: F401 - the `kafka` fixture, for every test
 
 
 @pytest.fixture(autouse=True)

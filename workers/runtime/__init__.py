@@ -1,0 +1,1 @@
+"""Kafka plumbing: consume -> handle -> produce, concurrency, exactly-once, dead letters, serde."""

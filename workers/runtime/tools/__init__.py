@@ -1,0 +1,1 @@
+"""Operator commands of `cesce-worker` that sit on the runtime: broker, produce, consume."""

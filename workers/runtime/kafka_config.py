@@ -1,0 +1,64 @@
+"""librdkafka and Schema Registry settings from ``KAFKA_*`` and ``SCHEMA_REGISTRY_*`` environment variables.
+
+Any librdkafka property can be set without a code change, which is what SASL/SSL deployments
+need: drop the prefix, lowercase, ``_`` becomes ``.`` (``KAFKA_SASL_MECHANISM`` ->
+``sasl.mechanism``, ``KAFKA_SSL_CA_LOCATION`` -> ``ssl.ca.location``). No librdkafka property has an
+underscore, so the mapping is unambiguous. The same rule maps ``SCHEMA_REGISTRY_*`` to the registry
+client's settings (``SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO`` -> ``basic.auth.user.info``).
+
+Skipped: empty values (an unset Helm value renders as ""), and the variables Kubernetes injects
+for a Service named ``kafka`` or ``schema-registry`` (``KAFKA_PORT``, ``KAFKA_SERVICE_HOST``,
+``KAFKA_PORT_9092_TCP_ADDR``...), which are not settings and which librdkafka would refuse.
+
+Pure functions of a mapping: the entry point passes ``os.environ``, tests pass a dict.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from typing import Final
+
+__all__ = [
+    "DEFAULT_SCHEMA_REGISTRY_URL",
+    "librdkafka_config",
+    "redacted",
+    "schema_registry_config",
+]
+
+DEFAULT_SCHEMA_REGISTRY_URL: Final = "mock://cesce"
+
+_KAFKA_PREFIX: Final = "KAFKA_"
+_REGISTRY_PREFIX: Final = "SCHEMA_REGISTRY_"
+_SERVICE_LINK: Final = re.compile(r"(?:PORT|PORT_\d+_(?:TCP|UDP|SCTP)(?:_[A-Z]+)?|SERVICE_[A-Z0-9_]+)")
+_SECRET_WORDS: Final = ("password", "secret", "user.info", "token", ".pem", "key")
+
+
+def _from_env(env: Mapping[str, str], prefix: str, ignore: Collection[str]) -> dict[str, str]:
+    config: dict[str, str] = {}
+    for name in sorted(env):
+        if not name.startswith(prefix) or name in ignore or not env[name]:
+            continue
+        rest = name.removeprefix(prefix)
+        if not rest or _SERVICE_LINK.fullmatch(rest):
+            continue
+        config[rest.lower().replace("_", ".")] = env[name]
+    return config
+
+
+def librdkafka_config(env: Mapping[str, str], *, ignore: Collection[str] = ()) -> dict[str, str]:
+    """Every ``KAFKA_*`` variable as a librdkafka property (``bootstrap.servers`` included).
+
+    `ignore` names variables that share the prefix but are not librdkafka settings.
+    """
+    return _from_env(env, _KAFKA_PREFIX, ignore)
+
+
+def schema_registry_config(env: Mapping[str, str], *, ignore: Collection[str] = ()) -> dict[str, str]:
+    """Every ``SCHEMA_REGISTRY_*`` variable as a registry client setting; ``url`` defaults to ``mock://cesce``."""
+    return {"url": DEFAULT_SCHEMA_REGISTRY_URL} | _from_env(env, _REGISTRY_PREFIX, ignore)
+
+
+def redacted(config: Mapping[str, str]) -> dict[str, str]:
+    """`config` fit for a log line: passwords, secrets, keys and credentials replaced by ``***``."""
+    return {key: "***" if any(word in key for word in _SECRET_WORDS) else value for key, value in config.items()}

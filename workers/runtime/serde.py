@@ -1,0 +1,243 @@
+"""Values in and out of bytes: Avro in the Confluent wire format, and JSON without losing a cent.
+
+Avro goes through confluent-kafka's Schema Registry serializers (fastavro underneath): magic byte
+0, the 4-byte big-endian schema id, then the Avro body. Subjects follow the record name
+(``record_subject_name_strategy``), so one schema serves any topic. `AvroCodec` reads and writes
+one record schema of the catalog; `AvroReader` reads any framed record with its writer's schema
+(for tools and for CDC envelopes whose writer we do not control).
+
+Exact JSON and `coerce` (JSON-ish values into what an Avro schema describes, without losing a
+digit) live in `workers.runtime.values`; they are re-exported here.
+
+Errors::
+
+    DeserializationError    the bytes are bad: dead-letter the record (``code`` says how, ``reason`` says
+                            which field); never a bare KeyError/ValueError
+    RegistryUnavailable     the registry could not answer: transient, the same bytes may decode later
+    EncodeError             a value the schema refuses (a defect in the code that built it)
+    FieldError              raised by `coerce`; callers turn it into one of the above
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Final, Literal
+
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient, SchemaRegistryError
+from confluent_kafka.schema_registry import record_subject_name_strategy as _record_subjects
+from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext, SerializationError
+from fastavro.read import SchemaResolutionError
+
+from workers.runtime.catalog import SchemaCatalog
+from workers.runtime.registry import RegistryMismatch, is_mock_registry, registry_url, subject_for
+from workers.runtime.values import DeserializationError, ErrorCode, FieldError, coerce, dumps_exact, loads_exact
+
+__all__ = [
+    "MAGIC_BYTE",
+    "AvroCodec",
+    "AvroReader",
+    "Decoded",
+    "DeserializationError",
+    "EncodeError",
+    "ErrorCode",
+    "FieldError",
+    "RegistryUnavailable",
+    "coerce",
+    "dumps_exact",
+    "loads_exact",
+    "wire_schema_id",
+]
+
+MAGIC_BYTE: Final = 0
+_HEADER: Final = struct.Struct(">bI")  # magic byte, schema id
+_EPOCH_DATE: Final = date(1970, 1, 1)
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_DECIMAL_TEXT: Final = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_ISO_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
+_CONNECT_DECIMAL: Final = "org.apache.kafka.connect.data.Decimal"
+_INT_RANGE: Final = {"int": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
+_NOT_FOUND: Final = frozenset({40400, 40403})  # "not found", "schema not found"
+
+_Extra = Literal["ignore", "reject"]
+_Connect = Mapping[str, Any] | None  # a Kafka Connect schema node, when the JSON carried one
+
+
+class RegistryUnavailable(Exception):
+    """The Schema Registry did not answer (connection, timeout, 5xx): retry later, do not dead-letter."""
+
+
+class EncodeError(Exception):
+    """A value that its Avro schema refuses: a missing field, a float for money, a surplus decimal."""
+
+    def __init__(self, reason: str, *, field: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.field = field
+
+
+# --- Avro in the Confluent wire format ---------------------------------------------------------------
+
+
+def wire_schema_id(data: bytes) -> int:
+    """The schema id of Confluent-framed bytes, or DeserializationError (``empty``, ``truncated``, ``bad-magic``)."""
+    if not data:
+        raise DeserializationError(ErrorCode.EMPTY, "no bytes to decode")
+    if len(data) < _HEADER.size:
+        raise DeserializationError(
+            ErrorCode.TRUNCATED, f"{len(data)} bytes cannot hold the magic byte and the 4-byte schema id"
+        )
+    magic, schema_id = _HEADER.unpack_from(data)
+    if magic != MAGIC_BYTE:
+        raise DeserializationError(ErrorCode.BAD_MAGIC, f"first byte is {data[0]}, not the wire format's magic byte 0")
+    return int(schema_id)
+
+
+def _writer_schema(registry: SchemaRegistryClient, schema_id: int) -> Schema:
+    try:
+        schema: Schema = registry.get_schema(schema_id)
+    except SchemaRegistryError as exc:
+        if exc.http_status_code == 404 or exc.error_code in _NOT_FOUND:
+            raise DeserializationError(
+                ErrorCode.UNKNOWN_SCHEMA_ID, f"the registry has no schema with id {schema_id}"
+            ) from None
+        raise RegistryUnavailable(f"schema id {schema_id}: {exc}") from exc
+    except Exception as exc:  # connection, timeout, TLS: from httpx or httpx2, whichever confluent-kafka uses
+        raise RegistryUnavailable(f"schema id {schema_id}: {type(exc).__name__}: {exc}") from exc
+    return schema
+
+
+def _deserialize(deserializer: AvroDeserializer, data: bytes, topic: str, schema_id: int, expected: str | None) -> Any:
+    try:
+        return deserializer(data, SerializationContext(topic, MessageField.VALUE))
+    except SchemaResolutionError as exc:
+        raise DeserializationError(
+            ErrorCode.WRONG_SCHEMA, f"schema id {schema_id} cannot be read as {expected}: {_short(exc)}"
+        ) from None
+    except SchemaRegistryError as exc:
+        raise RegistryUnavailable(f"schema id {schema_id}: {exc}") from exc
+    except Exception as exc:  # fastavro fails on corrupt bodies with EOFError, IndexError, UnicodeDecodeError...
+        raise DeserializationError(
+            ErrorCode.BAD_AVRO, f"body does not decode with schema id {schema_id}: {type(exc).__name__}: {_short(exc)}"
+        ) from None
+
+
+def _short(exc: Exception, limit: int = 200) -> str:
+    """An exception's text, cut: fastavro puts whole schemas in its messages."""
+    text = str(exc)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A framed Avro value read with its writer's schema."""
+
+    schema_id: int
+    schema_name: str | None
+    value: Any
+
+
+class AvroReader:
+    """Reads Confluent-framed Avro with whatever schema wrote it (tools, CDC envelopes)."""
+
+    def __init__(self, registry: SchemaRegistryClient) -> None:
+        self._registry = registry
+        self._deserializer = AvroDeserializer(registry, conf={"subject.name.strategy": _record_subjects})
+
+    def decode(self, data: bytes, topic: str) -> Decoded:
+        schema_id = wire_schema_id(data)
+        writer = _writer_schema(self._registry, schema_id)
+        value = _deserialize(self._deserializer, data, topic, schema_id, None)
+        return Decoded(schema_id, _record_name(writer), value)
+
+
+def _record_name(schema: Schema) -> str | None:
+    try:
+        declared = json.loads(schema.schema_str or "")
+    except ValueError:
+        return None
+    if not isinstance(declared, dict) or not isinstance(declared.get("name"), str):
+        return None
+    name: str = declared["name"]
+    namespace = declared.get("namespace")
+    return f"{namespace}.{name}" if "." not in name and isinstance(namespace, str) and namespace else name
+
+
+class AvroCodec:
+    """One record schema of the catalog, written and read in the Confluent wire format.
+
+    The schema text comes from the catalog (what the code was tested with), its id from the registry:
+    looked up on a mock (everything is registered at creation, see `workers.runtime.registry`), and
+    registered if needed on a real registry unless ``auto_register=False``. Either happens here, so
+    a missing schema stops the process at start-up rather than at its first record.
+    """
+
+    def __init__(
+        self,
+        registry: SchemaRegistryClient,
+        schema_name: str,
+        *,
+        catalog: SchemaCatalog | None = None,
+        auto_register: bool | None = None,
+    ) -> None:
+        catalog = catalog if catalog is not None else SchemaCatalog.load()
+        self.schema_name = schema_name
+        self._schema = catalog.by_name(schema_name)
+        text = catalog.schema_str(schema_name)
+        register = not is_mock_registry(registry) if auto_register is None else auto_register
+        subject = subject_for(schema_name)
+        try:
+            if register:
+                self.schema_id = int(registry.register_schema(subject, Schema(text, schema_type="AVRO")))
+            else:
+                found = registry.lookup_schema(subject, Schema(text, schema_type="AVRO"))
+                self.schema_id = int(found.schema_id or 0)
+        except SchemaRegistryError as exc:
+            if exc.http_status_code == 404:
+                url = registry_url(registry)
+                raise RegistryMismatch(
+                    f"{schema_name} (as in {catalog.path(schema_name)}) is not registered at {url}"
+                ) from None
+            raise RegistryUnavailable(f"{schema_name}: {exc}") from exc
+        except Exception as exc:  # connection, timeout, TLS
+            raise RegistryUnavailable(f"{schema_name}: {type(exc).__name__}: {exc}") from exc
+        self._serializer = AvroSerializer(
+            registry, text, conf={"auto.register.schemas": False, "subject.name.strategy": _record_subjects}
+        )
+        self._deserializer = AvroDeserializer(registry, text, conf={"subject.name.strategy": _record_subjects})
+        self._registry = registry
+
+    def encode(self, value: Mapping[str, Any], topic: str) -> bytes:
+        """Magic byte 0, the schema id (4 bytes, big-endian), the Avro body; EncodeError if the schema refuses it."""
+        try:
+            record = coerce(value, self._schema, extra="reject")
+        except FieldError as exc:
+            raise EncodeError(f"{self.schema_name}.{exc.field}: {exc.reason}", field=exc.field) from None
+        try:
+            data = self._serializer(record, SerializationContext(topic, MessageField.VALUE))
+        except SchemaRegistryError as exc:
+            raise RegistryUnavailable(f"{self.schema_name}: {exc}") from exc
+        except (SerializationError, ValueError, TypeError) as exc:
+            raise EncodeError(f"{self.schema_name}: {exc}") from exc
+        if data is None:  # only for a None value, which the signature excludes
+            raise EncodeError(f"{self.schema_name}: nothing to encode")
+        return bytes(data)
+
+    def decode(self, data: bytes | None, topic: str) -> dict[str, Any]:
+        """The record, read as this codec's schema (Avro schema resolution from the writer's).
+
+        None (a tombstone) is DeserializationError(``empty``), so the method fits the engine's decoder slot.
+        """
+        if data is None:
+            raise DeserializationError(ErrorCode.EMPTY, "no value (a tombstone)")
+        schema_id = wire_schema_id(data)
+        _writer_schema(self._registry, schema_id)  # tells an unknown id and an unreachable registry apart
+        value = _deserialize(self._deserializer, data, topic, schema_id, self.schema_name)
+        if not isinstance(value, dict):
+            raise DeserializationError(ErrorCode.WRONG_SCHEMA, f"schema id {schema_id} is not a record")
+        return value

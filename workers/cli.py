@@ -1,6 +1,8 @@
 """The `cesce-worker` command line: parse arguments, read the environment once, dispatch.
 
-Commands arrive with the issues that build them; each one's work lives in its own module.
+Commands arrive with the issues that build them; each one's work lives in its own module, and a
+module that brings a command registers it here (`register(commands)` adds a subparser whose
+``handler`` default takes the parsed arguments and returns the exit status).
 """
 
 from __future__ import annotations
@@ -8,14 +10,23 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pydantic import SecretStr
 
+from workers.argtypes import non_negative, positive, probability
+from workers.runtime.tools import broker, consume, produce
 from workers.sandbox.config import Credentials, Faults, SandboxConfig
 
 __all__ = ["main"]
+
+# Modules that bring their own commands: each is `register(commands)` (see the module docstring).
+_REGISTERED: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
+    broker.register,
+    produce.register,
+    consume.register,
+]
 
 _FIXED_CREDENTIALS_ENV = (
     "CESCE_SANDBOX_CLIENT_ID",
@@ -23,27 +34,6 @@ _FIXED_CREDENTIALS_ENV = (
     "CESCE_SANDBOX_USERNAME",
     "CESCE_SANDBOX_PASSWORD",
 )
-
-
-def _probability(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
-    return value
-
-
-def _positive(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,8 +45,10 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="run the whole product on the embedded default and print what it did")
     demo.add_argument("--verbose", action="store_true", help="also print each HTTP exchange's summary")
+    demo.set_defaults(handler=_demo)
 
     sandbox = commands.add_parser("sandbox", help="serve the Cesce API emulator over HTTP")
+    sandbox.set_defaults(handler=_sandbox)
     sandbox.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     sandbox.add_argument("--port", type=int, default=8080, help="port to listen on; 0 picks a free one (default 8080)")
     sandbox.add_argument("--scenario", type=Path, help="JSON scenario replacing the default one")
@@ -67,14 +59,16 @@ def _parser() -> argparse.ArgumentParser:
         help="accept only the credentials in " + ", ".join(_FIXED_CREDENTIALS_ENV) + " (default: any non-empty)",
     )
     faults = sandbox.add_argument_group("faults", "for tests and benchmarks; changeable at run time via the admin API")
-    faults.add_argument("--latency-ms", type=_non_negative, default=0.0, help="added latency per call")
-    faults.add_argument("--jitter-ms", type=_non_negative, default=0.0, help="random extra latency, up to this")
-    faults.add_argument("--error-rate", type=_probability, default=0.0, help="share of calls answered 500")
-    faults.add_argument("--rate-limit", type=_positive, help="requests per second; excess answered 429 + Retry-After")
-    faults.add_argument("--hang-rate", type=_probability, default=0.0, help="share of calls whose answer is held")
-    faults.add_argument("--hang-seconds", type=_non_negative, default=30.0, help="how long a held answer waits")
-    faults.add_argument("--drop-rate", type=_probability, default=0.0, help="share of calls whose connection drops")
+    faults.add_argument("--latency-ms", type=non_negative, default=0.0, help="added latency per call")
+    faults.add_argument("--jitter-ms", type=non_negative, default=0.0, help="random extra latency, up to this")
+    faults.add_argument("--error-rate", type=probability, default=0.0, help="share of calls answered 500")
+    faults.add_argument("--rate-limit", type=positive, help="requests per second; excess answered 429 + Retry-After")
+    faults.add_argument("--hang-rate", type=probability, default=0.0, help="share of calls whose answer is held")
+    faults.add_argument("--hang-seconds", type=non_negative, default=30.0, help="how long a held answer waits")
+    faults.add_argument("--drop-rate", type=probability, default=0.0, help="share of calls whose connection drops")
     faults.add_argument("--seed", type=int, help="random seed for the faults, for repeatable runs")
+    for register in _REGISTERED:
+        register(commands)
     return parser
 
 
@@ -130,9 +124,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"demo": _demo, "sandbox": _sandbox}
+    handler: Callable[[argparse.Namespace], int] = args.handler
     try:
-        return handlers[args.command](args)
+        return handler(args)
     except KeyboardInterrupt:
         return 130
 

@@ -1,0 +1,108 @@
+"""What a worker is: an async function from one decoded input record to an outcome.
+
+The runtime owns consuming, decoding, concurrency, retries, producing, committing and shutdown;
+a worker only decides, for one record, which of three things should happen:
+
+- `Publish`: these result records go out (in the same transaction as the input's offset);
+- `DeadLetter`: the record goes to its dead-letter topic, unchanged, with the reason;
+- `Retry`: a transient failure; the runtime tries again later, only this record's key waits.
+
+A handler that raises is a bug, not a business outcome: the runtime dead-letters the record with
+category ``internal`` and the exception's type, and goes on with the next one. Nothing here
+imports confluent-kafka, so domain modules can use these types without knowing Kafka.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "DeadLetter",
+    "ErrorCategory",
+    "Handler",
+    "InputRecord",
+    "Outcome",
+    "Output",
+    "Publish",
+    "Retry",
+]
+
+
+class ErrorCategory(StrEnum):
+    """Why a record is in a dead-letter topic (header ``dlq.category``)."""
+
+    BUSINESS = "business"
+    """The other side refused it for a reason in its data (Cesce errorCode 1522, 2809, ...)."""
+    VALIDATION = "validation"
+    """It decoded, but breaks a rule checked before any call (a field too long, a missing debtor)."""
+    DESERIALIZATION = "deserialization"
+    """Its bytes could not be decoded at all (bad magic byte, unknown schema id, not an envelope)."""
+    TRANSIENT = "transient"
+    """Every retry failed within the budget; replaying it later may succeed."""
+    INTERNAL = "internal"
+    """The handler raised: a defect to fix before replaying."""
+
+
+@dataclass(frozen=True, slots=True)
+class InputRecord:
+    """One consumed record, with its decoded value (`decoded`, whatever the worker's decoder returns)."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int | None
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...]
+    decoded: Any
+
+    def header(self, name: str) -> bytes | None:
+        """The last value of header `name`, if any."""
+        found = None
+        for key, value in self.headers:
+            if key == name:
+                found = value
+        return found
+
+    @property
+    def key_text(self) -> str | None:
+        return None if self.key is None else self.key.decode("utf-8", errors="replace")
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """A record to publish. `value` is a mapping encoded with Avro schema `schema`, or raw bytes."""
+
+    topic: str
+    key: str | bytes | None
+    value: Mapping[str, Any] | bytes | None
+    schema: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Publish:
+    outputs: Sequence[Output]
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    category: ErrorCategory
+    code: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """A transient failure. `retry_after` (seconds) is a floor on the wait, e.g. a 429's Retry-After."""
+
+    code: str
+    description: str
+    retry_after: float | None = None
+
+
+Outcome = Publish | DeadLetter | Retry
+Handler = Callable[[InputRecord], Awaitable[Outcome]]

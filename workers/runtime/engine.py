@@ -1,0 +1,422 @@
+"""The engine: consume -> decode -> handle (key-ordered, concurrent) -> produce + commit, exactly once.
+
+One asyncio loop runs everything but the librdkafka consumer (`ConsumerThread`) and the blocking
+transaction calls (run in a worker thread, one at a time):
+
+- **Accept**: each consumed record is registered with its partition's `PartitionProgress` and
+  queued on its key's lane (`KeyLanes`): one key's records strictly in order, different keys
+  concurrently. When `max_in_flight` records are unfinished, consumption pauses until they drain.
+- **Handle**: decode (a failure is a ``deserialization`` dead letter), call the worker's handler,
+  retry `Retry` outcomes in place with full-jitter backoff (only that key waits), dead-letter
+  ``transient`` once the budget is spent. Consecutive failures open the `OutageBreaker`:
+  consumption pauses, one record probes, nothing is dead-lettered for an outage.
+- **Commit**: every `commit_interval_ms` (or `commit_batch_size` finished records) one Kafka
+  transaction carries the outputs of each partition's finished prefix and the offset after it
+  (`send_offsets_to_transaction`), so outputs and progress become visible together.
+- **Rebalance and shutdown**: on revocation or SIGTERM, stop taking records, give those in flight
+  `drain_seconds` to finish, commit what finished, abandon the rest (they are consumed again by
+  whoever owns the partition next, and the workers' own duplicate detection holds on the Cesce
+  side).
+- **Reconcile** (brokers without transactional semantics, see `workers.runtime.reconcile`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from confluent_kafka import KafkaException, Message, TopicPartition
+
+from workers.runtime.breaker import OutageBreaker
+from workers.runtime.consumer_thread import ConsumerThread, Partition
+from workers.runtime.contract import (
+    DeadLetter,
+    ErrorCategory,
+    Handler,
+    InputRecord,
+    Outcome,
+    Output,
+    Publish,
+    Retry,
+)
+from workers.runtime.dlq import Failure, dead_letter_headers, source_headers
+from workers.runtime.lanes import KeyLanes
+from workers.runtime.offsets import PartitionProgress
+from workers.runtime.reconcile import published_sources
+from workers.runtime.serde import RegistryUnavailable
+from workers.runtime.settings import RuntimeSettings
+from workers.runtime.transactions import Encoded, TransactionAborted, TransactionalPublisher
+
+__all__ = ["Decoder", "Encoder", "Engine", "backoff_seconds"]
+
+_log = logging.getLogger(__name__)
+
+Decoder = Callable[[bytes | None, str], Any]
+"""(value bytes, topic) -> the decoded value; any exception means the record cannot be decoded."""
+Encoder = Callable[[Output], bytes | None]
+"""An output's value -> bytes (Avro for a mapping with a schema)."""
+
+
+class _Undecodable(Exception):
+    """The record's bytes cannot be decoded: dead-letter it at once, no retry will help."""
+
+    def __init__(self, outcome: DeadLetter) -> None:
+        super().__init__(outcome.description)
+        self.outcome = outcome
+
+
+def _headers(message: Message) -> tuple[tuple[str, bytes], ...]:
+    raw = message.headers() or []
+    pairs = raw.items() if isinstance(raw, dict) else raw
+    return tuple((name, value if isinstance(value, bytes) else (value or "").encode()) for name, value in pairs)
+
+
+def backoff_seconds(attempt: int, base: float, cap: float, rng: random.Random) -> float:
+    """Full jitter: uniform in [0, min(cap, base * 2**(attempt-1))]."""
+    return rng.uniform(0.0, min(cap, base * 2 ** min(attempt - 1, 62)))
+
+
+class Engine:
+    def __init__(
+        self,
+        *,
+        worker: str,
+        settings: RuntimeSettings,
+        handler: Handler,
+        decode: Decoder,
+        encode: Encoder,
+        input_topics: Sequence[str],
+        dlq_topic: Callable[[str], str],
+        output_topics: Sequence[str],
+        consumer_config: Mapping[str, Any],
+        producer_config: Mapping[str, Any],
+        reconcile: bool,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._worker = worker
+        self._settings = settings
+        self._handler = handler
+        self._decode = decode
+        self._encode = encode
+        self._input_topics = list(input_topics)
+        self._dlq_topic = dlq_topic
+        self._output_topics = sorted({*output_topics, *(dlq_topic(t) for t in input_topics)})
+        self._consumer_config = dict(consumer_config)
+        self._producer_config = dict(producer_config)
+        self._reconcile = reconcile
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self._partitions: dict[Partition, PartitionProgress[Encoded]] = {}
+        self._closing: set[Partition] = set()
+        self._paused: set[Partition] = set()
+        self._lanes = KeyLanes()
+        self._in_flight = 0
+        # Records fetched while the pause was on its way: they wait here, in order, so that never more
+        # than max_in_flight records are being handled (the pause is a command to the consumer thread).
+        self._backlog: deque[tuple[Partition, PartitionProgress[Encoded], InputRecord]] = deque()
+        self._finished_since_commit = 0
+        self._stopping = False
+        self._wake = asyncio.Event()
+        self._progressed = asyncio.Event()
+        self._commit_lock = asyncio.Lock()
+        self._breaker = OutageBreaker(
+            settings.outage_threshold, settings.probe_interval_seconds, on_change=self._breaker_changed
+        )
+        self._consumer: ConsumerThread | None = None
+        self._publisher: TransactionalPublisher | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until `stop` is set (or the consumer fails), then drain, commit and close."""
+        loop = asyncio.get_running_loop()
+        self._publisher = await asyncio.to_thread(TransactionalPublisher, self._producer_config)
+        self._consumer = ConsumerThread(
+            self._consumer_config,
+            self._input_topics,
+            loop=loop,
+            on_records=self._accept_all,
+            on_assign=self._assigned,
+            on_revoke=self._revoked,
+            on_lost=self._lost,
+            batch_size=min(500, self._settings.max_in_flight),
+            callback_timeout=self._settings.drain_seconds + 120,
+        )
+        self._consumer.start()
+        committer = loop.create_task(self._committer(), name="committer")
+        waiters = [loop.create_task(stop.wait()), loop.create_task(self._consumer.finished.wait()), committer]
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            if committer.done():
+                committer.result()  # a fenced producer: stop without committing anything more
+            _log.info("%s: stopping; draining %d record(s) in flight", self._worker, self._in_flight)
+            self._stopping = True
+            self._sync_pause()
+            await self._revoked(list(self._partitions))
+        finally:
+            self._consumer.stop()
+            await self._consumer.finished.wait()
+            for task in waiters:
+                task.cancel()
+            self._lanes.cancel()
+            await self._lanes.idle()
+            await asyncio.to_thread(self._publisher.close)
+        if self._consumer.failure is not None:
+            raise RuntimeError(f"{self._worker}: the Kafka consumer failed") from self._consumer.failure
+
+    # --- partitions ------------------------------------------------------------------------------
+
+    async def _assigned(self, partitions: list[Partition]) -> None:
+        skips: dict[Partition, set[int]] = {}
+        if self._reconcile and partitions:
+            skips = await asyncio.to_thread(published_sources, self._consumer_config, self._output_topics, partitions)
+        for partition in partitions:
+            self._partitions[partition] = PartitionProgress(skip=skips.get(partition, set()))
+            self._closing.discard(partition)
+        _log.info("%s: assigned %s", self._worker, sorted(partitions))
+
+    async def _revoked(self, partitions: list[Partition]) -> None:
+        """Finish (within the drain deadline) or abandon what is in flight, and commit what finished."""
+        mine = [p for p in partitions if p in self._partitions]
+        if not mine:
+            return
+        self._closing.update(mine)
+        deadline = time.monotonic() + self._settings.drain_seconds
+        while any(self._partitions[p].in_flight for p in mine) and (left := deadline - time.monotonic()) > 0:
+            self._progressed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._progressed.wait(), timeout=left)
+        await self._commit()
+        self._forget(mine)
+        _log.info("%s: revoked %s", self._worker, sorted(mine))
+
+    async def _lost(self, partitions: list[Partition]) -> None:
+        """Lost (not revoked): another member owns them already; nothing may be committed for them."""
+        self._forget([p for p in partitions if p in self._partitions])
+
+    def _forget(self, partitions: list[Partition]) -> None:
+        gone = set(partitions)
+        self._backlog = deque(item for item in self._backlog if item[0] not in gone)
+        self._lanes.cancel(lambda lane: lane[0] in gone)  # type: ignore[index]
+        for partition in gone:
+            self._partitions.pop(partition, None)
+            self._closing.discard(partition)
+            self._paused.discard(partition)
+
+    # --- accepting and handling ------------------------------------------------------------------
+
+    def _accept_all(self, messages: list[Message]) -> None:
+        for message in messages:
+            self._accept(message)
+        self._sync_pause()
+
+    def _accept(self, message: Message) -> None:
+        topic, number, offset = message.topic(), message.partition(), message.offset()
+        if topic is None or number is None or offset is None:
+            return
+        partition: Partition = (topic, number)
+        progress = self._partitions.get(partition)
+        if progress is None or partition in self._closing or self._stopping:
+            return  # not ours (any more): whoever owns it next consumes it from the committed offset
+        if not progress.begin(offset):
+            return
+        timestamp_type, timestamp = message.timestamp()
+        key, value = message.key(), message.value()
+        record = InputRecord(
+            topic=topic,
+            partition=number,
+            offset=offset,
+            timestamp_ms=timestamp if timestamp_type else None,
+            key=key.encode() if isinstance(key, str) else key,
+            value=value.encode() if isinstance(value, str) else value,
+            headers=_headers(message),
+            decoded=None,
+        )
+        if progress.should_skip(offset):
+            _log.info("%s: %s[%d]@%d already published; skipped", self._worker, *partition, offset)
+            progress.finish(offset, [])
+            self._record_finished()
+            return
+        self._backlog.append((partition, progress, record))
+        self._start_backlog()
+
+    def _start_backlog(self) -> None:
+        while self._backlog and self._in_flight < self._settings.max_in_flight:
+            partition, progress, record = self._backlog.popleft()
+            if self._partitions.get(partition) is not progress:
+                continue  # revoked while waiting
+            self._in_flight += 1
+            self._lanes.submit((partition, record.key), functools.partial(self._process, partition, progress, record))
+
+    async def _process(self, partition: Partition, progress: PartitionProgress[Encoded], record: InputRecord) -> None:
+        try:
+            encoded = await self._outcome(record)
+        finally:
+            self._in_flight -= 1
+            self._progressed.set()
+            self._start_backlog()
+            self._sync_pause()
+        if self._partitions.get(partition) is progress:
+            progress.finish(record.offset, encoded)
+            self._record_finished()
+
+    def _record_finished(self) -> None:
+        self._finished_since_commit += 1
+        if self._finished_since_commit >= self._settings.commit_batch_size:
+            self._wake.set()
+
+    async def _outcome(self, record: InputRecord) -> list[Encoded]:
+        outcome, attempts, first_failure = await self._handle_with_retries(record)
+        now = datetime.now(UTC)
+        if isinstance(outcome, DeadLetter):
+            return [self._dead_letter(record, Failure(outcome, attempts, first_failure or now, now))]
+        try:
+            return [self._encoded(record, output) for output in outcome.outputs]
+        except Exception as exc:  # an output the schema refuses is a defect in the worker
+            _log.exception("%s: cannot encode the outputs of %s@%d", self._worker, record.topic, record.offset)
+            failure = DeadLetter(ErrorCategory.INTERNAL, f"encode:{type(exc).__name__}", str(exc))
+            return [self._dead_letter(record, Failure(failure, attempts, now, now))]
+
+    async def _attempt(self, record: InputRecord) -> Outcome:
+        """Decode (once it succeeds) and handle. A registry outage is transient; bad bytes are not."""
+        if record.decoded is None:
+            try:
+                record = replace(record, decoded=self._decode(record.value, record.topic))
+            except RegistryUnavailable as exc:
+                return Retry("registry-unavailable", str(exc))
+            except Exception as exc:
+                code = str(getattr(exc, "code", type(exc).__name__))
+                raise _Undecodable(DeadLetter(ErrorCategory.DESERIALIZATION, code, str(exc) or repr(exc))) from exc
+        return await self._handler(record)
+
+    async def _handle_with_retries(self, record: InputRecord) -> tuple[Publish | DeadLetter, int, datetime | None]:
+        settings = self._settings
+        attempts = budget_spent = 0
+        first_failure: datetime | None = None
+        budget_started: float | None = None
+        while True:
+            probing = await self._breaker.admit()
+            attempts += 1
+            try:
+                outcome = await self._attempt(record)
+            except asyncio.CancelledError:
+                if probing:
+                    self._breaker.abandon()
+                raise
+            except _Undecodable as undecodable:
+                if probing:
+                    self._breaker.abandon()
+                return undecodable.outcome, attempts, None
+            except Exception as exc:
+                _log.exception("%s: handler failed on %s@%d", self._worker, record.topic, record.offset)
+                if probing:
+                    self._breaker.abandon()
+                return DeadLetter(ErrorCategory.INTERNAL, type(exc).__name__, str(exc) or repr(exc)), attempts, None
+            if not isinstance(outcome, Retry):
+                self._breaker.success()
+                return outcome, attempts, first_failure
+            first_failure = first_failure or datetime.now(UTC)
+            counted = not self._breaker.is_open  # an outage does not spend anyone's budget
+            self._breaker.failure()
+            if counted:
+                budget_spent += 1
+                budget_started = budget_started or time.monotonic()
+                over_time = time.monotonic() - budget_started > settings.retry_max_seconds
+                if budget_spent >= settings.retry_attempts or over_time:
+                    failure = DeadLetter(ErrorCategory.TRANSIENT, outcome.code, outcome.description)
+                    return failure, attempts, first_failure
+            wait = backoff_seconds(
+                max(budget_spent, 1), settings.retry_backoff_base_seconds, settings.retry_backoff_max_seconds, self._rng
+            )
+            await asyncio.sleep(max(wait, outcome.retry_after or 0.0))
+
+    def _encoded(self, record: InputRecord, output: Output) -> Encoded:
+        key = output.key.encode() if isinstance(output.key, str) else output.key
+        value = output.value if isinstance(output.value, bytes | None) else self._encode(output)
+        headers = [(name, text.encode()) for name, text in output.headers.items()]
+        return Encoded(output.topic, key, value, [*headers, *source_headers(record)])
+
+    def _dead_letter(self, record: InputRecord, failure: Failure) -> Encoded:
+        _log.warning(
+            "%s: %s[%d]@%d dead-lettered (%s %s): %s",
+            self._worker,
+            record.topic,
+            record.partition,
+            record.offset,
+            failure.outcome.category,
+            failure.outcome.code,
+            failure.outcome.description,
+        )
+        return Encoded(
+            self._dlq_topic(record.topic), record.key, record.value, dead_letter_headers(record, failure, self._worker)
+        )
+
+    # --- flow control ----------------------------------------------------------------------------
+
+    def _breaker_changed(self, is_open: bool) -> None:
+        _log.warning("%s: downstream %s", self._worker, "failing: consumption paused" if is_open else "answers again")
+        self._sync_pause()
+
+    def _sync_pause(self) -> None:
+        if self._consumer is None:
+            return
+        full = self._in_flight >= self._settings.max_in_flight or bool(self._backlog)
+        want = self._stopping or self._breaker.is_open or full
+        assigned = set(self._partitions)
+        if want:
+            self._consumer.pause(sorted(assigned - self._paused))
+            self._paused = assigned
+        elif self._paused:
+            self._consumer.resume(sorted(self._paused & assigned))
+            self._paused = set()
+
+    # --- committing ------------------------------------------------------------------------------
+
+    async def _committer(self) -> None:
+        interval = self._settings.commit_interval_ms / 1000
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=interval)
+            self._wake.clear()
+            await self._commit()
+
+    async def _commit(self) -> None:
+        """One transaction: every released output and the offsets after them."""
+        if self._publisher is None or self._consumer is None:
+            raise RuntimeError("the engine is not running")
+        publisher, consumer = self._publisher, self._consumer
+        async with self._commit_lock:
+            records: list[Encoded] = []
+            offsets: dict[Partition, tuple[PartitionProgress[Encoded], int]] = {}
+            for partition, progress in self._partitions.items():
+                released, next_offset = progress.release()
+                records.extend(released)
+                if next_offset is not None:
+                    offsets[partition] = (progress, next_offset)
+            self._finished_since_commit = 0
+            if not offsets:
+                return
+            positions = [TopicPartition(t, p, o) for (t, p), (_, o) in sorted(offsets.items())]
+            try:
+                metadata = await consumer.group_metadata()
+                await asyncio.to_thread(publisher.commit, records, positions, metadata)
+            except TransactionAborted as exc:
+                _log.warning("%s: transaction aborted (%s); the batch goes again", self._worker, exc)
+                return
+            for progress, next_offset in offsets.values():
+                progress.confirm(next_offset)
+            if self._reconcile:
+                try:
+                    await consumer.commit(positions)
+                except KafkaException as exc:
+                    # e.g. a rebalance began: the outputs are out, and whoever owns these partitions
+                    # next finds them by reconciliation, so nothing is published twice
+                    _log.warning("%s: plain offset commit failed (%s); reconciliation covers it", self._worker, exc)

@@ -1,0 +1,142 @@
+"""Running one worker as a process: settings, librdkafka configuration, signals, exit status.
+
+`WorkerSpec` is what a worker module declares (its name, topics, how to decode its input and how
+to open its handler); `run_worker` reads the environment once, builds the consumer and the
+transactional producer, runs the `Engine` until SIGTERM or Ctrl-C, and returns the exit status:
+0 after a clean drain, 1 when the worker had to stop (a fenced producer, a failed consumer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka.schema_registry import SchemaRegistryClient
+
+from workers.runtime.contract import Handler, Output
+from workers.runtime.embedded import is_mock_cluster
+from workers.runtime.engine import Decoder, Engine
+from workers.runtime.kafka_config import librdkafka_config, redacted
+from workers.runtime.registry import schema_registry_client
+from workers.runtime.serde import AvroCodec
+from workers.runtime.settings import Reconcile, RuntimeSettings
+
+__all__ = ["WorkerSpec", "consumer_config", "producer_config", "run_worker"]
+
+_log = logging.getLogger(__name__)
+
+# Variables that start with KAFKA_ but are ours, not librdkafka's.
+_NOT_LIBRDKAFKA = ("KAFKA_TOPIC_PREFIX",)
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What a worker declares; the runtime does the rest."""
+
+    name: str
+    input_topics: Sequence[str]
+    output_topics: Sequence[str]
+    decoder: Callable[[SchemaRegistryClient], Decoder]
+    handler: Callable[[], AbstractAsyncContextManager[Handler]]
+    dlq_suffix: str = ".dlq"
+
+    def dlq_topic(self, topic: str) -> str:
+        return topic + self.dlq_suffix
+
+
+def consumer_config(settings: RuntimeSettings, env: Mapping[str, str], group_id: str) -> dict[str, Any]:
+    return {
+        **librdkafka_config(env, ignore=_NOT_LIBRDKAFKA),
+        "bootstrap.servers": settings.bootstrap_servers,
+        "group.id": group_id,
+        "auto.offset.reset": "earliest",
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "isolation.level": "read_committed",
+        # eager rebalancing: a revocation takes every partition, so a drain commits one whole batch
+        "partition.assignment.strategy": "range,roundrobin",
+    }
+
+
+def producer_config(settings: RuntimeSettings, env: Mapping[str, str], group_id: str) -> dict[str, Any]:
+    librdkafka = {
+        k: v
+        for k, v in librdkafka_config(env, ignore=_NOT_LIBRDKAFKA).items()
+        if not k.startswith(("session.", "heartbeat.", "group.", "auto.", "isolation."))
+    }
+    return {
+        **librdkafka,
+        "bootstrap.servers": settings.bootstrap_servers,
+        "transactional.id": f"{group_id}.{settings.instance_id}",
+        "linger.ms": 5,
+        # Java's partitioner, as Debezium and Kafka Streams use: a debtor's key lands where theirs would
+        "partitioner": "murmur2_random",
+    }
+
+
+def _encoder(registry: SchemaRegistryClient) -> Callable[[Output], bytes | None]:
+    codecs: dict[str, AvroCodec] = {}
+
+    def encode(output: Output) -> bytes | None:
+        if output.schema is None:
+            raise ValueError(f"an output to {output.topic} with a mapping value needs an Avro schema name")
+        codec = codecs.get(output.schema)
+        if codec is None:
+            codec = codecs[output.schema] = AvroCodec(registry, output.schema)
+        return codec.encode(output.value, output.topic)  # type: ignore[arg-type]
+
+    return encode
+
+
+async def _serve(spec: WorkerSpec, settings: RuntimeSettings, env: Mapping[str, str]) -> None:
+    group_id = settings.group_id or f"cesce-{spec.name}"
+    consumer = consumer_config(settings, env, group_id)
+    reconcile = settings.reconcile is Reconcile.ON or (
+        settings.reconcile is Reconcile.AUTO
+        and await asyncio.to_thread(is_mock_cluster, settings.bootstrap_servers, librdkafka_config(env))
+    )
+    _log.info(
+        "%s: group %s, instance %s, consumer %s, reconcile %s",
+        spec.name,
+        group_id,
+        settings.instance_id,
+        redacted({k: str(v) for k, v in consumer.items()}),
+        reconcile,
+    )
+    registry = schema_registry_client(settings.schema_registry_url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with spec.handler() as handler:
+        engine = Engine(
+            worker=spec.name,
+            settings=settings,
+            handler=handler,
+            decode=spec.decoder(registry),
+            encode=_encoder(registry),
+            input_topics=spec.input_topics,
+            dlq_topic=spec.dlq_topic,
+            output_topics=spec.output_topics,
+            consumer_config=consumer,
+            producer_config=producer_config(settings, env, group_id),
+            reconcile=reconcile,
+        )
+        await engine.run(stop)
+
+
+def run_worker(spec: WorkerSpec, env: Mapping[str, str]) -> int:
+    """Run `spec` until SIGTERM or Ctrl-C; the exit status."""
+    settings = RuntimeSettings.model_validate({k: v for k, v in env.items() if k.isupper()})
+    try:
+        asyncio.run(_serve(spec, settings, env))
+    except Exception:
+        _log.exception("%s stopped on an error", spec.name)
+        return 1
+    _log.info("%s stopped cleanly", spec.name)
+    return 0

@@ -1,0 +1,50 @@
+"""The runtime's settings, read once from the environment at the entry point (typed, frozen).
+
+Topic names are per worker (each worker module knows its defaults); everything here is about how
+records move: the broker, the consumer group, concurrency, retries, commits and shutdown.
+Any other ``KAFKA_*`` variable is passed to librdkafka (`workers.runtime.kafka_config`).
+"""
+
+from __future__ import annotations
+
+import socket
+from enum import StrEnum
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Reconcile", "RuntimeSettings"]
+
+
+class Reconcile(StrEnum):
+    """Whether to check the output topics for already-published records on partition assignment."""
+
+    AUTO = "auto"
+    """On for brokers that do not honour transactions (librdkafka's mock cluster), off otherwise."""
+    ON = "on"
+    OFF = "off"
+
+
+class RuntimeSettings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    bootstrap_servers: str = Field(alias="KAFKA_BOOTSTRAP_SERVERS", min_length=1)
+    schema_registry_url: str = Field(default="mock://cesce", alias="SCHEMA_REGISTRY_URL")
+    group_id: str | None = Field(default=None, alias="WORKER_GROUP_ID")
+    """Consumer group; default ``cesce-<worker>``."""
+    instance_id: str = Field(default_factory=socket.gethostname, alias="WORKER_INSTANCE_ID")
+    """Stable per replica (the pod name): the transactional.id is ``<group>.<instance>``, so a restarted
+    replica fences its previous incarnation and aborts what it left open."""
+    max_in_flight: int = Field(default=64, ge=1, alias="WORKER_MAX_IN_FLIGHT")
+    retry_attempts: int = Field(default=8, ge=1, alias="WORKER_RETRY_ATTEMPTS")
+    retry_max_seconds: float = Field(default=300.0, gt=0, alias="WORKER_RETRY_MAX_SECONDS")
+    retry_backoff_base_seconds: float = Field(default=0.5, gt=0, alias="WORKER_RETRY_BACKOFF_BASE_SECONDS")
+    retry_backoff_max_seconds: float = Field(default=30.0, gt=0, alias="WORKER_RETRY_BACKOFF_MAX_SECONDS")
+    outage_threshold: int = Field(default=10, ge=1, alias="WORKER_OUTAGE_THRESHOLD")
+    """Consecutive transient failures (any keys) that open the outage breaker and pause consumption."""
+    probe_interval_seconds: float = Field(default=5.0, gt=0, alias="WORKER_PROBE_INTERVAL_SECONDS")
+    commit_interval_ms: int = Field(default=200, ge=1, alias="WORKER_COMMIT_INTERVAL_MS")
+    commit_batch_size: int = Field(default=500, ge=1, alias="WORKER_COMMIT_BATCH_SIZE")
+    drain_seconds: float = Field(default=20.0, ge=0, alias="WORKER_DRAIN_SECONDS")
+    """On SIGTERM or revocation, how long in-flight records may take to finish before they are abandoned."""
+    reconcile: Reconcile = Field(default=Reconcile.AUTO, alias="WORKER_RECONCILE")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from workers import run_command
 from workers.argtypes import non_negative, positive, probability
 from workers.runtime.tools import broker, consume, produce
 from workers.sandbox.config import Credentials, Faults, SandboxConfig
@@ -23,6 +24,7 @@ __all__ = ["main"]
 
 # Modules that bring their own commands: each is `register(commands)` (see the module docstring).
 _REGISTERED: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
+    run_command.register,
     broker.register,
     produce.register,
     consume.register,

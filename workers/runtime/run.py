@@ -26,12 +26,22 @@ from workers.runtime.registry import schema_registry_client
 from workers.runtime.serde import AvroCodec
 from workers.runtime.settings import Reconcile, RuntimeSettings
 
-__all__ = ["WorkerSpec", "consumer_config", "producer_config", "run_worker"]
+__all__ = ["WorkerSpec", "consumer_config", "producer_config", "run_worker", "serve"]
 
 _log = logging.getLogger(__name__)
 
 # Variables that start with KAFKA_ but are ours, not librdkafka's.
 _NOT_LIBRDKAFKA = ("KAFKA_TOPIC_PREFIX",)
+_CONSUMER_ONLY = ("session.", "heartbeat.", "group.", "auto.", "isolation.")
+# librdkafka's own log lines go through Python logging (levels, format, trace ids) instead of stderr
+_LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
+
+
+def _client_settings(env: Mapping[str, str], *, consumer: bool) -> dict[str, Any]:
+    settings = librdkafka_config(env, ignore=_NOT_LIBRDKAFKA)
+    if not consumer:
+        settings = {k: v for k, v in settings.items() if not k.startswith(_CONSUMER_ONLY)}
+    return {**settings, "logger": _LIBRDKAFKA_LOG}
 
 
 @dataclass(frozen=True)
@@ -51,7 +61,7 @@ class WorkerSpec:
 
 def consumer_config(settings: RuntimeSettings, env: Mapping[str, str], group_id: str) -> dict[str, Any]:
     return {
-        **librdkafka_config(env, ignore=_NOT_LIBRDKAFKA),
+        **_client_settings(env, consumer=True),
         "bootstrap.servers": settings.bootstrap_servers,
         "group.id": group_id,
         "auto.offset.reset": "earliest",
@@ -64,13 +74,8 @@ def consumer_config(settings: RuntimeSettings, env: Mapping[str, str], group_id:
 
 
 def producer_config(settings: RuntimeSettings, env: Mapping[str, str], group_id: str) -> dict[str, Any]:
-    librdkafka = {
-        k: v
-        for k, v in librdkafka_config(env, ignore=_NOT_LIBRDKAFKA).items()
-        if not k.startswith(("session.", "heartbeat.", "group.", "auto.", "isolation."))
-    }
     return {
-        **librdkafka,
+        **_client_settings(env, consumer=False),
         "bootstrap.servers": settings.bootstrap_servers,
         "transactional.id": f"{group_id}.{settings.instance_id}",
         "linger.ms": 5,
@@ -93,26 +98,24 @@ def _encoder(registry: SchemaRegistryClient) -> Callable[[Output], bytes | None]
     return encode
 
 
-async def _serve(spec: WorkerSpec, settings: RuntimeSettings, env: Mapping[str, str]) -> None:
+async def serve(spec: WorkerSpec, env: Mapping[str, str], stop: asyncio.Event) -> None:
+    """Run `spec` in this event loop until `stop` is set (the demo and tests run workers this way)."""
+    settings = RuntimeSettings.model_validate({k: v for k, v in env.items() if k.isupper()})
     group_id = settings.group_id or f"cesce-{spec.name}"
     consumer = consumer_config(settings, env, group_id)
     reconcile = settings.reconcile is Reconcile.ON or (
         settings.reconcile is Reconcile.AUTO
-        and await asyncio.to_thread(is_mock_cluster, settings.bootstrap_servers, librdkafka_config(env))
+        and await asyncio.to_thread(is_mock_cluster, settings.bootstrap_servers, _client_settings(env, consumer=False))
     )
     _log.info(
         "%s: group %s, instance %s, consumer %s, reconcile %s",
         spec.name,
         group_id,
         settings.instance_id,
-        redacted({k: str(v) for k, v in consumer.items()}),
+        redacted({k: str(v) for k, v in consumer.items() if k != "logger"}),
         reconcile,
     )
     registry = schema_registry_client(settings.schema_registry_url)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
     async with spec.handler() as handler:
         engine = Engine(
             worker=spec.name,
@@ -130,11 +133,18 @@ async def _serve(spec: WorkerSpec, settings: RuntimeSettings, env: Mapping[str, 
         await engine.run(stop)
 
 
+async def _until_signalled(spec: WorkerSpec, env: Mapping[str, str]) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await serve(spec, env, stop)
+
+
 def run_worker(spec: WorkerSpec, env: Mapping[str, str]) -> int:
     """Run `spec` until SIGTERM or Ctrl-C; the exit status."""
-    settings = RuntimeSettings.model_validate({k: v for k, v in env.items() if k.isupper()})
     try:
-        asyncio.run(_serve(spec, settings, env))
+        asyncio.run(_until_signalled(spec, env))
     except Exception:
         _log.exception("%s stopped on an error", spec.name)
         return 1

@@ -1,19 +1,14 @@
-"""`cesce-worker demo`: the product on the embedded default, with nothing else running.
+"""The demo's first part: a scripted client session against the sandbox, one step per documented rule.
 
-Today the product is the Cesce client and the sandbox, so the demo starts the sandbox on a free
-loopback port and runs a scripted client session against it: one step per documented rule, each
-checked against the answer the documents promise. It prints what it sent and what came back, ends
-with the sandbox ledger (one sale per invoice), and exits non-zero if any step got an answer other
-than the documented one. Later issues grow it into the whole Kafka pipeline.
+Each step is checked against the answer the documents promise; it prints what it sent and what
+came back.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -34,30 +29,14 @@ from workers.cesce import (
 from workers.cesce.assumptions import ClassificationStatus
 from workers.cesce.catalogue import CLASSIFICATION_PENDING, SALE_REJECTED, SALE_TARIFFED
 from workers.cesce.codecs import encode_amount
+from workers.demo.report import Report
 from workers.sandbox.admin_client import SandboxAdmin
-from workers.sandbox.config import SandboxConfig
-from workers.sandbox.server import serve_in_thread
 
-__all__ = ["run_demo"]
+__all__ = ["client_session"]
 
 MASTER = "34109150331"  # Máster Oro Integral: credit notes, foreign debtors
 CLASSIC = "38100029218"  # Póliza Clásica: domestic only, no credit-note supplement
 EXPIRED = "34100000017"
-
-
-@dataclass
-class _Report:
-    """The rows of the summary; a row whose check failed makes the demo fail."""
-
-    rows: list[tuple[bool, str, str]] = field(default_factory=list)
-
-    def add(self, ok: bool, rule: str, outcome: str) -> None:
-        self.rows.append((ok, rule, outcome))
-        print(f"  {'ok  ' if ok else 'FAIL'} {rule:<50} {outcome}", flush=True)
-
-    @property
-    def failures(self) -> int:
-        return sum(not ok for ok, _, _ in self.rows)
 
 
 class _GrantLog(logging.Handler):
@@ -84,7 +63,7 @@ async def _rejected(call: Awaitable[object]) -> CesceRejection | None:
     return None
 
 
-async def _session(cesce: CesceClient, admin: SandboxAdmin, grants: _GrantLog, report: _Report) -> None:
+async def _session(cesce: CesceClient, admin: SandboxAdmin, grants: _GrantLog, report: Report) -> None:
     today = date.today()
     due = today + timedelta(days=60)
     run = secrets.token_hex(2).upper()  # invoice numbers of this run
@@ -250,19 +229,8 @@ async def _session(cesce: CesceClient, admin: SandboxAdmin, grants: _GrantLog, r
     )
 
 
-def _ledger_summary(ledger: dict[str, object], report: _Report) -> None:
-    by_key = ledger.get("byDuplicateKey")
-    counts = [int(entry["count"]) for entry in by_key] if isinstance(by_key, list) else []
-    sales = ledger.get("sales")
-    report.add(
-        bool(counts) and max(counts) == 1,
-        "sandbox ledger: one sale per invoice",
-        f"{len(sales) if isinstance(sales, list) else 0} sales, {sum(c > 1 for c in counts)} declared twice, "
-        f"{ledger.get('duplicateAttempts', 0)} duplicate(s) refused",
-    )
-
-
-async def _with_client(base_url: str, admin: SandboxAdmin, report: _Report) -> None:
+async def client_session(base_url: str, admin: SandboxAdmin, report: Report) -> None:
+    """Run the scripted session; every step adds a row to `report`."""
     grants = _GrantLog()
     auth_log = logging.getLogger("workers.cesce.auth")
     auth_log.addHandler(grants)
@@ -283,17 +251,3 @@ async def _with_client(base_url: str, admin: SandboxAdmin, report: _Report) -> N
         report.add(False, "the session ended early", repr(error))
     finally:
         auth_log.removeHandler(grants)
-
-
-def run_demo(*, verbose: bool = False) -> int:
-    """Run the demo; 0 when every step got its documented answer."""
-    if verbose:
-        logging.basicConfig(level=logging.INFO, format="    %(name)s: %(message)s")
-    report = _Report()
-    with serve_in_thread(SandboxConfig()) as sandbox:
-        print(f"Cesce sandbox serving the default scenario on {sandbox.base_url}\n", flush=True)
-        admin = sandbox.admin()
-        asyncio.run(_with_client(sandbox.base_url, admin, report))
-        _ledger_summary(admin.ledger(), report)
-    print(f"\n{len(report.rows) - report.failures} of {len(report.rows)} steps got the documented answer.")
-    return 1 if report.failures else 0

@@ -1,0 +1,110 @@
+"""Which Cesce operation each ERP invoice change needs: the pure decision."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from workers.cesce import CesceValidationError
+from workers.invoices.plan import Declare, Deleted, Modify, NoChange, Refuse, debtor_of, plan
+
+
+def row(**changes: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "contractNo": "34109150331",
+        "invoiceNo": "F-1",
+        "invoiceDate": date(2026, 11, 2),
+        "maturityDate": date(2027, 1, 2),
+        "amount": Decimal("1000.00"),
+        "currencyCode": "EUR",
+        "endorsementNo": None,
+        "customerReference": "CLI-0001",
+        "subsidiaryNo": None,
+        "acquisitionDate": None,
+        "taxCodeTransferor": None,
+    }
+    return base | changes
+
+
+@pytest.mark.parametrize("op", ["c", "r"])
+def test_a_new_or_snapshot_row_is_declared(op: str) -> None:
+    decision = plan(op, None, row())
+    assert isinstance(decision, Declare)
+    assert decision.contract_no == "34109150331"
+    assert decision.sale.to_wire() == {
+        "customerReference": "CLI-0001",
+        "invoiceNo": "F-1",
+        "invoiceDate": "20261102",
+        "maturityDate": "20270102",
+        "currencyAmount": "1000,00",
+        "currencyCode": "EUR",
+    }
+
+
+def test_a_negative_amount_is_declared_as_a_credit_note() -> None:
+    decision = plan("c", None, row(amount=Decimal("-250.10")))
+    assert isinstance(decision, Declare)
+    assert decision.sale.to_wire()["currencyAmount"] == "-250,10"
+
+
+def test_delete_makes_no_call() -> None:
+    assert plan("d", row(), None) == Deleted()
+
+
+def test_update_of_nothing_cesce_stores_makes_no_call() -> None:
+    assert plan("u", row(), row()) == NoChange()
+    assert plan("u", row(amount=Decimal("1000.0")), row(amount=Decimal("1000.00"))) == NoChange()
+
+
+@pytest.mark.parametrize(
+    ("change", "wire"),
+    [
+        ({"amount": Decimal("1200.00")}, {"currencyAmount": "1200,00"}),
+        ({"invoiceNo": "F-1B"}, {"invoiceNo": "F-1B"}),
+        ({"maturityDate": date(2027, 2, 1)}, {"maturityDate": "20270201"}),
+        ({"invoiceDate": date(2026, 11, 3)}, {"invoiceDate": "20261103"}),
+        ({"customerReference": "CLI-0002"}, {"customerReference": "CLI-0002"}),
+        ({"currencyCode": "USD"}, {"currencyCode": "USD"}),
+    ],
+)
+def test_a_change_cesce_stores_modifies_the_sale_by_its_old_identity(
+    change: dict[str, Any], wire: dict[str, str]
+) -> None:
+    decision = plan("u", row(), row(**change))
+    assert isinstance(decision, Modify)
+    assert decision.ref.to_wire() == {"invoiceNo": "F-1", "maturityDate": "20270102"}
+    assert decision.changes.to_wire() == wire
+    assert decision.after.invoiceNo == row(**change)["invoiceNo"]
+
+
+def test_switching_the_debtor_to_its_endorsement_number_names_it_only_that_way() -> None:
+    decision = plan("u", row(), row(customerReference=None, endorsementNo="12"))
+    assert isinstance(decision, Modify)
+    assert decision.changes.to_wire() == {"endorsementNo": "12"}
+
+
+@pytest.mark.parametrize("field", ["contractNo", "subsidiaryNo"])
+def test_what_a_modification_cannot_carry_is_refused_with_the_field(field: str) -> None:
+    decision = plan("u", row(), row(**{field: "38100029218" if field == "contractNo" else "2"}))
+    assert isinstance(decision, Refuse)
+    assert decision.field == field
+
+
+def test_an_update_without_before_image_is_refused() -> None:
+    decision = plan("u", None, row())
+    assert isinstance(decision, Refuse)
+    assert decision.field == "before"
+
+
+def test_a_row_the_sales_api_cannot_carry_is_a_validation_error_naming_the_field() -> None:
+    with pytest.raises(CesceValidationError) as refused:
+        plan("c", None, row(invoiceNo=None))
+    assert "invoiceNo" in str(refused.value)
+
+
+def test_debtor_is_the_key_the_erp_uses() -> None:
+    assert debtor_of(row()) == "CLI-0001"
+    assert debtor_of(row(customerReference=None, endorsementNo="12")) == "12"

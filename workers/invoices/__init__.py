@@ -1,0 +1,5 @@
+"""The invoices worker: ERP invoice changes -> Cesce sales -> ``cesce.sale-results``."""
+
+from workers.invoices.spec import InvoicesTopics, invoices_spec
+
+__all__ = ["InvoicesTopics", "invoices_spec"]

@@ -1,0 +1,171 @@
+"""The invoices worker: one ERP invoice change in, one `cesce.sale-results` record (or a dead letter) out.
+
+Every Cesce answer has a home:
+
+- a declaration answered statusCode 5 is DECLARED, statusCode 9 REJECTED_BY_POLICY;
+- a duplicate (a redelivery after a crash, a snapshot re-read, the same change twice) is read back
+  with GET .../sale by invoiceNo + maturityDate and published ALREADY_DECLARED, with the existing
+  sale's reference and status: never a dead letter, never a second sale;
+- a modification is MODIFIED; one whose old identity Cesce no longer knows is checked against the
+  new identity (a redelivered modification already applied) before it is called a rejection;
+- rejections (1522 in each meaning, 2809, the date and credit-note errors, modification windows)
+  and the client's field checks are dead letters (``business`` / ``validation``) with Cesce's code;
+- transient failures, and refused credentials (a configuration problem that pausing can outlast),
+  are `Retry`: the runtime retries, and pauses consumption while Cesce keeps failing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from workers.cesce import (
+    CesceAuthError,
+    CesceClient,
+    CesceError,
+    CesceNotFound,
+    CesceProtocolError,
+    CesceRejection,
+    CesceTransientError,
+    CesceValidationError,
+    DuplicateSale,
+    Sale,
+    SaleDeclared,
+    SaleModified,
+)
+from workers.cesce.catalogue import SALE_REJECTED
+from workers.invoices.plan import Declare, Deleted, Modify, NoChange, Refuse, debtor_of, plan
+from workers.runtime.contract import DeadLetter, ErrorCategory, InputRecord, Outcome, Output, Publish, Retry
+from workers.runtime.envelope import Envelope
+
+__all__ = ["RESULT_SCHEMA", "InvoicesHandler"]
+
+_log = logging.getLogger(__name__)
+
+RESULT_SCHEMA = "cesce.results.SaleResult"
+
+
+class InvoicesHandler:
+    """Callable as the runtime's handler; holds the Cesce client and the results topic."""
+
+    def __init__(self, cesce: CesceClient, results_topic: str) -> None:
+        self._cesce = cesce
+        self._results_topic = results_topic
+
+    async def __call__(self, record: InputRecord) -> Outcome:
+        change: Envelope = record.decoded
+        try:
+            return await self._handle(record, change)
+        except CesceValidationError as exc:
+            return DeadLetter(ErrorCategory.VALIDATION, exc.field, str(exc))
+        except DuplicateSale:  # only from a modification that collides with another sale
+            return DeadLetter(ErrorCategory.BUSINESS, "duplicate", "the modified sale would duplicate another sale")
+        except CesceRejection as exc:
+            return DeadLetter(ErrorCategory.BUSINESS, exc.error_code or str(exc.http_status), _describe(exc))
+        except CesceNotFound as exc:
+            return DeadLetter(ErrorCategory.BUSINESS, exc.error_code or "404", _describe(exc))
+        except CesceTransientError as exc:
+            return Retry(exc.error_code or type(exc).__name__, str(exc), exc.retry_after)
+        except (CesceAuthError, CesceProtocolError) as exc:
+            return Retry(exc.error_code or type(exc).__name__, str(exc))
+
+    async def _handle(self, record: InputRecord, change: Envelope) -> Outcome:
+        decision = plan(change.op, change.before, change.after)
+        row = change.after if change.after is not None else change.before
+        if isinstance(decision, Refuse):
+            return DeadLetter(ErrorCategory.VALIDATION, decision.field, decision.reason)
+        if row is None:  # plan() refuses such a change first; kept for the type checker
+            return DeadLetter(ErrorCategory.VALIDATION, "after", "a change without a row")
+        if isinstance(decision, Deleted):
+            return self._publish(record, change, row, "DELETED_IN_ERP", None)
+        if isinstance(decision, NoChange):
+            return self._publish(record, change, row, "NO_CHANGE", None)
+        if isinstance(decision, Declare):
+            return await self._declare(record, change, row, decision)
+        return await self._modify(record, change, row, decision)
+
+    async def _declare(self, record: InputRecord, change: Envelope, row: Mapping[str, Any], what: Declare) -> Outcome:
+        try:
+            declared = await self._cesce.sales.declare(what.contract_no, what.sale)
+        except DuplicateSale:
+            existing = await self._cesce.sales.get(
+                what.contract_no, invoice_no=what.sale.invoiceNo, maturity_date=what.sale.maturityDate
+            )
+            _log.info("sale %s already declared as %s", what.sale.invoiceNo, existing.saleCesceReferenceNo)
+            return self._publish(record, change, row, "ALREADY_DECLARED", existing)
+        outcome = "REJECTED_BY_POLICY" if declared.statusCode == SALE_REJECTED else "DECLARED"
+        return self._publish(record, change, row, outcome, declared)
+
+    async def _modify(self, record: InputRecord, change: Envelope, row: Mapping[str, Any], what: Modify) -> Outcome:
+        try:
+            modified = await self._cesce.sales.modify(what.contract_no, what.ref, what.changes)
+        except CesceNotFound:
+            # A redelivered modification that already changed the invoiceNo or maturityDate: the old
+            # identity is gone, the new one reads as the ERP's row.
+            try:
+                current = await self._cesce.sales.get(
+                    what.contract_no, invoice_no=what.after.invoiceNo, maturity_date=what.after.maturityDate
+                )
+            except CesceNotFound:
+                raise CesceNotFound(
+                    "sales.modify: the sale to modify is not declared (nor under its new identity)",
+                    operation="sales.modify",
+                    http_status=404,
+                    error_code="4",
+                ) from None
+            if current.currencyAmount != what.after.currencyAmount or current.invoiceDate != what.after.invoiceDate:
+                raise
+            return self._publish(record, change, row, "MODIFIED", current)
+        return self._publish(record, change, row, "MODIFIED", modified)
+
+    def _publish(
+        self,
+        record: InputRecord,
+        change: Envelope,
+        row: Mapping[str, Any],
+        outcome: str,
+        answer: SaleDeclared | Sale | SaleModified | None,
+    ) -> Publish:
+        result: dict[str, Any] = {
+            "outcome": outcome,
+            "op": change.op,
+            "contractNo": row["contractNo"],
+            "invoiceNo": row["invoiceNo"],
+            "invoiceDate": row["invoiceDate"],
+            "maturityDate": row["maturityDate"],
+            "amount": row["amount"],
+            "currencyCode": row["currencyCode"],
+            "debtor": debtor_of(row),
+            "endorsementNo": row.get("endorsementNo"),
+            "customerReference": row.get("customerReference"),
+            "sourceTopic": record.topic,
+            "sourcePartition": record.partition,
+            "sourceOffset": record.offset,
+            "traceId": _trace_id(record),
+            "handledAt": datetime.now(UTC),
+        }
+        if answer is not None:
+            result |= {
+                "statusCode": answer.statusCode,
+                "reasonStatusCode": answer.reasonStatusCode,
+                "saleCesceReferenceNo": getattr(answer, "saleCesceReferenceNo", None),
+                "countervalueAmount": answer.countervalueAmount,
+                "currencyContractCode": answer.currencyContractCode,
+                "commercialRiskPremium": answer.commercialRiskPremium,
+                "politicalRiskPremium": answer.politicalRiskPremium,
+                "entryDate": getattr(answer, "entryDate", None),
+            }
+        return Publish([Output(self._results_topic, debtor_of(row), result, schema=RESULT_SCHEMA)])
+
+
+def _describe(error: CesceError) -> str:
+    return error.error_description or str(error)
+
+
+def _trace_id(record: InputRecord) -> str | None:
+    """The trace id of a W3C ``traceparent`` header (``00-<trace id>-<span id>-<flags>``)."""
+    header = record.header("traceparent")
+    parts = header.decode("ascii", errors="replace").split("-") if header else []
+    return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else None

@@ -1,0 +1,144 @@
+"""Which Cesce operation an ERP invoice change needs: a pure decision, tested without sockets.
+
+- ``c`` / ``r`` (a new row, or a snapshot read of one): declare the sale; a negative amount is a
+  credit note (abono), declared the same way (Cesce checks the supplement and pending sales).
+- ``u``: compare the rows. If nothing Cesce stores changed: no call (NO_CHANGE). Otherwise modify
+  the declared sale, identified by the *old* invoiceNo + maturityDate, with the new values; never
+  declare a second sale. A change Cesce's modification cannot carry (the policy, the subsidiary)
+  or an update without its before-image cannot be applied safely: it is refused with the reason.
+- ``d``: no Cesce call; the result says the row was deleted in the ERP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Final
+
+from workers.cesce import SaleChanges, SaleDeclaration, SaleRef
+
+__all__ = [
+    "CESCE_FIELDS",
+    "Declare",
+    "Deleted",
+    "Modify",
+    "NoChange",
+    "Plan",
+    "Refuse",
+    "debtor_of",
+    "plan",
+    "sale_declaration",
+]
+
+# Row field -> the Sales API's name for it (newData of a modification).
+_MODIFIABLE: Final[dict[str, str]] = {
+    "endorsementNo": "endorsementNo",
+    "customerReference": "customerReference",
+    "invoiceNo": "invoiceNo",
+    "invoiceDate": "invoiceDate",
+    "acquisitionDate": "acquisitionDate",
+    "maturityDate": "maturityDate",
+    "amount": "currencyAmount",
+    "currencyCode": "currencyCode",
+    "taxCodeTransferor": "taxCodeTransferor",
+}
+_NOT_MODIFIABLE: Final = ("contractNo", "subsidiaryNo")
+CESCE_FIELDS: Final = (*_NOT_MODIFIABLE, *_MODIFIABLE)
+"""Every row field Cesce stores; a change to any other column needs no call."""
+
+
+@dataclass(frozen=True, slots=True)
+class Declare:
+    contract_no: str
+    sale: SaleDeclaration
+
+
+@dataclass(frozen=True, slots=True)
+class Modify:
+    contract_no: str
+    ref: SaleRef
+    changes: SaleChanges
+    after: SaleDeclaration
+    """The sale as it should read afterwards (to recognise a modification already applied)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NoChange:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Deleted:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Refuse:
+    """The change cannot be carried to Cesce; `field` names why (a validation dead letter)."""
+
+    field: str
+    reason: str
+
+
+Plan = Declare | Modify | NoChange | Deleted | Refuse
+
+
+def debtor_of(row: Mapping[str, Any]) -> str:
+    """The debtor as the ERP names it: customerReference, else endorsementNo (the record key)."""
+    return str(row.get("customerReference") or row.get("endorsementNo") or "")
+
+
+def sale_declaration(row: Mapping[str, Any]) -> SaleDeclaration:
+    """The Sales API's generalData for a row (CesceValidationError if it breaks a documented rule)."""
+    return SaleDeclaration(
+        subsidiaryNo=row.get("subsidiaryNo"),
+        endorsementNo=row.get("endorsementNo"),
+        customerReference=row.get("customerReference"),
+        invoiceNo=row["invoiceNo"],
+        invoiceDate=row["invoiceDate"],
+        acquisitionDate=row.get("acquisitionDate"),
+        maturityDate=row["maturityDate"],
+        currencyAmount=row["amount"],
+        currencyCode=row.get("currencyCode"),
+        taxCodeTransferor=row.get("taxCodeTransferor"),
+    )
+
+
+def _changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    # Decimal("100.0") == Decimal("100.00"): one amount, whatever its scale
+    return [name for name in CESCE_FIELDS if before.get(name) != after.get(name)]
+
+
+def plan(op: str, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> Plan:
+    if op in ("c", "r") and after is not None:
+        return Declare(after["contractNo"], sale_declaration(after))
+    if op == "d":
+        return Deleted()
+    if op != "u" or after is None:
+        return Refuse("op", f"unsupported change {op!r}")
+    if before is None:
+        return Refuse("before", "an update without its before-image cannot say which sale to modify")
+    changed = _changed(before, after)
+    if not changed:
+        return NoChange()
+    for name in _NOT_MODIFIABLE:
+        if name in changed:
+            return Refuse(
+                name,
+                f"{name} changed from {before.get(name)!r} to {after.get(name)!r}; a declared "
+                "sale cannot move to another policy or subsidiary (declare a credit note and a new sale)",
+            )
+    values: dict[str, Any] = {_MODIFIABLE[name]: after.get(name) for name in changed}
+    if "endorsementNo" in changed or "customerReference" in changed:
+        # the debtor changed: name it the way the ERP now does, and only that way
+        values["endorsementNo"] = after.get("endorsementNo")
+        values["customerReference"] = after.get("customerReference")
+    ref = SaleRef.by_invoice(before["invoiceNo"], _as_date(before["maturityDate"]))
+    return Modify(after["contractNo"], ref, SaleChanges(**values), sale_declaration(after))
+
+
+def _as_date(value: Any) -> date:
+    if not isinstance(value, date):
+        raise TypeError(f"maturityDate must be a date, got {type(value).__name__}")
+    return value

@@ -1,0 +1,53 @@
+"""The invoices worker as the runtime runs it: its topics, its decoder, its handler's lifetime."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from workers.cesce import CesceClient, CesceSettings
+from workers.invoices.handler import InvoicesHandler
+from workers.runtime.contract import Handler
+from workers.runtime.engine import Decoder
+from workers.runtime.envelope import EnvelopeDecoder
+from workers.runtime.run import WorkerSpec
+
+__all__ = ["ROW_SCHEMA", "InvoicesTopics", "invoices_spec"]
+
+ROW_SCHEMA = "cesce.erp.Invoice"
+
+
+class InvoicesTopics(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    input: str = Field(default="erp.invoices", alias="INVOICES_TOPIC")
+    results: str = Field(default="cesce.sale-results", alias="SALE_RESULTS_TOPIC")
+
+
+def _decoder(registry: SchemaRegistryClient) -> Decoder:
+    return EnvelopeDecoder(registry, ROW_SCHEMA).decode
+
+
+def invoices_spec(env: Mapping[str, str]) -> WorkerSpec:
+    """The worker, configured by `env` (``INVOICES_TOPIC``, ``SALE_RESULTS_TOPIC``, ``CESCE_*``)."""
+    topics = InvoicesTopics.model_validate({k: v for k, v in env.items() if k.isupper()})
+    cesce_settings = CesceSettings.model_validate(
+        {k.removeprefix("CESCE_").lower(): v for k, v in env.items() if k.startswith("CESCE_")}
+    )
+
+    @asynccontextmanager
+    async def handler() -> AsyncIterator[Handler]:
+        async with CesceClient(cesce_settings) as cesce:
+            yield InvoicesHandler(cesce, topics.results)
+
+    return WorkerSpec(
+        name="invoices",
+        input_topics=[topics.input],
+        output_topics=[topics.results],
+        decoder=_decoder,
+        handler=handler,
+    )

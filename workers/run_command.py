@@ -1,0 +1,34 @@
+"""`cesce-worker run <worker>`: run one worker until SIGTERM or Ctrl-C.
+
+Workers arrive with their issues; each is a function from the environment to a `WorkerSpec`.
+The environment is read here, once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from collections.abc import Callable, Mapping
+
+from workers.invoices import invoices_spec
+from workers.runtime.run import WorkerSpec, run_worker
+
+__all__ = ["WORKERS", "register"]
+
+WORKERS: dict[str, Callable[[Mapping[str, str]], WorkerSpec]] = {
+    "invoices": invoices_spec,
+}
+
+
+def _run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    env = dict(os.environ)
+    return run_worker(WORKERS[args.worker](env), env)
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser("run", help="run a worker (consume, call Cesce, publish) until Ctrl-C")
+    parser.add_argument("worker", choices=sorted(WORKERS), help="which worker")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.set_defaults(handler=_run)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from workers.cesce.assumptions import ASSUMPTIONS
 from workers.cesce.config import CesceSettings
+from workers.invoices.spec import InvoicesTopics
+from workers.runtime.settings import RuntimeSettings
 
 README = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
 
@@ -32,3 +34,9 @@ def test_every_client_setting_is_documented() -> None:
 def test_every_assumption_is_listed() -> None:
     block = assumptions_block()
     assert block in README, "README 'Assumptions' section is stale; it should read:\n" + block
+
+
+def test_every_runtime_and_worker_variable_is_documented() -> None:
+    for model in (RuntimeSettings, InvoicesTopics):
+        for field in model.model_fields.values():
+            assert f"`{field.alias}`" in README, field.alias

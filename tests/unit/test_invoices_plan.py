@@ -10,6 +10,7 @@ import pytest
 
 from workers.cesce import CesceValidationError
 from workers.invoices.plan import Declare, Deleted, Modify, NoChange, Refuse, debtor_of, plan
+from workers.invoices.spec import cesce_settings_from
 
 
 def row(**changes: Any) -> dict[str, Any]:
@@ -108,3 +109,19 @@ def test_a_row_the_sales_api_cannot_carry_is_a_validation_error_naming_the_field
 def test_debtor_is_the_key_the_erp_uses() -> None:
     assert debtor_of(row()) == "CLI-0001"
     assert debtor_of(row(customerReference=None, endorsementNo="12")) == "12"
+
+
+def test_the_worker_takes_only_the_clients_own_cesce_variables() -> None:
+    settings = cesce_settings_from(
+        {
+            "CESCE_BASE_URL": "https://api.example/sandbox",
+            "CESCE_CLIENT_ID": "app",
+            "CESCE_CLIENT_SECRET": "s",
+            "CESCE_USERNAME": "u",
+            "CESCE_PASSWORD": "p",
+            "CESCE_OAUTH_URL": "",  # an unset Helm value
+            "CESCE_SANDBOX_CLIENT_SECRET": "for the emulator, not the client",
+        }
+    )
+    assert settings.token_url == "https://api.example/sandbox/oauth2/v1/token"
+    assert settings.client_secret.get_secret_value() == "s"

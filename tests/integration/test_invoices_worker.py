@@ -71,12 +71,13 @@ async def test_every_path_of_the_sample_and_one_sale_per_invoice(kafka: KafkaBac
     both_ids = sample_changes("X")[0].value.replace(
         b'"customerReference"', b'"endorsementNo": "1", "customerReference"'
     )
+    unknown_schema = b"\x00\x00\x00\x03\xe7" + b"\x02\x00"  # Confluent framing, schema id 999
     changes = [
         *sample_changes(unique_topic("r")[-6:]),
         Change("two identifiers", "CLI-0001", both_ids, "dlq:validation"),
+        Change("Avro with an unknown schema id", "CLI-0005", unknown_schema, "dlq:deserialization"),
+        Change("bad bytes", "CLI-0005", b"\xff\xfe\x00", "dlq:deserialization"),
     ]
-    # one partition's worth of order: every change keyed alike would serialise them; the sample's keys
-    # spread them, and the per-key order is what the worker promises
     produce(kafka, source, [(c.key, c.value) for c in changes])
     env = worker_env(kafka, sandbox, source, results)
     stop = asyncio.Event()
@@ -89,6 +90,8 @@ async def test_every_path_of_the_sample_and_one_sale_per_invoice(kafka: KafkaBac
     assert len(messages) == len(changes)
     got = sorted(outcomes(messages, results).items())
     assert sorted(o for _, (o, _) in got) == sorted(c.expect for c in changes)
+    codes = sorted(v["code"] for _, (o, v) in got if o == "dlq:deserialization")
+    assert codes == ["not-an-envelope", "not-json", "unknown-schema-id"]
     ledger = sandbox.admin().ledger()
     assert max(int(entry["count"]) for entry in ledger["byDuplicateKey"]) == 1
     declared = [v for _, (o, v) in got if o in ("DECLARED", "ALREADY_DECLARED")]

@@ -141,7 +141,7 @@ def test_sigkill_at_random_points_then_restart_publishes_each_input_once(
     source, sink, _ = topics
     total = produce(kafka, source, keyed_json(keys=60, per_key=50))
     watch = OutputWatch(kafka, sink)
-    rng = random.Random(20261120)  # noqa: S311 - test randomness, seeded
+    rng = random.Random(20261120)
     try:
         for _ in range(4):
             # ~800 records/s: each run is killed a few hundred records after it starts publishing

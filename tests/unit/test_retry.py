@@ -62,7 +62,7 @@ def test_backoff_doubles_from_the_base_up_to_the_cap() -> None:
 
 def test_backoff_is_full_jitter_from_zero() -> None:
     assert backoff_seconds(5, 1.0, 8.0, Lowest()) == 0.0
-    rng = random.Random(7)  # noqa: S311 - jitter, not cryptography
+    rng = random.Random(7)
     draws = [backoff_seconds(3, 0.5, 30.0, rng) for _ in range(200)]
     assert all(0.0 <= d <= 2.0 for d in draws)
     assert len(set(draws)) > 150  # spread, not a fixed wait

@@ -1,0 +1,226 @@
+"""The runtime's pure pieces, without a broker: offsets, the breaker, key lanes, dead-letter headers."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import UTC, datetime
+
+import pytest
+
+from workers.runtime.breaker import OutageBreaker
+from workers.runtime.contract import DeadLetter, ErrorCategory, InputRecord
+from workers.runtime.dlq import Failure, dead_letter_headers, source_headers
+from workers.runtime.engine import backoff_seconds
+from workers.runtime.lanes import KeyLanes
+from workers.runtime.offsets import PartitionProgress
+
+# --- PartitionProgress: what may be committed ------------------------------------------------------
+
+
+def test_outputs_wait_for_every_earlier_offset() -> None:
+    progress: PartitionProgress[str] = PartitionProgress()
+    for offset in (10, 11, 12):
+        assert progress.begin(offset)
+    progress.finish(12, ["out-12"])
+    progress.finish(11, ["out-11a", "out-11b"])
+    assert progress.release() == ([], None)  # 10 still in flight: nothing may go out
+    progress.finish(10, ["out-10"])
+    assert progress.release() == (["out-10", "out-11a", "out-11b", "out-12"], 13)
+
+
+def test_release_forgets_nothing_until_confirmed() -> None:
+    progress: PartitionProgress[str] = PartitionProgress()
+    progress.begin(0)
+    progress.finish(0, ["a"])
+    assert progress.release() == (["a"], 1)
+    assert progress.release() == (["a"], 1)  # an aborted transaction: the same batch again
+    progress.confirm(1)
+    assert progress.release() == ([], None)
+    assert not progress.begin(0)  # committed: a redelivery of it is ignored
+
+
+def test_gaps_in_offsets_commit_past_the_last_finished() -> None:
+    progress: PartitionProgress[str] = PartitionProgress()
+    progress.begin(5)
+    progress.begin(9)  # 6-8: transaction markers or compacted away
+    progress.finish(5, [])
+    progress.finish(9, ["x"])
+    assert progress.release() == (["x"], 10)
+
+
+def test_in_flight_and_repeats() -> None:
+    progress: PartitionProgress[str] = PartitionProgress()
+    assert progress.begin(1)
+    assert not progress.begin(1)
+    assert progress.in_flight == 1
+    assert progress.pending_offsets == [1]
+    with pytest.raises(KeyError):
+        progress.finish(2, [])
+    progress.finish(1, [])
+    with pytest.raises(KeyError):
+        progress.finish(1, [])
+    progress.begin(2)
+    with pytest.raises(ValueError, match="still in flight"):
+        progress.confirm(3)
+
+
+def test_skipped_offsets_are_used_once() -> None:
+    progress: PartitionProgress[str] = PartitionProgress(skip={4})
+    assert progress.should_skip(4)
+    assert not progress.should_skip(4)
+    assert not progress.should_skip(5)
+
+
+# --- the outage breaker ----------------------------------------------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_breaker_opens_at_the_threshold_and_closes_on_success() -> None:
+    clock = Clock()
+    changes: list[bool] = []
+    breaker = OutageBreaker(3, 1.0, clock=clock, on_change=changes.append)
+    breaker.failure()
+    breaker.failure()
+    assert not breaker.is_open
+    breaker.success()  # a success resets the count
+    breaker.failure()
+    breaker.failure()
+    assert not breaker.is_open
+    breaker.failure()
+    assert breaker.is_open
+    assert changes == [True]
+    clock.now = 1.0
+    assert await breaker.admit() is True  # the probe
+    breaker.success()
+    assert not breaker.is_open
+    assert changes == [True, False]
+    assert await breaker.admit() is False  # closed: everyone goes, no probe
+
+
+async def test_only_one_probe_at_a_time_and_a_failed_probe_waits_again() -> None:
+    clock = Clock()
+    breaker = OutageBreaker(1, 10.0, clock=clock)
+    breaker.failure()
+    clock.now = 10.0
+    assert await breaker.admit() is True
+    second = asyncio.create_task(breaker.admit())
+    await asyncio.sleep(0.05)
+    assert not second.done()  # the first probe is out
+    breaker.success()
+    assert await asyncio.wait_for(second, 1) is False
+    with pytest.raises(ValueError, match="at least 1"):
+        OutageBreaker(0, 1.0)
+
+
+# --- key lanes -------------------------------------------------------------------------------------
+
+
+async def test_one_key_in_order_different_keys_concurrently() -> None:
+    lanes = KeyLanes()
+    log: list[tuple[str, int, str]] = []
+    running = {"now": 0, "peak": 0}
+
+    def job(key: str, n: int) -> object:
+        async def run() -> None:
+            running["now"] += 1
+            running["peak"] = max(running["peak"], running["now"])
+            log.append((key, n, "start"))
+            await asyncio.sleep(0.01)
+            log.append((key, n, "end"))
+            running["now"] -= 1
+
+        return run
+
+    for n in range(3):
+        for key in ("a", "b"):
+            lanes.submit(key, job(key, n))  # type: ignore[arg-type]
+    await lanes.idle()
+    for key in ("a", "b"):
+        events = [(n, what) for k, n, what in log if k == key]
+        assert events == [(n, what) for n in range(3) for what in ("start", "end")]
+    assert running["peak"] == 2
+    assert len(lanes) == 0
+
+
+async def test_cancelling_lanes_drops_their_queued_jobs() -> None:
+    lanes = KeyLanes()
+    done: list[str] = []
+
+    async def slow() -> None:
+        await asyncio.sleep(10)
+
+    async def quick() -> None:
+        done.append("quick")
+
+    lanes.submit(("p0", b"k"), slow)
+    lanes.submit(("p0", b"k"), quick)
+    lanes.submit(("p1", b"k"), quick)
+    lanes.cancel(lambda key: key[0] == "p0")  # type: ignore[index]
+    await lanes.idle()
+    assert done == ["quick"]  # only p1's
+
+
+# --- dead letters and backoff ---------------------------------------------------------------------
+
+
+def record() -> InputRecord:
+    return InputRecord(
+        topic="erp.invoices",
+        partition=2,
+        offset=41,
+        timestamp_ms=1763600000000,
+        key=b"CLI-0001",
+        value=b"\x00raw",
+        headers=(("traceparent", b"00-abc-def-01"), ("dlq.category", b"old"), ("source.offset", b"1")),
+        decoded=None,
+    )
+
+
+def test_dead_letter_headers_keep_the_originals_and_say_why() -> None:
+    first = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+    last = datetime(2026, 11, 20, 10, 5, tzinfo=UTC)
+    failure = Failure(
+        DeadLetter(ErrorCategory.BUSINESS, "2809", "2809 PORCENTAJES  EXCLUIDO DE LA PÓLIZA"), 3, first, last
+    )
+    headers = dict(dead_letter_headers(record(), failure, "invoices"))
+    assert headers["traceparent"] == b"00-abc-def-01"
+    assert headers["dlq.category"] == b"business"  # an earlier dead letter's header replaced, not repeated
+    assert headers["dlq.error.code"] == b"2809"
+    assert headers["dlq.error.description"].decode() == "2809 PORCENTAJES  EXCLUIDO DE LA PÓLIZA"
+    assert headers["dlq.original.topic"] == b"erp.invoices"
+    assert headers["dlq.original.partition"] == b"2"
+    assert headers["dlq.original.offset"] == b"41"
+    assert headers["dlq.original.timestamp"] == b"1763600000000"
+    assert headers["dlq.worker"] == b"invoices"
+    assert headers["dlq.attempts"] == b"3"
+    assert headers["dlq.first.failure"] == b"2026-11-20T10:00:00.000+00:00"
+    assert headers["dlq.last.failure"] == b"2026-11-20T10:05:00.000+00:00"
+    assert headers["source.offset"] == b"41"
+    names = [name for name, _ in dead_letter_headers(record(), failure, "invoices")]
+    assert names.count("dlq.category") == 1
+    assert names.count("source.offset") == 1
+
+
+def test_source_headers_name_the_input() -> None:
+    assert source_headers(record()) == [
+        ("source.topic", b"erp.invoices"),
+        ("source.partition", b"2"),
+        ("source.offset", b"41"),
+    ]
+
+
+def test_backoff_is_full_jitter_under_a_doubling_cap() -> None:
+    rng = random.Random(1)
+    for attempt in range(1, 70):
+        ceiling = min(30.0, 0.5 * 2 ** (attempt - 1))
+        waits = [backoff_seconds(attempt, 0.5, 30.0, rng) for _ in range(50)]
+        assert all(0.0 <= wait <= ceiling for wait in waits)
+    assert max(backoff_seconds(1, 0.5, 30.0, rng) for _ in range(200)) > 0.4  # spread over the whole range

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date
 from decimal import Decimal
 
 import pytest
 
-from tests.unit.test_client_fakes import CONTRACT, FakeCesce, answer, client_for
+from tests.unit.test_client_fakes import CONTRACT, FakeCesce, answer
 from workers.cesce.assumptions import DocumentStatus, SettlementStatus
 from workers.cesce.client import CesceClient
 from workers.cesce.errors import CesceProtocolError
@@ -43,17 +42,6 @@ SETTLEMENT = {
     "amtIntIndemnified": "0,00",
     "currencyCode": "EUR",
 }
-
-
-@pytest.fixture
-def fake() -> FakeCesce:
-    return FakeCesce()
-
-
-@pytest.fixture
-async def client(fake: FakeCesce) -> AsyncIterator[CesceClient]:
-    async with client_for(fake) as cesce:
-        yield cesce
 
 
 async def test_declare_non_payment_posts_the_invoice_and_returns_the_file(fake: FakeCesce, client: CesceClient) -> None:

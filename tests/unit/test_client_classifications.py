@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
@@ -14,7 +13,6 @@ from tests.unit.test_client_fakes import (
     answer,
     cesce_error,
     classification_row,
-    client_for,
 )
 from workers.cesce import catalogue as cat
 from workers.cesce.client import CesceClient
@@ -23,17 +21,6 @@ from workers.cesce.models import DebtorId
 from workers.cesce.models.classifications import ClassificationRequest
 
 BASE = f"/classifications/v1/contracts/{CONTRACT}"
-
-
-@pytest.fixture
-def fake() -> FakeCesce:
-    return FakeCesce()
-
-
-@pytest.fixture
-async def client(fake: FakeCesce) -> AsyncIterator[CesceClient]:
-    async with client_for(fake) as cesce:
-        yield cesce
 
 
 async def test_create_posts_general_data_and_returns_the_record(fake: FakeCesce, client: CesceClient) -> None:

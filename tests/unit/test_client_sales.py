@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date
 from decimal import Decimal
 
@@ -23,17 +22,6 @@ from workers.cesce.errors import CesceProtocolError
 from workers.cesce.models.sales import SaleChanges, SaleDeclaration, SaleRef
 
 BASE = f"/sales/v1/contracts/{CONTRACT}"
-
-
-@pytest.fixture
-def fake() -> FakeCesce:
-    return FakeCesce()
-
-
-@pytest.fixture
-async def client(fake: FakeCesce) -> AsyncIterator[CesceClient]:
-    async with client_for(fake) as cesce:
-        yield cesce
 
 
 async def test_declare_posts_the_sale_and_returns_its_tariff(fake: FakeCesce, client: CesceClient) -> None:

@@ -6,12 +6,13 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
 
 from tests.kafka_backends import KafkaBackend, consumer_config, producer_config, unique_topic
+from workers.runtime.consumer_thread import headers_of
 from workers.runtime.contract import Handler
 from workers.runtime.engine import Decoder, Engine
 from workers.runtime.reconcile import source_of
@@ -144,6 +145,4 @@ async def wait_until(predicate: Any, within: float = 30.0) -> None:
 
 
 def header(message: Message, name: str) -> str:
-    headers: Mapping[str, Any] = dict(message.headers() or [])
-    value = headers[name]
-    return value.decode() if isinstance(value, bytes) else str(value)
+    return dict(headers_of(message))[name].decode()

@@ -19,6 +19,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, Topic
 from workers.demo.report import Report
 from workers.demo.sample import Change, sample_changes
 from workers.invoices import invoices_spec
+from workers.runtime.consumer_thread import headers_of
 from workers.runtime.embedded import MOCK_CLIENT_CONFIG, EmbeddedKafka
 from workers.runtime.registry import schema_registry_client
 from workers.runtime.run import serve
@@ -77,15 +78,9 @@ def _collect(bootstrap: str, expected: int) -> list[Message]:
     return found
 
 
-def _headers(message: Message) -> dict[str, str]:
-    raw = message.headers() or []
-    pairs = raw.items() if isinstance(raw, dict) else raw
-    return {k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in pairs}
-
-
 def _describe(message: Message, reader: AvroReader) -> tuple[tuple[int, int], str, str]:
     """(input partition, offset), what became of it, the detail to show."""
-    headers = _headers(message)
+    headers = {name: value.decode() for name, value in headers_of(message)}
     where = (int(headers["source.partition"]), int(headers["source.offset"]))
     if message.topic() == DLQ:
         detail = f"{headers['dlq.error.code']} {headers['dlq.error.description']}"

@@ -26,12 +26,19 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
-__all__ = ["ConsumerThread", "Partition"]
+__all__ = ["ConsumerThread", "Partition", "headers_of"]
 
 _log = logging.getLogger(__name__)
 
 Partition = tuple[str, int]
 PartitionsCallback = Callable[[list[Partition]], Coroutine[Any, Any, None]]
+
+
+def headers_of(message: Message) -> tuple[tuple[str, bytes], ...]:
+    """A record's headers as (name, bytes) pairs, in order; librdkafka may give a list or a dict, str or None."""
+    raw = message.headers() or []
+    pairs = raw.items() if isinstance(raw, dict) else raw
+    return tuple((name, value if isinstance(value, bytes) else (value or "").encode()) for name, value in pairs)
 
 
 class ConsumerThread:

@@ -37,7 +37,7 @@ from typing import Any
 from confluent_kafka import KafkaException, Message, TopicPartition
 
 from workers.runtime.breaker import OutageBreaker
-from workers.runtime.consumer_thread import ConsumerThread, Partition
+from workers.runtime.consumer_thread import ConsumerThread, Partition, headers_of
 from workers.runtime.contract import (
     DeadLetter,
     ErrorCategory,
@@ -72,12 +72,6 @@ class _Undecodable(Exception):
     def __init__(self, outcome: DeadLetter) -> None:
         super().__init__(outcome.description)
         self.outcome = outcome
-
-
-def _headers(message: Message) -> tuple[tuple[str, bytes], ...]:
-    raw = message.headers() or []
-    pairs = raw.items() if isinstance(raw, dict) else raw
-    return tuple((name, value if isinstance(value, bytes) else (value or "").encode()) for name, value in pairs)
 
 
 def backoff_seconds(attempt: int, base: float, cap: float, rng: random.Random) -> float:
@@ -237,7 +231,7 @@ class Engine:
             timestamp_ms=timestamp if timestamp_type else None,
             key=key.encode() if isinstance(key, str) else key,
             value=value.encode() if isinstance(value, str) else value,
-            headers=_headers(message),
+            headers=headers_of(message),
             decoded=None,
         )
         if progress.should_skip(offset):

@@ -20,6 +20,7 @@ from typing import Any, Final
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 
+from workers.runtime.consumer_thread import headers_of
 from workers.runtime.dlq import SOURCE_OFFSET, SOURCE_PARTITION, SOURCE_TOPIC
 
 __all__ = ["published_sources", "source_of"]
@@ -31,15 +32,10 @@ _OWN_IDENTITY: Final = ("group.id", "group.instance.id", "transactional.id")
 
 def source_of(message: Message) -> tuple[str, int, int] | None:
     """The (topic, partition, offset) a published record names in its headers, if it names one."""
-    headers: dict[str, Any] = dict(message.headers() or [])
+    headers = dict(headers_of(message))
     try:
-        topic = headers[SOURCE_TOPIC]
-        return (
-            topic.decode() if isinstance(topic, bytes) else str(topic),
-            int(headers[SOURCE_PARTITION]),
-            int(headers[SOURCE_OFFSET]),
-        )
-    except (KeyError, TypeError, ValueError):
+        return headers[SOURCE_TOPIC].decode(), int(headers[SOURCE_PARTITION]), int(headers[SOURCE_OFFSET])
+    except (KeyError, UnicodeDecodeError, ValueError):
         return None
 
 

@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 
-from workers.cesce import CesceValidationError
+from workers.cesce import CesceSettings, CesceValidationError
 from workers.invoices.plan import Declare, Deleted, Modify, NoChange, Refuse, debtor_of, plan
-from workers.invoices.spec import cesce_settings_from
 
 
 def row(**changes: Any) -> dict[str, Any]:
@@ -111,8 +110,8 @@ def test_debtor_is_the_key_the_erp_uses() -> None:
     assert debtor_of(row(customerReference=None, endorsementNo="12")) == "12"
 
 
-def test_the_worker_takes_only_the_clients_own_cesce_variables() -> None:
-    settings = cesce_settings_from(
+def test_the_client_settings_take_only_their_own_cesce_variables() -> None:
+    settings = CesceSettings.from_env(
         {
             "CESCE_BASE_URL": "https://api.example/sandbox",
             "CESCE_CLIENT_ID": "app",

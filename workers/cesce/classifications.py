@@ -8,6 +8,7 @@ trying again. Portfolio and movements page by nextEndorsementNo until it comes b
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 from workers.cesce.config import CesceApi
 from workers.cesce.http import CesceHttp, parse_answer
@@ -39,15 +40,7 @@ class ClassificationsApi:
         operation = "classifications.create"
         data = request.to_wire()
         check_classification_request(data, operation=operation)
-        answer = await self._http.post(
-            CesceApi.CLASSIFICATIONS,
-            _CLASSIFICATIONS,
-            contract_no,
-            operation=operation,
-            sections={"generalData": data},
-            idempotent=False,
-        )
-        return parse_answer(Classification, answer.get("generalData"), operation)
+        return await self._post_record(_CLASSIFICATIONS, contract_no, data, operation)
 
     async def get(self, contract_no: str, debtor: DebtorId) -> Classification:
         """The debtor's limit in force, or its last state, or its pending request."""
@@ -64,9 +57,14 @@ class ClassificationsApi:
         operation = "classifications.cancel"
         data = debtor.to_wire()
         check_debtor_id(data, operation=operation)
+        return await self._post_record(_CANCEL, contract_no, data, operation)
+
+    async def _post_record(self, path: str, contract_no: str, data: dict[str, Any], operation: str) -> Classification:
+        """POST ``generalData`` and read the classification record back. Never resent when its answer is lost:
+        the caller looks the request up first (assumptions "outcome-unknown")."""
         answer = await self._http.post(
             CesceApi.CLASSIFICATIONS,
-            _CANCEL,
+            path,
             contract_no,
             operation=operation,
             sections={"generalData": data},

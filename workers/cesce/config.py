@@ -11,6 +11,7 @@ override per API.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
@@ -101,6 +102,13 @@ class CesceSettings(BaseSettings):
         if self.retry_backoff_max_seconds < self.retry_backoff_base_seconds:
             raise ValueError("retry_backoff_max_seconds must not be below retry_backoff_base_seconds")
         return self
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> CesceSettings:
+        """The settings from an environment mapping: only the client's own ``CESCE_*`` variables
+        (the sandbox's ``CESCE_SANDBOX_*`` are not ours), empty ones left out (an unset Helm value)."""
+        named = {name: env.get(f"CESCE_{name.upper()}") for name in cls.model_fields}
+        return cls.model_validate({name: value for name, value in named.items() if value})
 
     @property
     def token_url(self) -> str:

@@ -16,7 +16,7 @@ from workers.runtime.engine import Decoder
 from workers.runtime.envelope import EnvelopeDecoder
 from workers.runtime.run import WorkerSpec
 
-__all__ = ["ROW_SCHEMA", "InvoicesTopics", "cesce_settings_from", "invoices_spec"]
+__all__ = ["ROW_SCHEMA", "InvoicesTopics", "invoices_spec"]
 
 ROW_SCHEMA = "cesce.erp.Invoice"
 
@@ -32,18 +32,10 @@ def _decoder(registry: SchemaRegistryClient) -> Decoder:
     return EnvelopeDecoder(registry, ROW_SCHEMA).decode
 
 
-def cesce_settings_from(env: Mapping[str, str]) -> CesceSettings:
-    """The client's settings from its own ``CESCE_*`` variables (others, e.g. the sandbox's, and empty ones ignored)."""
-    values = {
-        name: env[f"CESCE_{name.upper()}"] for name in CesceSettings.model_fields if env.get(f"CESCE_{name.upper()}")
-    }
-    return CesceSettings.model_validate(values)
-
-
 def invoices_spec(env: Mapping[str, str]) -> WorkerSpec:
     """The worker, configured by `env` (``INVOICES_TOPIC``, ``SALE_RESULTS_TOPIC``, ``CESCE_*``)."""
     topics = InvoicesTopics.model_validate({k: v for k, v in env.items() if k.isupper()})
-    cesce_settings = cesce_settings_from(env)
+    cesce_settings = CesceSettings.from_env(env)
 
     @asynccontextmanager
     async def handler() -> AsyncIterator[Handler]:

@@ -1,7 +1,7 @@
 """`cesce-worker run <worker>`: run one worker until SIGTERM or Ctrl-C.
 
-Workers arrive with their issues; each is a function from the environment to a `WorkerSpec`.
-The environment is read here, once.
+Each worker is a function from the environment to the `WorkerSpec`s its process runs (the worker
+and its companions, such as a follow-up loop). The environment is read here, once.
 """
 
 from __future__ import annotations
@@ -9,14 +9,14 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from workers.invoices import invoices_spec
 from workers.runtime.run import WorkerSpec, run_worker
 
 __all__ = ["WORKERS", "register"]
 
-WORKERS: dict[str, Callable[[Mapping[str, str]], WorkerSpec]] = {
+WORKERS: dict[str, Callable[[Mapping[str, str]], WorkerSpec | Sequence[WorkerSpec]]] = {
     "invoices": invoices_spec,
 }
 

@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from collections import defaultdict
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -22,7 +23,7 @@ from tests.integration.runtime_support import (
     wait_until,
 )
 from tests.kafka_backends import KafkaBackend, producer_config, unique_topic
-from workers.runtime.contract import DeadLetter, ErrorCategory, InputRecord, Outcome, Output, Publish, Retry
+from workers.runtime.contract import DeadLetter, Defer, ErrorCategory, InputRecord, Outcome, Output, Publish, Retry
 
 pytestmark = pytest.mark.integration
 
@@ -196,3 +197,48 @@ async def test_business_dead_letter_keeps_the_original_headers(kafka: KafkaBacke
     assert header(message, "traceparent") == traceparent.decode()
     assert header(message, "dlq.error.description") == "venta errónea - No existe periodo de seguro"
     assert message.value() == b'{"n": 0}'
+
+
+async def test_deferred_records_wait_until_due_and_never_hold_a_shutdown(kafka: KafkaBackend) -> None:
+    """A delay topic: a record deferred to a near time is handled then; one deferred far ahead is
+    abandoned at once on shutdown (no drain wait), uncommitted, and handled after the restart."""
+    source, sink = unique_topic("in"), unique_topic("out")
+    produce(kafka, source, [("soon", b'{"n": 0}'), ("later", b'{"n": 0}')])
+    group = unique_topic("group")
+    first_seen: dict[str, datetime] = {}
+    handled: dict[str, datetime] = {}
+    calls: dict[str, int] = defaultdict(int)
+
+    async def handler(record: InputRecord) -> Outcome:
+        key = record.key_text or ""
+        calls[key] += 1
+        first_seen.setdefault(key, datetime.now(UTC))
+        due = first_seen[key] + (timedelta(seconds=1) if key == "soon" else timedelta(hours=1))
+        if datetime.now(UTC) < due:
+            return Defer(due, "not due yet")
+        handled[key] = datetime.now(UTC)
+        return echo(sink, record)
+
+    runtime = settings(kafka, WORKER_DRAIN_SECONDS=30)
+    async with running_engine(
+        kafka, handler=handler, decode=json_decode, input_topic=source, output_topic=sink, runtime=runtime, group=group
+    ):
+        await wait_until(lambda: "soon" in handled)
+        await wait_until(lambda: calls["later"] == 1)
+        stopping = time.monotonic()
+    assert time.monotonic() - stopping < 10, "a deferred record held the drain"
+    assert handled["soon"] - first_seen["soon"] >= timedelta(seconds=1)
+    assert calls["soon"] == 2, "deferred once, then handled: nothing counted as a retry"
+    assert "later" not in handled
+
+    async def due_now(record: InputRecord) -> Outcome:
+        handled[record.key_text or ""] = datetime.now(UTC)
+        return echo(sink, record)
+
+    async with running_engine(
+        kafka, handler=due_now, decode=json_decode, input_topic=source, output_topic=sink, runtime=runtime, group=group
+    ):
+        await wait_until(lambda: "later" in handled)
+    outputs = read(kafka, [sink], expect=2)
+    assert sorted(m.key() for m in outputs) == [b"later", b"soon"]
+    assert not read(kafka, [f"{source}.dlq"], expect=0, timeout=1)

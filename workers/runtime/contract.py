@@ -1,11 +1,13 @@
 """What a worker is: an async function from one decoded input record to an outcome.
 
 The runtime owns consuming, decoding, concurrency, retries, producing, committing and shutdown;
-a worker only decides, for one record, which of three things should happen:
+a worker only decides, for one record, which of these things should happen:
 
 - `Publish`: these result records go out (in the same transaction as the input's offset);
 - `DeadLetter`: the record goes to its dead-letter topic, unchanged, with the reason;
-- `Retry`: a transient failure; the runtime tries again later, only this record's key waits.
+- `Retry`: a transient failure; the runtime tries again later, only this record's key waits;
+- `Defer`: not due yet (a follow-up read from a delay topic); the runtime calls the handler again
+  at the given time. Nothing failed, so no retry budget is spent and no breaker counts it.
 
 A handler that raises is a bug, not a business outcome: the runtime dead-letters the record with
 category ``internal`` and the exception's type, and goes on with the next one. Nothing here
@@ -16,11 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 __all__ = [
     "DeadLetter",
+    "Defer",
     "ErrorCategory",
     "Handler",
     "InputRecord",
@@ -104,5 +108,19 @@ class Retry:
     retry_after: float | None = None
 
 
-Outcome = Publish | DeadLetter | Retry
+@dataclass(frozen=True, slots=True)
+class Defer:
+    """Not yet: handle this record again at `until` (an aware datetime).
+
+    For delay topics, where every record carries the time it falls due and records are appended in
+    that order, so a partition's later offsets are due later too and waiting for the earliest holds
+    nothing back. A deferred record does not hold a shutdown or a rebalance: it is abandoned at once,
+    uncommitted, and whoever owns its partition next consumes it again and defers it the same way.
+    """
+
+    until: datetime
+    reason: str = ""
+
+
+Outcome = Publish | DeadLetter | Retry | Defer
 Handler = Callable[[InputRecord], Awaitable[Outcome]]

@@ -13,8 +13,11 @@ transaction calls (run in a worker thread, one at a time):
 - **Commit**: every `commit_interval_ms` (or `commit_batch_size` finished records) one Kafka
   transaction carries the outputs of each partition's finished prefix and the offset after it
   (`send_offsets_to_transaction`), so outputs and progress become visible together.
+- **Defer**: a handler may answer "not due yet" (`Defer`); the record sleeps in place until then,
+  holding its partition's later offsets (a delay topic's later records are due later), and is
+  called again. Deferred records are abandoned at once on revocation or shutdown.
 - **Rebalance and shutdown**: on revocation or SIGTERM, stop taking records, give those in flight
-  `drain_seconds` to finish, commit what finished, abandon the rest (they are consumed again by
+  (deferred ones excepted) `drain_seconds` to finish, commit what finished, abandon the rest (they are consumed again by
   whoever owns the partition next, and the workers' own duplicate detection holds on the Cesce
   side).
 - **Reconcile** (brokers without transactional semantics, see `workers.runtime.reconcile`).
@@ -28,7 +31,7 @@ import functools
 import logging
 import random
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -40,6 +43,7 @@ from workers.runtime.breaker import OutageBreaker
 from workers.runtime.consumer_thread import ConsumerThread, Partition, headers_of
 from workers.runtime.contract import (
     DeadLetter,
+    Defer,
     ErrorCategory,
     Handler,
     InputRecord,
@@ -113,6 +117,7 @@ class Engine:
         self._paused: set[Partition] = set()
         self._lanes = KeyLanes()
         self._in_flight = 0
+        self._deferred: Counter[Partition] = Counter()  # records sleeping until they fall due
         # Records fetched while the pause was on its way: they wait here, in order, so that never more
         # than max_in_flight records are being handled (the pause is a command to the consumer thread).
         self._backlog: deque[tuple[Partition, PartitionProgress[Encoded], InputRecord]] = deque()
@@ -184,7 +189,9 @@ class Engine:
             return
         self._closing.update(mine)
         deadline = time.monotonic() + self._settings.drain_seconds
-        while any(self._partitions[p].in_flight for p in mine) and (left := deadline - time.monotonic()) > 0:
+        while any(self._partitions[p].in_flight > self._deferred[p] for p in mine) and (
+            left := deadline - time.monotonic()
+        ) > 0:
             self._progressed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._progressed.wait(), timeout=left)
@@ -314,6 +321,12 @@ class Engine:
                 if probing:
                     self._breaker.abandon()
                 return DeadLetter(ErrorCategory.INTERNAL, type(exc).__name__, str(exc) or repr(exc)), attempts, None
+            if isinstance(outcome, Defer):
+                attempts -= 1  # nothing was tried
+                if probing:
+                    self._breaker.abandon()
+                await self._sleep_deferred(record, outcome)
+                continue
             if not isinstance(outcome, Retry):
                 self._breaker.success()
                 return outcome, attempts, first_failure
@@ -331,6 +344,17 @@ class Engine:
                 max(budget_spent, 1), settings.retry_backoff_base_seconds, settings.retry_backoff_max_seconds, self._rng
             )
             await asyncio.sleep(max(wait, outcome.retry_after or 0.0))
+
+    async def _sleep_deferred(self, record: InputRecord, defer: Defer) -> None:
+        partition: Partition = (record.topic, record.partition)
+        self._deferred[partition] += 1
+        self._progressed.set()  # a drain waiting for this record stops waiting
+        try:
+            await asyncio.sleep(max(0.0, (defer.until - datetime.now(UTC)).total_seconds()))
+        finally:
+            self._deferred[partition] -= 1
+            if not self._deferred[partition]:
+                del self._deferred[partition]
 
     def _encoded(self, record: InputRecord, output: Output) -> Encoded:
         key = output.key.encode() if isinstance(output.key, str) else output.key

@@ -4,6 +4,10 @@
 to open its handler); `run_worker` reads the environment once, builds the consumer and the
 transactional producer, runs the `Engine` until SIGTERM or Ctrl-C, and returns the exit status:
 0 after a clean drain, 1 when the worker had to stop (a fenced producer, a failed consumer).
+
+A process may run several specs side by side (a worker and its follow-up loop): each is its own
+engine, consumer group member and transactional producer. The companions carry a `role`, which
+suffixes their group (``cesce-credit-requests.followups``), and so their transactional.id.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from workers.runtime.registry import schema_registry_client
 from workers.runtime.serde import AvroCodec
 from workers.runtime.settings import Reconcile, RuntimeSettings
 
-__all__ = ["WorkerSpec", "consumer_config", "producer_config", "run_worker", "serve"]
+__all__ = ["WorkerSpec", "consumer_config", "producer_config", "run_worker", "serve", "serve_all"]
 
 _log = logging.getLogger(__name__)
 
@@ -54,9 +58,20 @@ class WorkerSpec:
     decoder: Callable[[SchemaRegistryClient], Decoder]
     handler: Callable[[], AbstractAsyncContextManager[Handler]]
     dlq_suffix: str = ".dlq"
+    role: str | None = None
+    """A companion's part in its worker's process (``followups``, ``claims-poller``); None for the worker."""
+
+    @property
+    def label(self) -> str:
+        return self.name if self.role is None else f"{self.name}.{self.role}"
 
     def dlq_topic(self, topic: str) -> str:
         return topic + self.dlq_suffix
+
+    def group_id(self, settings: RuntimeSettings) -> str:
+        """``WORKER_GROUP_ID`` (default ``cesce-<name>``), suffixed with ``.<role>`` for a companion."""
+        base = settings.group_id or f"cesce-{self.name}"
+        return base if self.role is None else f"{base}.{self.role}"
 
 
 def consumer_config(settings: RuntimeSettings, env: Mapping[str, str], group_id: str) -> dict[str, Any]:
@@ -101,7 +116,7 @@ def _encoder(registry: SchemaRegistryClient) -> Callable[[Output], bytes | None]
 async def serve(spec: WorkerSpec, env: Mapping[str, str], stop: asyncio.Event) -> None:
     """Run `spec` in this event loop until `stop` is set (the demo and tests run workers this way)."""
     settings = RuntimeSettings.model_validate({k: v for k, v in env.items() if k.isupper()})
-    group_id = settings.group_id or f"cesce-{spec.name}"
+    group_id = spec.group_id(settings)
     consumer = consumer_config(settings, env, group_id)
     reconcile = settings.reconcile is Reconcile.ON or (
         settings.reconcile is Reconcile.AUTO
@@ -109,7 +124,7 @@ async def serve(spec: WorkerSpec, env: Mapping[str, str], stop: asyncio.Event) -
     )
     _log.info(
         "%s: group %s, instance %s, consumer %s, reconcile %s",
-        spec.name,
+        spec.label,
         group_id,
         settings.instance_id,
         redacted({k: str(v) for k, v in consumer.items() if k != "logger"}),
@@ -118,7 +133,7 @@ async def serve(spec: WorkerSpec, env: Mapping[str, str], stop: asyncio.Event) -
     registry = schema_registry_client(settings.schema_registry_url)
     async with spec.handler() as handler:
         engine = Engine(
-            worker=spec.name,
+            worker=spec.label,
             settings=settings,
             handler=handler,
             decode=spec.decoder(registry),
@@ -133,20 +148,47 @@ async def serve(spec: WorkerSpec, env: Mapping[str, str], stop: asyncio.Event) -
         await engine.run(stop)
 
 
-async def _until_signalled(spec: WorkerSpec, env: Mapping[str, str]) -> None:
+async def serve_all(specs: Sequence[WorkerSpec], env: Mapping[str, str], stop: asyncio.Event) -> None:
+    """Run every spec until `stop` is set; when one fails, the others are stopped too."""
+    failed = asyncio.Event()
+
+    async def one(spec: WorkerSpec) -> None:
+        try:
+            await serve(spec, env, stop)
+        except BaseException:
+            failed.set()
+            raise
+
+    async def stop_on_failure() -> None:
+        await failed.wait()
+        stop.set()
+
+    watcher = asyncio.create_task(stop_on_failure())
+    try:
+        results = await asyncio.gather(*(one(spec) for spec in specs), return_exceptions=True)
+    finally:
+        watcher.cancel()
+    errors = [result for result in results if isinstance(result, BaseException)]
+    if errors:
+        raise errors[0]
+
+
+async def _until_signalled(specs: Sequence[WorkerSpec], env: Mapping[str, str]) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    await serve(spec, env, stop)
+    await serve_all(specs, env, stop)
 
 
-def run_worker(spec: WorkerSpec, env: Mapping[str, str]) -> int:
-    """Run `spec` until SIGTERM or Ctrl-C; the exit status."""
+def run_worker(specs: WorkerSpec | Sequence[WorkerSpec], env: Mapping[str, str]) -> int:
+    """Run `specs` (a worker and its companions) until SIGTERM or Ctrl-C; the exit status."""
+    specs = [specs] if isinstance(specs, WorkerSpec) else list(specs)
+    name = specs[0].name
     try:
-        asyncio.run(_until_signalled(spec, env))
+        asyncio.run(_until_signalled(specs, env))
     except Exception:
-        _log.exception("%s stopped on an error", spec.name)
+        _log.exception("%s stopped on an error", name)
         return 1
-    _log.info("%s stopped cleanly", spec.name)
+    _log.info("%s stopped cleanly", name)
     return 0

@@ -11,6 +11,7 @@ import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 
+from workers.credit_requests import credit_requests_specs
 from workers.invoices import invoices_spec
 from workers.runtime.run import WorkerSpec, run_worker
 
@@ -18,6 +19,7 @@ __all__ = ["WORKERS", "register"]
 
 WORKERS: dict[str, Callable[[Mapping[str, str]], WorkerSpec | Sequence[WorkerSpec]]] = {
     "invoices": invoices_spec,
+    "credit-requests": credit_requests_specs,
 }
 
 

@@ -72,15 +72,18 @@ class ClassificationsApi:
         )
         return parse_answer(Classification, answer.get("generalData"), operation)
 
-    def portfolio(self, contract_no: str) -> AsyncIterator[Classification]:
-        """Every debtor in force, cancelled or pending, by endorsementNo."""
-        return self._records(_PORTFOLIO, contract_no, "classifications.portfolio")
+    def portfolio(self, contract_no: str, *, start: str | None = None) -> AsyncIterator[Classification]:
+        """Every debtor in force, cancelled or pending, by endorsementNo; from endorsementNo `start` on when given
+        (the pages are ordered by it, and a page starts at the first number >= the cursor)."""
+        return self._records(_PORTFOLIO, contract_no, "classifications.portfolio", start)
 
     def movements(self, contract_no: str) -> AsyncIterator[Classification]:
         """Every record that changed in the last 48 hours (never a pending one)."""
         return self._records(_MOVEMENTS, contract_no, "classifications.movements")
 
-    def _records(self, path: str, contract_no: str, operation: str) -> AsyncIterator[Classification]:
+    def _records(
+        self, path: str, contract_no: str, operation: str, start: str | None = None
+    ) -> AsyncIterator[Classification]:
         return self._http.records(
             Classification,
             CesceApi.CLASSIFICATIONS,
@@ -89,4 +92,5 @@ class ClassificationsApi:
             operation=operation,
             cursor=_CURSOR,
             last=_LAST_PAGE,
+            params=None if start is None else {_CURSOR: start},
         )

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["Change", "sample_changes"]
+__all__ = ["Change", "envelope", "sample_changes"]
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,9 @@ def _row(invoice: str, debtor: str, amount: str, *, contract: str = "34109150331
     }
 
 
-def _envelope(op: str, before: dict[str, Any] | None, after: dict[str, Any] | None) -> bytes:
-    source = {"connector": "demo", "db": "erp", "table": "invoices"}
+def envelope(op: str, before: dict[str, Any] | None, after: dict[str, Any] | None, table: str = "invoices") -> bytes:
+    """A Debezium-style JSON change record of one row of the ERP's `table`."""
+    source = {"connector": "demo", "db": "erp", "table": table}
     return json.dumps({"before": before, "after": after, "op": op, "ts_ms": 1763600000000, "source": source}).encode()
 
 
@@ -56,44 +57,44 @@ def sample_changes(run: str) -> list[Change]:
     a3 = _row(inv("0003"), "CLI-0002", "990.00")
     b1 = _row(inv("0004"), "CLI-0004", "5000.00")
     b1_credit = _row(inv("0004-A"), "CLI-0004", "-1500.00")
-    created_twice = _envelope("c", None, a2)
+    created_twice = envelope("c", None, a2)
     return [
-        Change("a new invoice", "CLI-0001", _envelope("c", None, a1), "DECLARED"),
+        Change("a new invoice", "CLI-0001", envelope("c", None, a1), "DECLARED"),
         Change("another invoice", "CLI-0002", created_twice, "DECLARED"),
         Change("the same CDC event delivered twice", "CLI-0002", created_twice, "ALREADY_DECLARED"),
-        Change("the amount of a declared invoice corrected", "CLI-0001", _envelope("u", a1, a1_more), "MODIFIED"),
-        Change("an update that changes nothing Cesce stores", "CLI-0002", _envelope("u", a2, a2), "NO_CHANGE"),
-        Change("an invoice deleted in the ERP", "CLI-0002", _envelope("d", a3, None), "DELETED_IN_ERP"),
-        Change("a sale, then its credit note", "CLI-0004", _envelope("c", None, b1), "DECLARED"),
-        Change("... the credit note (abono)", "CLI-0004", _envelope("c", None, b1_credit), "DECLARED"),
+        Change("the amount of a declared invoice corrected", "CLI-0001", envelope("u", a1, a1_more), "MODIFIED"),
+        Change("an update that changes nothing Cesce stores", "CLI-0002", envelope("u", a2, a2), "NO_CHANGE"),
+        Change("an invoice deleted in the ERP", "CLI-0002", envelope("d", a3, None), "DELETED_IN_ERP"),
+        Change("a sale, then its credit note", "CLI-0004", envelope("c", None, b1), "DECLARED"),
+        Change("... the credit note (abono)", "CLI-0004", envelope("c", None, b1_credit), "DECLARED"),
         Change(
             "a credit note with no sale before it",
             "CLI-0003",
-            _envelope("c", None, _row(inv("0005-A"), "CLI-0003", "-300.00")),
+            envelope("c", None, _row(inv("0005-A"), "CLI-0003", "-300.00")),
             "dlq:business",
         ),
         Change(
             "an invoice dated after its maturity",
             "CLI-0005",
-            _envelope("c", None, _row(inv("0006"), "CLI-0005", "100.00", maturity=today - timedelta(days=1))),
+            envelope("c", None, _row(inv("0006"), "CLI-0005", "100.00", maturity=today - timedelta(days=1))),
             "dlq:business",
         ),
         Change(
             "an invoice on the expired policy",
             "CLI-X-0001",
-            _envelope("c", None, _row(inv("0007"), "CLI-X-0001", "100.00", contract="34100000017")),
+            envelope("c", None, _row(inv("0007"), "CLI-X-0001", "100.00", contract="34100000017")),
             "dlq:business",
         ),
         Change(
             "a foreign debtor on the domestic-only policy",
             "CLI-FR-01",
-            _envelope("c", None, _row(inv("0008"), "CLI-FR-01", "100.00", contract="38100029218")),
+            envelope("c", None, _row(inv("0008"), "CLI-FR-01", "100.00", contract="38100029218")),
             "dlq:business",
         ),
         Change(
             "a debtor whose limit was cancelled",
             "CLI-BAJA-01",
-            _envelope("c", None, _row(inv("0009"), "CLI-BAJA-01", "700.00")),
+            envelope("c", None, _row(inv("0009"), "CLI-BAJA-01", "700.00")),
             "REJECTED_BY_POLICY",
         ),
         Change("a record that is not a change envelope", "CLI-0005", b'{"hello": "world"}', "dlq:deserialization"),

@@ -22,22 +22,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from workers.cesce import (
-    CesceAuthError,
     CesceClient,
     CesceError,
     CesceNotFound,
-    CesceProtocolError,
-    CesceRejection,
-    CesceTransientError,
-    CesceValidationError,
     DuplicateSale,
     Sale,
     SaleDeclared,
     SaleModified,
 )
 from workers.cesce.catalogue import SALE_REJECTED
+from workers.cesce_outcomes import failure_outcome
 from workers.invoices.plan import Declare, Deleted, Modify, NoChange, Refuse, debtor_of, plan
-from workers.runtime.contract import DeadLetter, ErrorCategory, InputRecord, Outcome, Output, Publish, Retry
+from workers.runtime.contract import DeadLetter, ErrorCategory, InputRecord, Outcome, Output, Publish
 from workers.runtime.envelope import Envelope
 
 __all__ = ["RESULT_SCHEMA", "InvoicesHandler"]
@@ -58,18 +54,10 @@ class InvoicesHandler:
         change: Envelope = record.decoded
         try:
             return await self._handle(record, change)
-        except CesceValidationError as exc:
-            return DeadLetter(ErrorCategory.VALIDATION, exc.field, str(exc))
         except DuplicateSale:  # only from a modification that collides with another sale
             return DeadLetter(ErrorCategory.BUSINESS, "duplicate", "the modified sale would duplicate another sale")
-        except CesceRejection as exc:
-            return DeadLetter(ErrorCategory.BUSINESS, exc.error_code or str(exc.http_status), _describe(exc))
-        except CesceNotFound as exc:
-            return DeadLetter(ErrorCategory.BUSINESS, exc.error_code or "404", _describe(exc))
-        except CesceTransientError as exc:
-            return Retry(exc.error_code or type(exc).__name__, str(exc), exc.retry_after)
-        except (CesceAuthError, CesceProtocolError) as exc:
-            return Retry(exc.error_code or type(exc).__name__, str(exc))
+        except CesceError as exc:
+            return failure_outcome(exc)
 
     async def _handle(self, record: InputRecord, change: Envelope) -> Outcome:
         decision = plan(change.op, change.before, change.after)
@@ -143,7 +131,7 @@ class InvoicesHandler:
             "sourceTopic": record.topic,
             "sourcePartition": record.partition,
             "sourceOffset": record.offset,
-            "traceId": _trace_id(record),
+            "traceId": record.trace_id,
             "handledAt": datetime.now(UTC),
         }
         if answer is not None:
@@ -158,14 +146,3 @@ class InvoicesHandler:
                 "entryDate": getattr(answer, "entryDate", None),
             }
         return Publish([Output(self._results_topic, debtor_of(row), result, schema=RESULT_SCHEMA)])
-
-
-def _describe(error: CesceError) -> str:
-    return error.error_description or str(error)
-
-
-def _trace_id(record: InputRecord) -> str | None:
-    """The trace id of a W3C ``traceparent`` header (``00-<trace id>-<span id>-<flags>``)."""
-    header = record.header("traceparent")
-    parts = header.decode("ascii", errors="replace").split("-") if header else []
-    return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else None

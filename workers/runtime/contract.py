@@ -75,6 +75,13 @@ class InputRecord:
     def key_text(self) -> str | None:
         return None if self.key is None else self.key.decode("utf-8", errors="replace")
 
+    @property
+    def trace_id(self) -> str | None:
+        """The trace id of a W3C ``traceparent`` header (``00-<trace id>-<span id>-<flags>``), if any."""
+        header = self.header("traceparent")
+        parts = header.decode("ascii", errors="replace").split("-") if header else []
+        return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else None
+
 
 @dataclass(frozen=True, slots=True)
 class Output:

@@ -189,9 +189,10 @@ class Engine:
             return
         self._closing.update(mine)
         deadline = time.monotonic() + self._settings.drain_seconds
-        while any(self._partitions[p].in_flight > self._deferred[p] for p in mine) and (
-            left := deadline - time.monotonic()
-        ) > 0:
+        while (
+            any(self._partitions[p].in_flight > self._deferred[p] for p in mine)
+            and (left := deadline - time.monotonic()) > 0
+        ):
             self._progressed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._progressed.wait(), timeout=left)

@@ -76,6 +76,9 @@ class WorkerSpec:
 
 def consumer_config(settings: RuntimeSettings, env: Mapping[str, str], group_id: str) -> dict[str, Any]:
     return {
+        # a subscribed topic that does not exist yet (a state topic before its first record, on a broker that
+        # creates topics on first write) is picked up within seconds rather than librdkafka's default 5 minutes
+        "topic.metadata.refresh.interval.ms": 5000,
         **_client_settings(env, consumer=True),
         "bootstrap.servers": settings.bootstrap_servers,
         "group.id": group_id,

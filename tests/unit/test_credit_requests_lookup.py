@@ -1,0 +1,88 @@
+"""Recognising a credit request already registered at Cesce, against a scripted Cesce."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import httpx
+
+from tests.unit.test_client_fakes import CONTRACT, FakeCesce, answer, cesce_error, classification_row
+from workers.cesce import CesceClient, DebtorId
+from workers.cesce.catalogue import ERROR_CODE_NO_LIMIT, MSG_NO_LIMIT
+from workers.credit_requests.lookup import find_registered
+
+BASE = f"/classifications/v1/contracts/{CONTRACT}"
+DEBTOR = DebtorId.by_customer_reference("CLI-0100")
+SINCE = date(2026, 1, 10)
+OURS = Decimal("150000.00")
+
+
+def page(*rows: dict[str, str]) -> httpx.Response:
+    return answer(paginationData={"nextEndorsementNo": "0"}, result=list(rows))
+
+
+async def look(client: CesceClient) -> str | None:
+    found = await find_registered(client.classifications, CONTRACT, DEBTOR, OURS, SINCE)
+    return None if found is None else f"{found.endorsementNo}:{found.statusCode}"
+
+
+async def test_an_unknown_debtor_has_nothing_registered(fake: FakeCesce, client: CesceClient) -> None:
+    fake.route("GET", f"{BASE}/classifications", cesce_error(400, ERROR_CODE_NO_LIMIT, MSG_NO_LIMIT))
+    assert await look(client) is None
+    assert len(fake.api_requests) == 1
+
+
+async def test_the_individual_record_is_the_request(fake: FakeCesce, client: CesceClient) -> None:
+    fake.route(
+        "GET",
+        f"{BASE}/classifications",
+        answer(generalData=classification_row("100", creditLimitRequested="150000,00")),
+    )
+    assert await look(client) == "100:2"
+    assert len(fake.api_requests) == 1
+
+
+async def test_a_known_debtors_pending_request_is_found_in_the_portfolio_from_300000(
+    fake: FakeCesce, client: CesceClient
+) -> None:
+    fake.route("GET", f"{BASE}/classifications", answer(generalData=classification_row("100")))
+    fake.route(
+        "GET",
+        f"{BASE}/portfolio",
+        page(
+            classification_row("300001", statusCode="1", taxCode="B99999999", creditLimitRequested="150000,00"),
+            classification_row("300002", statusCode="1", creditLimitRequested="150000,00"),
+        ),
+    )
+    assert await look(client) == "300002:1"
+    assert fake.query(1)["nextEndorsementNo"] == "300000"
+
+
+async def test_a_known_debtors_denial_is_found_in_the_movements(fake: FakeCesce, client: CesceClient) -> None:
+    fake.route("GET", f"{BASE}/classifications", answer(generalData=classification_row("100")))
+    fake.route("GET", f"{BASE}/portfolio", page())
+    fake.route(
+        "GET",
+        f"{BASE}/movements",
+        page(
+            {
+                k: v
+                for k, v in classification_row("", statusCode="3", creditLimitRequested="150000,00").items()
+                if k != "endorsementNo"
+            }
+        ),
+    )
+    assert await look(client) == "None:3"
+
+
+async def test_an_older_request_or_another_amount_is_not_this_one(fake: FakeCesce, client: CesceClient) -> None:
+    older = classification_row("100", creditLimitRequested="150000,00", requestDate="20260109")
+    fake.route("GET", f"{BASE}/classifications", answer(generalData=older))
+    fake.route("GET", f"{BASE}/portfolio", page(classification_row("300002", statusCode="1")))
+    fake.route(
+        "GET",
+        f"{BASE}/movements",
+        page(classification_row("100", statusCode="2", creditLimitRequested="150000,00", requestDate="20260101")),
+    )
+    assert await look(client) is None

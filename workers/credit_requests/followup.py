@@ -1,0 +1,115 @@
+"""The follow-up of requests Cesce answered EN TRÁMITE: read them again until decided, then publish FINAL.
+
+What is pending lives in Kafka, not in memory: a compacted topic keyed by requestId, each record due
+at its nextCheckAt. The follow-up consumes it as a delay queue (records are appended in due order,
+`Defer` waits for the head), so a restart or a rebalance resumes exactly where the committed offsets
+say, and with several replicas each pending request is followed by the one member that owns its
+partition. For each due record, in one transaction with its offset:
+
+- still EN TRÁMITE: the record again, with nextCheckAt one interval later;
+- decided: one FINAL result (GRANTED, REJECTED, CANCELLED) and a tombstone for the request;
+- gone (another request replaced it at Cesce): one FINAL result SUPERSEDED and a tombstone.
+
+Where the decision shows (guide 3.2.2): the request's number keeps naming the debtor once a 300xxx
+request is unified into its supplement, so the individual read by that number shows a grant; a
+denial of a known debtor's request generates no supplement and shows only in the movements.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from workers.cesce import CesceClient, CesceError, Classification, DebtorId
+from workers.cesce_outcomes import failure_outcome
+from workers.credit_requests.handler import unknown_status
+from workers.credit_requests.lookup import decided_in_movements, is_request, read_or_none
+from workers.credit_requests.results import Outcome, RequestFacts, Stage, outcome_of, pending_record, result
+from workers.runtime.contract import Defer, InputRecord, Output, Publish
+from workers.runtime.contract import Outcome as RuntimeOutcome
+
+__all__ = ["FORGOTTEN", "FollowUpHandler"]
+
+_log = logging.getLogger(__name__)
+
+FORGOTTEN: Final = "tombstone"
+"""What the decoder makes of a tombstone (a request already decided): nothing to do."""
+
+
+class FollowUpHandler:
+    """Callable as the runtime's handler over the pending topic."""
+
+    def __init__(self, cesce: CesceClient, results_topic: str, pending_topic: str, interval: timedelta) -> None:
+        self._cesce = cesce
+        self._results_topic = results_topic
+        self._pending_topic = pending_topic
+        self._interval = interval
+
+    async def __call__(self, record: InputRecord) -> RuntimeOutcome:
+        if record.decoded is FORGOTTEN:
+            return Publish([])
+        state: Mapping[str, Any] = record.decoded
+        due: datetime = state["nextCheckAt"]
+        if due > datetime.now(UTC):
+            return Defer(due, f"request {state['requestId']} is read again at {due.isoformat()}")
+        try:
+            return await self._check(state)
+        except CesceError as exc:
+            return failure_outcome(exc)
+
+    async def _check(self, state: Mapping[str, Any]) -> RuntimeOutcome:
+        facts = RequestFacts.of_pending(state)
+        requested, since = state["creditLimitRequested"], state["requestDate"]
+        api = self._cesce.classifications
+        number = state["endorsementNo"]
+        by = DebtorId.by_endorsement(number) if number else DebtorId.by_tax_code(state["countryCode"], state["taxCode"])
+        current = await read_or_none(api, facts.contract_no, by)
+        if current is not None and is_request(current, requested, since):
+            if current.pending:
+                _log.debug("request %s still EN TRÁMITE after %d check(s)", facts.request_id, state["checks"] + 1)
+                again = pending_record(
+                    self._pending_topic,
+                    facts,
+                    current,
+                    since=state["pendingSince"],
+                    checks=state["checks"] + 1,
+                    interval=self._interval,
+                )
+                return Publish([again])
+            return self._final(facts, current)
+        known = current or _as_record(state)
+        decided = await decided_in_movements(api, facts.contract_no, known, requested, since)
+        if decided is not None:
+            return self._final(facts, decided)
+        _log.warning("request %s is no longer at Cesce: another request replaced it", facts.request_id)
+        superseded = result(self._results_topic, facts, Outcome.SUPERSEDED, stage=Stage.FINAL)
+        return Publish([superseded, self._done(facts)])
+
+    def _final(self, facts: RequestFacts, record: Classification) -> RuntimeOutcome:
+        outcome = outcome_of(record)
+        if outcome is None:
+            return unknown_status(record)
+        _log.info("request %s decided: %s", facts.request_id, outcome)
+        return Publish(
+            [result(self._results_topic, facts, outcome, stage=Stage.FINAL, record=record), self._done(facts)]
+        )
+
+    def _done(self, facts: RequestFacts) -> Output:
+        """The tombstone: compaction forgets the request."""
+        return Output(self._pending_topic, facts.request_id, None)
+
+
+def _as_record(state: Mapping[str, Any]) -> Classification:
+    """Enough of a record to recognise the debtor in the movements when its number no longer answers."""
+    return Classification(
+        countryCode=state["countryCode"],
+        taxCode=state["taxCode"],
+        statusCode="1",
+        creditLimitRequested=state["creditLimitRequested"],
+        creditLimitGranted=0,
+        currencyCode=state["currencyCode"],
+        requestDate=state["requestDate"],
+        statusDate=state["requestDate"],
+    )

@@ -1,0 +1,100 @@
+"""The credit-requests worker: one ERP credit-request change in, one `cesce.classification-results` record out.
+
+Every request is looked up at Cesce before it is sent (`workers.credit_requests.lookup`): a
+redelivery, a snapshot re-read or a retry whose first answer was lost publishes what Cesce already
+has (``alreadyRegistered``), never a second request. Then:
+
+- GRANTED (statusCode 2) and REJECTED (3) are final answers;
+- PENDING (EN TRÁMITE, statusCode 1) is published, and the request is handed to the follow-up in
+  the same transaction: a record on the pending topic, due after the follow-up interval;
+- field rules broken before any call, and updates that would change a sent request, are
+  ``validation`` dead letters naming the field; Cesce's rejections (2809, 1522, 6, 422 ...) are
+  ``business`` dead letters with its errorCode; transient failures are retried by the runtime.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from workers.cesce import CesceClient, CesceError, Classification, DebtorId
+from workers.cesce_outcomes import failure_outcome
+from workers.credit_requests.lookup import find_registered
+from workers.credit_requests.plan import Classify, Deleted, NoChange, Refuse, plan
+from workers.credit_requests.results import Outcome, RequestFacts, outcome_of, pending_record, result
+from workers.runtime.contract import DeadLetter, ErrorCategory, InputRecord, Output, Publish
+from workers.runtime.contract import Outcome as RuntimeOutcome
+from workers.runtime.envelope import Envelope
+
+__all__ = ["CreditRequestsHandler", "unknown_status"]
+
+_log = logging.getLogger(__name__)
+
+
+def unknown_status(record: Classification) -> DeadLetter:
+    return DeadLetter(
+        ErrorCategory.BUSINESS,
+        f"statusCode:{record.statusCode}",
+        f"Cesce answered statusCode {record.statusCode!r}, which the documents do not list",
+    )
+
+
+class CreditRequestsHandler:
+    """Callable as the runtime's handler; holds the Cesce client, the topics and the follow-up interval."""
+
+    def __init__(self, cesce: CesceClient, results_topic: str, pending_topic: str, interval: timedelta) -> None:
+        self._cesce = cesce
+        self._results_topic = results_topic
+        self._pending_topic = pending_topic
+        self._interval = interval
+
+    async def __call__(self, record: InputRecord) -> RuntimeOutcome:
+        change: Envelope = record.decoded
+        try:
+            return await self._handle(record, change)
+        except CesceError as exc:
+            return failure_outcome(exc)
+
+    async def _handle(self, record: InputRecord, change: Envelope) -> RuntimeOutcome:
+        decision = plan(change.op, change.before, change.after)
+        if isinstance(decision, Refuse):
+            return DeadLetter(ErrorCategory.VALIDATION, decision.field, decision.reason)
+        row = change.after if change.after is not None else change.before
+        if row is None:  # plan() refuses such a change first; kept for the type checker
+            return DeadLetter(ErrorCategory.VALIDATION, "after", "a change without a row")
+        facts = RequestFacts.of_change(record, change.op, row)
+        if isinstance(decision, Deleted):
+            return Publish([result(self._results_topic, facts, Outcome.DELETED_IN_ERP)])
+        if isinstance(decision, NoChange):
+            return Publish([result(self._results_topic, facts, Outcome.NO_CHANGE)])
+        return await self._classify(facts, decision)
+
+    async def _classify(self, facts: RequestFacts, what: Classify) -> RuntimeOutcome:
+        api = self._cesce.classifications
+        debtor = DebtorId(**_identity(what.request.to_wire()))
+        found = await find_registered(api, what.contract_no, debtor, what.request.creditLimitRequested, what.since)
+        if found is not None:
+            _log.info("request %s already registered at Cesce (statusCode %s)", facts.request_id, found.statusCode)
+            answer = found
+        else:
+            answer = await api.create(what.contract_no, what.request)
+        outcome = outcome_of(answer)
+        if outcome is None:
+            return unknown_status(answer)
+        outputs: list[Output] = [
+            result(self._results_topic, facts, outcome, record=answer, already_registered=found is not None)
+        ]
+        if outcome is Outcome.PENDING:
+            since = datetime.now(UTC)
+            outputs.append(
+                pending_record(self._pending_topic, facts, answer, since=since, checks=0, interval=self._interval)
+            )
+        return Publish(outputs)
+
+
+def _identity(wire: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        name: wire[name] for name in ("customerReference", "endorsementNo", "countryCode", "taxCode") if name in wire
+    }

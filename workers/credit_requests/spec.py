@@ -1,0 +1,78 @@
+"""The credit-requests worker as the runtime runs it: the worker and its follow-up, in one process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import timedelta
+
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from workers.cesce import CesceClient, CesceSettings
+from workers.credit_requests.followup import FORGOTTEN, FollowUpHandler
+from workers.credit_requests.handler import CreditRequestsHandler
+from workers.credit_requests.results import PENDING_SCHEMA
+from workers.runtime.contract import Handler
+from workers.runtime.engine import Decoder
+from workers.runtime.envelope import EnvelopeDecoder
+from workers.runtime.run import WorkerSpec
+from workers.runtime.serde import AvroCodec
+
+__all__ = ["ROW_SCHEMA", "CreditRequestsTopics", "credit_requests_specs"]
+
+ROW_SCHEMA = "cesce.erp.CreditRequest"
+
+
+class CreditRequestsTopics(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    input: str = Field(default="erp.credit-requests", alias="CREDIT_REQUESTS_TOPIC")
+    results: str = Field(default="cesce.classification-results", alias="CLASSIFICATION_RESULTS_TOPIC")
+    pending: str = Field(default="cesce.classification-followups", alias="CLASSIFICATION_FOLLOWUPS_TOPIC")
+    """Compacted: the requests EN TRÁMITE, keyed by requestId, each due at its nextCheckAt."""
+    followup_seconds: float = Field(default=900.0, gt=0, alias="CLASSIFICATION_FOLLOWUP_SECONDS")
+    """How often a request EN TRÁMITE is read again."""
+
+
+def _envelopes(registry: SchemaRegistryClient) -> Decoder:
+    return EnvelopeDecoder(registry, ROW_SCHEMA).decode
+
+
+def _pending(registry: SchemaRegistryClient) -> Decoder:
+    codec = AvroCodec(registry, PENDING_SCHEMA)
+    return lambda value, topic: FORGOTTEN if value is None else codec.decode(value, topic)
+
+
+def credit_requests_specs(env: Mapping[str, str]) -> list[WorkerSpec]:
+    """The worker and its follow-up, configured by `env` (the topics above, ``CESCE_*``)."""
+    topics = CreditRequestsTopics.model_validate({k: v for k, v in env.items() if k.isupper()})
+    cesce_settings = CesceSettings.from_env(env)
+    interval = timedelta(seconds=topics.followup_seconds)
+
+    def opened(make: Callable[[CesceClient], Handler]) -> Callable[[], AbstractAsyncContextManager[Handler]]:
+        @asynccontextmanager
+        async def handler() -> AsyncIterator[Handler]:
+            async with CesceClient(cesce_settings) as cesce:
+                yield make(cesce)
+
+        return handler
+
+    return [
+        WorkerSpec(
+            name="credit-requests",
+            input_topics=[topics.input],
+            output_topics=[topics.results, topics.pending],
+            decoder=_envelopes,
+            handler=opened(lambda cesce: CreditRequestsHandler(cesce, topics.results, topics.pending, interval)),
+        ),
+        WorkerSpec(
+            name="credit-requests",
+            role="followups",
+            input_topics=[topics.pending],
+            output_topics=[topics.results, topics.pending],
+            decoder=_pending,
+            handler=opened(lambda cesce: FollowUpHandler(cesce, topics.results, topics.pending, interval)),
+        ),
+    ]

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 from confluent_kafka import Message
 
 from tests.integration.runtime_support import header, produce, read
+from tests.integration.worker_support import worker_env as base_env
+from tests.integration.worker_support import worker_process
 from tests.kafka_backends import KafkaBackend, unique_topic
 from workers.credit_requests import credit_requests_specs
 from workers.demo.credit_sample import credit_sample, request_row
@@ -40,25 +39,11 @@ class Topics:
 
 def worker_env(kafka: KafkaBackend, sandbox: RunningSandbox, topics: Topics, **extra: str) -> dict[str, str]:
     return {
-        "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-        **{f"KAFKA_{k.upper().replace('.', '_')}": v for k, v in kafka.client_config.items()},
-        "SCHEMA_REGISTRY_URL": REGISTRY,
-        "WORKER_GROUP_ID": unique_topic("credit-requests"),
-        "WORKER_INSTANCE_ID": "it",
-        "WORKER_COMMIT_INTERVAL_MS": "100",
+        **base_env(kafka, sandbox, REGISTRY, unique_topic("credit-requests")),
         "CREDIT_REQUESTS_TOPIC": topics.source,
         "CLASSIFICATION_RESULTS_TOPIC": topics.results,
         "CLASSIFICATION_FOLLOWUPS_TOPIC": topics.pending,
         "CLASSIFICATION_FOLLOWUP_SECONDS": "0.5",
-        "CESCE_BASE_URL": sandbox.base_url,
-        "CESCE_CLIENT_ID": "it",
-        "CESCE_CLIENT_SECRET": "it-secret",
-        "CESCE_USERNAME": "it",
-        "CESCE_PASSWORD": "it-password",
-        "CESCE_RETRY_BACKOFF_BASE_SECONDS": "0.01",
-        "CESCE_RETRY_BACKOFF_MAX_SECONDS": "0.05",
-        "WORKER_RETRY_BACKOFF_BASE_SECONDS": "0.01",
-        "WORKER_RETRY_BACKOFF_MAX_SECONDS": "0.1",
         **extra,
     }
 
@@ -172,23 +157,6 @@ async def test_a_pending_request_is_resolved_across_a_restart(kafka: KafkaBacken
     assert tail[-1].value() is None, "the decided request is forgotten (a tombstone)"
 
 
-@contextmanager
-def worker_process(env: dict[str, str], log: str) -> Iterator[subprocess.Popen[bytes]]:
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "workers.cli", "run", "credit-requests"],
-            env={**os.environ, **env},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_a_crash_between_cesces_answer_and_the_commit_asks_once(
@@ -200,7 +168,9 @@ def test_a_crash_between_cesces_answer_and_the_commit_asks_once(
     produce(kafka, topics.source, [("CLI-0002", envelope("c", None, row, "credit_requests"))])
     env = worker_env(kafka, sandbox, topics, CLASSIFICATION_FOLLOWUP_SECONDS="600")
     admin = sandbox.admin()
-    with worker_process(env | {"WORKER_COMMIT_INTERVAL_MS": "600000"}, str(tmp_path / "first.log")) as first:
+    with worker_process(
+        "credit-requests", env | {"WORKER_COMMIT_INTERVAL_MS": "600000"}, str(tmp_path / "first.log")
+    ) as first:
         deadline = time.monotonic() + 60
         while not admin.ledger()["classificationRequests"]:
             assert time.monotonic() < deadline, "the first worker never asked Cesce"
@@ -209,7 +179,7 @@ def test_a_crash_between_cesces_answer_and_the_commit_asks_once(
         first.send_signal(signal.SIGKILL)
         first.wait(10)
     assert read(kafka, [topics.results], expect=0, timeout=2) == []
-    with worker_process(env, str(tmp_path / "second.log")) as second:
+    with worker_process("credit-requests", env, str(tmp_path / "second.log")) as second:
         messages = read(kafka, [topics.results, topics.pending], expect=2, timeout=60)
         second.send_signal(signal.SIGTERM)
         assert second.wait(30) == 0

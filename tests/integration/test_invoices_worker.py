@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from confluent_kafka import Message
 
 from tests.integration.runtime_support import header, produce, read
+from tests.integration.worker_support import worker_env as base_env
+from tests.integration.worker_support import worker_process
 from tests.kafka_backends import KafkaBackend, unique_topic
 from workers.demo.sample import Change, sample_changes
 from workers.invoices import invoices_spec
@@ -31,23 +28,9 @@ pytestmark = pytest.mark.integration
 
 def worker_env(kafka: KafkaBackend, sandbox: RunningSandbox, source: str, results: str, **extra: str) -> dict[str, str]:
     return {
-        "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-        **{f"KAFKA_{k.upper().replace('.', '_')}": v for k, v in kafka.client_config.items()},
-        "SCHEMA_REGISTRY_URL": "mock://invoices-test",
-        "WORKER_GROUP_ID": unique_topic("invoices"),
-        "WORKER_INSTANCE_ID": "it",
-        "WORKER_COMMIT_INTERVAL_MS": "100",
+        **base_env(kafka, sandbox, "mock://invoices-test", unique_topic("invoices")),
         "INVOICES_TOPIC": source,
         "SALE_RESULTS_TOPIC": results,
-        "CESCE_BASE_URL": sandbox.base_url,
-        "CESCE_CLIENT_ID": "it",
-        "CESCE_CLIENT_SECRET": "it-secret",
-        "CESCE_USERNAME": "it",
-        "CESCE_PASSWORD": "it-password",
-        "CESCE_RETRY_BACKOFF_BASE_SECONDS": "0.01",
-        "CESCE_RETRY_BACKOFF_MAX_SECONDS": "0.05",
-        "WORKER_RETRY_BACKOFF_BASE_SECONDS": "0.01",
-        "WORKER_RETRY_BACKOFF_MAX_SECONDS": "0.1",
         **extra,
     }
 
@@ -99,23 +82,6 @@ async def test_every_path_of_the_sample_and_one_sale_per_invoice(kafka: KafkaBac
     assert {v["debtor"] for v in declared} >= {"CLI-0001", "CLI-0002", "CLI-0004"}
 
 
-@contextmanager
-def worker_process(env: dict[str, str], log: str) -> Iterator[subprocess.Popen[bytes]]:
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "workers.cli", "run", "invoices"],
-            env={**os.environ, **env},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_a_crash_between_cesces_answer_and_the_commit_declares_once(
@@ -127,7 +93,9 @@ def test_a_crash_between_cesces_answer_and_the_commit_declares_once(
     env = worker_env(kafka, sandbox, source, results)
     admin = sandbox.admin()
     # a commit interval far away: Cesce answers, then the process dies before anything commits
-    with worker_process(env | {"WORKER_COMMIT_INTERVAL_MS": "600000"}, str(tmp_path / "first.log")) as first:
+    with worker_process(
+        "invoices", env | {"WORKER_COMMIT_INTERVAL_MS": "600000"}, str(tmp_path / "first.log")
+    ) as first:
         deadline = time.monotonic() + 60
         while not admin.ledger()["sales"]:
             assert time.monotonic() < deadline, "the first worker never declared the sale"
@@ -136,7 +104,7 @@ def test_a_crash_between_cesces_answer_and_the_commit_declares_once(
         first.send_signal(signal.SIGKILL)
         first.wait(10)
     assert read(kafka, [results], expect=0, timeout=2) == []
-    with worker_process(env, str(tmp_path / "second.log")) as second:
+    with worker_process("invoices", env, str(tmp_path / "second.log")) as second:
         messages = read(kafka, [results], expect=1, timeout=60)
         second.send_signal(signal.SIGTERM)
         assert second.wait(30) == 0

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from workers.cesce import CesceClient, CesceError, Classification, DebtorId
-from workers.cesce_outcomes import failure_outcome
+from workers.cesce_handling import failure_outcome
 from workers.credit_requests.handler import unknown_status
 from workers.credit_requests.lookup import decided_in_movements, is_request, read_or_none
 from workers.credit_requests.results import Outcome, RequestFacts, Stage, outcome_of, pending_record, result

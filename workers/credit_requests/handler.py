@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from workers.cesce import CesceClient, CesceError, Classification, DebtorId
-from workers.cesce_outcomes import failure_outcome
+from workers.cesce_handling import failure_outcome
 from workers.credit_requests.lookup import find_registered
 from workers.credit_requests.plan import Classify, Deleted, NoChange, Refuse, plan
 from workers.credit_requests.results import Outcome, RequestFacts, outcome_of, pending_record, result

@@ -26,6 +26,7 @@ from typing import Any, Final
 from workers.cesce import CesceValidationError
 from workers.cesce.models.classifications import ClassificationRequest
 from workers.cesce.validation import check_classification_request, check_fields
+from workers.change_plans import Deleted, NoChange, Refuse
 
 __all__ = ["REQUEST_FIELDS", "Classify", "Deleted", "NoChange", "Plan", "Refuse", "debtor_of", "plan"]
 
@@ -58,24 +59,6 @@ class Classify:
     since: date
     """The ERP's requestDate: a Cesce record of this debtor requested on or after it, for the same amount, is
     this request already registered."""
-
-
-@dataclass(frozen=True, slots=True)
-class NoChange:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class Deleted:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class Refuse:
-    """The change cannot be carried to Cesce; `field` names why (a validation dead letter)."""
-
-    field: str
-    reason: str
 
 
 Plan = Classify | NoChange | Deleted | Refuse

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Mapping
 from datetime import timedelta
 
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from workers.cesce import CesceClient, CesceSettings
+from workers.cesce import CesceSettings
+from workers.cesce_handling import with_cesce
 from workers.credit_requests.followup import FORGOTTEN, FollowUpHandler
 from workers.credit_requests.handler import CreditRequestsHandler
 from workers.credit_requests.results import PENDING_SCHEMA
-from workers.runtime.contract import Handler
 from workers.runtime.engine import Decoder
 from workers.runtime.envelope import EnvelopeDecoder
 from workers.runtime.run import WorkerSpec
@@ -51,21 +50,15 @@ def credit_requests_specs(env: Mapping[str, str]) -> list[WorkerSpec]:
     cesce_settings = CesceSettings.from_env(env)
     interval = timedelta(seconds=topics.followup_seconds)
 
-    def opened(make: Callable[[CesceClient], Handler]) -> Callable[[], AbstractAsyncContextManager[Handler]]:
-        @asynccontextmanager
-        async def handler() -> AsyncIterator[Handler]:
-            async with CesceClient(cesce_settings) as cesce:
-                yield make(cesce)
-
-        return handler
-
     return [
         WorkerSpec(
             name="credit-requests",
             input_topics=[topics.input],
             output_topics=[topics.results, topics.pending],
             decoder=_envelopes,
-            handler=opened(lambda cesce: CreditRequestsHandler(cesce, topics.results, topics.pending, interval)),
+            handler=with_cesce(
+                cesce_settings, lambda cesce: CreditRequestsHandler(cesce, topics.results, topics.pending, interval)
+            ),
         ),
         WorkerSpec(
             name="credit-requests",
@@ -73,6 +66,8 @@ def credit_requests_specs(env: Mapping[str, str]) -> list[WorkerSpec]:
             input_topics=[topics.pending],
             output_topics=[topics.results, topics.pending],
             decoder=_pending,
-            handler=opened(lambda cesce: FollowUpHandler(cesce, topics.results, topics.pending, interval)),
+            handler=with_cesce(
+                cesce_settings, lambda cesce: FollowUpHandler(cesce, topics.results, topics.pending, interval)
+            ),
         ),
     ]

@@ -31,7 +31,7 @@ from workers.cesce import (
     SaleModified,
 )
 from workers.cesce.catalogue import SALE_REJECTED
-from workers.cesce_outcomes import failure_outcome
+from workers.cesce_handling import failure_outcome
 from workers.invoices.plan import Declare, Deleted, Modify, NoChange, Refuse, debtor_of, plan
 from workers.runtime.contract import DeadLetter, ErrorCategory, InputRecord, Outcome, Output, Publish
 from workers.runtime.envelope import Envelope

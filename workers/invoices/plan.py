@@ -17,6 +17,7 @@ from datetime import date
 from typing import Any, Final
 
 from workers.cesce import SaleChanges, SaleDeclaration, SaleRef
+from workers.change_plans import Deleted, NoChange, Refuse
 
 __all__ = [
     "CESCE_FIELDS",
@@ -61,24 +62,6 @@ class Modify:
     changes: SaleChanges
     after: SaleDeclaration
     """The sale as it should read afterwards (to recognise a modification already applied)."""
-
-
-@dataclass(frozen=True, slots=True)
-class NoChange:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class Deleted:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class Refuse:
-    """The change cannot be carried to Cesce; `field` names why (a validation dead letter)."""
-
-    field: str
-    reason: str
 
 
 Plan = Declare | Modify | NoChange | Deleted | Refuse

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from workers.cesce import CesceClient, CesceSettings
+from workers.cesce import CesceSettings
+from workers.cesce_handling import with_cesce
 from workers.invoices.handler import InvoicesHandler
-from workers.runtime.contract import Handler
 from workers.runtime.engine import Decoder
 from workers.runtime.envelope import EnvelopeDecoder
 from workers.runtime.run import WorkerSpec
@@ -37,15 +36,10 @@ def invoices_spec(env: Mapping[str, str]) -> WorkerSpec:
     topics = InvoicesTopics.model_validate({k: v for k, v in env.items() if k.isupper()})
     cesce_settings = CesceSettings.from_env(env)
 
-    @asynccontextmanager
-    async def handler() -> AsyncIterator[Handler]:
-        async with CesceClient(cesce_settings) as cesce:
-            yield InvoicesHandler(cesce, topics.results)
-
     return WorkerSpec(
         name="invoices",
         input_topics=[topics.input],
         output_topics=[topics.results],
         decoder=_decoder,
-        handler=handler,
+        handler=with_cesce(cesce_settings, lambda cesce: InvoicesHandler(cesce, topics.results)),
     )

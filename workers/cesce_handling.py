@@ -1,4 +1,7 @@
-"""What the runtime should do about a Cesce error: the one mapping every worker shares.
+"""What every worker that calls Cesce shares: a client per handler, and what to do about its errors.
+
+`with_cesce` opens one `CesceClient` for a handler's lifetime (the runtime's handler factory).
+`failure_outcome` is the one mapping from a Cesce error to the runtime's outcome:
 
 - a field the client refused before sending: a ``validation`` dead letter naming the field;
 - a business rejection or an unknown record (Cesce's errorCode, else the HTTP status): ``business``;
@@ -10,18 +13,36 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
 from workers.cesce import (
     CesceAuthError,
+    CesceClient,
     CesceError,
     CesceNotFound,
     CesceProtocolError,
     CesceRejection,
+    CesceSettings,
     CesceTransientError,
     CesceValidationError,
 )
-from workers.runtime.contract import DeadLetter, ErrorCategory, Retry
+from workers.runtime.contract import DeadLetter, ErrorCategory, Handler, Retry
 
-__all__ = ["describe", "failure_outcome"]
+__all__ = ["describe", "failure_outcome", "with_cesce"]
+
+
+def with_cesce(
+    settings: CesceSettings, make: Callable[[CesceClient], Handler]
+) -> Callable[[], AbstractAsyncContextManager[Handler]]:
+    """A `WorkerSpec.handler`: `make(client)` with a client opened for as long as the engine runs."""
+
+    @asynccontextmanager
+    async def handler() -> AsyncIterator[Handler]:
+        async with CesceClient(settings) as cesce:
+            yield make(cesce)
+
+    return handler
 
 
 def describe(error: CesceError) -> str:

@@ -9,11 +9,12 @@ from datetime import UTC, datetime
 import pytest
 
 from workers.runtime.breaker import OutageBreaker
-from workers.runtime.contract import DeadLetter, ErrorCategory, InputRecord
+from workers.runtime.contract import DeadLetter, Defer, ErrorCategory, InputRecord
 from workers.runtime.dlq import Failure, dead_letter_headers, source_headers
 from workers.runtime.engine import backoff_seconds
 from workers.runtime.lanes import KeyLanes
 from workers.runtime.offsets import PartitionProgress
+from workers.runtime.reconcile import Published
 
 # --- PartitionProgress: what may be committed ------------------------------------------------------
 
@@ -224,3 +225,23 @@ def test_backoff_is_full_jitter_under_a_doubling_cap() -> None:
         waits = [backoff_seconds(attempt, 0.5, 30.0, rng) for _ in range(50)]
         assert all(0.0 <= wait <= ceiling for wait in waits)
     assert max(backoff_seconds(1, 0.5, 30.0, rng) for _ in range(200)) > 0.4  # spread over the whole range
+
+
+def test_reconciliation_tells_complete_publishes_from_partial_ones() -> None:
+    found = Published()
+    found.add(7, 0, 1)  # one output, out
+    found.add(8, 1, 2)  # the second of two outputs out, the first missing
+    found.add(9, 0, 2)
+    found.add(9, 1, 2)
+    assert found.complete == {7, 9}
+    assert found.partial == {8: {1}}
+    progress: PartitionProgress[str] = PartitionProgress(skip=found.complete, published=found.partial)
+    assert progress.should_skip(9)
+    assert progress.published_outputs(8) == {1}
+    assert progress.published_outputs(8) == set(), "used once"
+
+
+def test_a_defer_needs_an_aware_time() -> None:
+    with pytest.raises(ValueError, match="aware"):
+        Defer(datetime(2026, 11, 21, 12, 0))
+    assert Defer(datetime(2026, 11, 21, 12, 0, tzinfo=UTC)).until.tzinfo is UTC

@@ -128,6 +128,10 @@ class Defer:
     until: datetime
     reason: str = ""
 
+    def __post_init__(self) -> None:
+        if self.until.tzinfo is None:  # raised in the handler: an ``internal`` dead letter, not a stalled partition
+            raise ValueError("Defer.until must be an aware datetime")
+
 
 Outcome = Publish | DeadLetter | Retry | Defer
 Handler = Callable[[InputRecord], Awaitable[Outcome]]

@@ -17,6 +17,7 @@ from workers.runtime.contract import DeadLetter, InputRecord
 __all__ = [
     "DLQ_PREFIX",
     "SOURCE_OFFSET",
+    "SOURCE_OUTPUT",
     "SOURCE_PARTITION",
     "SOURCE_TOPIC",
     "Failure",
@@ -29,6 +30,8 @@ DLQ_PREFIX: Final = "dlq."
 SOURCE_TOPIC: Final = "source.topic"
 SOURCE_PARTITION: Final = "source.partition"
 SOURCE_OFFSET: Final = "source.offset"
+SOURCE_OUTPUT: Final = "source.output"
+"""``<index>/<count>``: which of its source record's outputs a record is (reconciliation finds partial publishes)."""
 
 
 @dataclass(frozen=True, slots=True)

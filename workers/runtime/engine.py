@@ -52,10 +52,10 @@ from workers.runtime.contract import (
     Publish,
     Retry,
 )
-from workers.runtime.dlq import Failure, dead_letter_headers, source_headers
+from workers.runtime.dlq import SOURCE_OUTPUT, Failure, dead_letter_headers, source_headers
 from workers.runtime.lanes import KeyLanes
 from workers.runtime.offsets import PartitionProgress
-from workers.runtime.reconcile import published_sources
+from workers.runtime.reconcile import Published, published_sources
 from workers.runtime.serde import RegistryUnavailable
 from workers.runtime.settings import RuntimeSettings
 from workers.runtime.transactions import Encoded, TransactionAborted, TransactionalPublisher
@@ -68,6 +68,9 @@ Decoder = Callable[[bytes | None, str], Any]
 """(value bytes, topic) -> the decoded value; any exception means the record cannot be decoded."""
 Encoder = Callable[[Output], bytes | None]
 """An output's value -> bytes (Avro for a mapping with a schema)."""
+
+
+_MIN_DEFER_SECONDS = 0.05  # a Defer already due still yields: no busy loop
 
 
 class _Undecodable(Exception):
@@ -118,6 +121,7 @@ class Engine:
         self._lanes = KeyLanes()
         self._in_flight = 0
         self._deferred: Counter[Partition] = Counter()  # records sleeping until they fall due
+        self._running: Counter[Partition] = Counter()  # records whose handling has started (not queued)
         # Records fetched while the pause was on its way: they wait here, in order, so that never more
         # than max_in_flight records are being handled (the pause is a command to the consumer thread).
         self._backlog: deque[tuple[Partition, PartitionProgress[Encoded], InputRecord]] = deque()
@@ -174,11 +178,12 @@ class Engine:
     # --- partitions ------------------------------------------------------------------------------
 
     async def _assigned(self, partitions: list[Partition]) -> None:
-        skips: dict[Partition, set[int]] = {}
+        found: dict[Partition, Published] = {}
         if self._reconcile and partitions:
-            skips = await asyncio.to_thread(published_sources, self._consumer_config, self._output_topics, partitions)
+            found = await asyncio.to_thread(published_sources, self._consumer_config, self._output_topics, partitions)
         for partition in partitions:
-            self._partitions[partition] = PartitionProgress(skip=skips.get(partition, set()))
+            published = found.get(partition) or Published()
+            self._partitions[partition] = PartitionProgress(skip=published.complete, published=published.partial)
             self._closing.discard(partition)
         _log.info("%s: assigned %s", self._worker, sorted(partitions))
 
@@ -259,15 +264,20 @@ class Engine:
             self._lanes.submit((partition, record.key), functools.partial(self._process, partition, progress, record))
 
     async def _process(self, partition: Partition, progress: PartitionProgress[Encoded], record: InputRecord) -> None:
+        self._running[partition] += 1
         try:
             encoded = await self._outcome(record)
         finally:
+            self._running[partition] -= 1
+            if not self._running[partition]:
+                del self._running[partition]
             self._in_flight -= 1
             self._progressed.set()
             self._start_backlog()
             self._sync_pause()
         if self._partitions.get(partition) is progress:
-            progress.finish(record.offset, encoded)
+            out = progress.published_outputs(record.offset)  # a partial publish found by reconciliation
+            progress.finish(record.offset, [e for index, e in enumerate(encoded) if index not in out])
             self._record_finished()
 
     def _record_finished(self) -> None:
@@ -281,7 +291,8 @@ class Engine:
         if isinstance(outcome, DeadLetter):
             return [self._dead_letter(record, Failure(outcome, attempts, first_failure or now, now))]
         try:
-            return [self._encoded(record, output) for output in outcome.outputs]
+            count = len(outcome.outputs)
+            return [self._encoded(record, output, f"{i}/{count}") for i, output in enumerate(outcome.outputs)]
         except Exception as exc:  # an output the schema refuses is a defect in the worker
             _log.exception("%s: cannot encode the outputs of %s@%d", self._worker, record.topic, record.offset)
             failure = DeadLetter(ErrorCategory.INTERNAL, f"encode:{type(exc).__name__}", str(exc))
@@ -323,9 +334,10 @@ class Engine:
                     self._breaker.abandon()
                 return DeadLetter(ErrorCategory.INTERNAL, type(exc).__name__, str(exc) or repr(exc)), attempts, None
             if isinstance(outcome, Defer):
-                attempts -= 1  # nothing was tried
                 if probing:
                     self._breaker.abandon()
+                attempts -= 1  # nothing was tried
+                budget_spent, budget_started, first_failure = 0, None, None
                 await self._sleep_deferred(record, outcome)
                 continue
             if not isinstance(outcome, Retry):
@@ -351,17 +363,17 @@ class Engine:
         self._deferred[partition] += 1
         self._progressed.set()  # a drain waiting for this record stops waiting
         try:
-            await asyncio.sleep(max(0.0, (defer.until - datetime.now(UTC)).total_seconds()))
+            await asyncio.sleep(max(_MIN_DEFER_SECONDS, (defer.until - datetime.now(UTC)).total_seconds()))
         finally:
             self._deferred[partition] -= 1
             if not self._deferred[partition]:
                 del self._deferred[partition]
 
-    def _encoded(self, record: InputRecord, output: Output) -> Encoded:
+    def _encoded(self, record: InputRecord, output: Output, which: str) -> Encoded:
         key = output.key.encode() if isinstance(output.key, str) else output.key
         value = output.value if isinstance(output.value, bytes | None) else self._encode(output)
         headers = [(name, text.encode()) for name, text in output.headers.items()]
-        return Encoded(output.topic, key, value, [*headers, *source_headers(record)])
+        return Encoded(output.topic, key, value, [*headers, *source_headers(record), (SOURCE_OUTPUT, which.encode())])
 
     def _dead_letter(self, record: InputRecord, failure: Failure) -> Encoded:
         _log.warning(

@@ -9,7 +9,8 @@ and no output is ever published for an offset that will be consumed again.
 
 `skip` holds offsets whose outputs are already in the output topics (found by reconciliation on a
 broker without transactional semantics, see `workers.runtime.reconcile`); they finish with no
-outputs of their own. Pure and synchronous; the engine calls it from the event loop only.
+outputs of their own. `published` holds offsets only some of whose outputs are out (by index):
+they are handled again and publish the rest. Pure and synchronous; the engine calls it from the event loop only.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class PartitionProgress(Generic[T]):
     """Progress of one assigned partition. `T` is whatever the engine publishes (encoded records)."""
 
     skip: set[int] = field(default_factory=set)
+    published: dict[int, set[int]] = field(default_factory=dict)
     _records: dict[int, object] = field(default_factory=dict)  # offset -> _PENDING or list[T], in order
     _committed: int | None = None  # the next offset to commit (exclusive bound), once known
 
@@ -53,6 +55,10 @@ class PartitionProgress(Generic[T]):
             self.skip.discard(offset)
             return True
         return False
+
+    def published_outputs(self, offset: int) -> set[int]:
+        """The indexes of `offset`'s outputs already published (a partial publish); forgets them once asked."""
+        return self.published.pop(offset, set())
 
     @property
     def in_flight(self) -> int:

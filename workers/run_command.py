@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from workers.credit_requests import credit_requests_specs
 from workers.invoices import invoices_spec
+from workers.non_payments import non_payments_specs
 from workers.runtime.run import WorkerSpec, run_worker
 
 __all__ = ["WORKERS", "register"]
@@ -20,6 +21,7 @@ __all__ = ["WORKERS", "register"]
 WORKERS: dict[str, Callable[[Mapping[str, str]], WorkerSpec | Sequence[WorkerSpec]]] = {
     "invoices": invoices_spec,
     "credit-requests": credit_requests_specs,
+    "non-payments": non_payments_specs,
 }
 
 

@@ -5,23 +5,21 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import pytest
 from confluent_kafka import Message
 
 from tests.integration.runtime_support import header, produce, read
+from tests.integration.worker_support import decoded as decoded_values
+from tests.integration.worker_support import read_async, worker_process
+from tests.integration.worker_support import running as serve_running
 from tests.integration.worker_support import worker_env as base_env
-from tests.integration.worker_support import worker_process
 from tests.kafka_backends import KafkaBackend, unique_topic
 from workers.credit_requests import credit_requests_specs
 from workers.demo.credit_sample import credit_sample, request_row
 from workers.demo.sample import envelope
-from workers.runtime.registry import schema_registry_client
-from workers.runtime.run import serve_all
-from workers.runtime.serde import AvroReader
 from workers.sandbox import RunningSandbox, SandboxConfig, serve_in_thread
 from workers.sandbox.config import Faults
 
@@ -48,24 +46,12 @@ def worker_env(kafka: KafkaBackend, sandbox: RunningSandbox, topics: Topics, **e
     }
 
 
-@asynccontextmanager
-async def running(env: dict[str, str]) -> AsyncIterator[None]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve_all(credit_requests_specs(env), env, stop))
-    try:
-        yield
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, timeout=60)
+def running(env: dict[str, str]) -> AbstractAsyncContextManager[None]:
+    return serve_running(credit_requests_specs(env), env)
 
 
 def decoded(messages: list[Message], topic: str) -> list[dict[str, Any]]:
-    reader = AvroReader(schema_registry_client(REGISTRY))
-    return [reader.decode(m.value() or b"", topic).value for m in messages if m.topic() == topic]
-
-
-async def read_async(kafka: KafkaBackend, topics: list[str], expect: int, within: float = 60) -> list[Message]:
-    return await asyncio.to_thread(read, kafka, topics, expect=expect, timeout=within)
+    return decoded_values(REGISTRY, messages, topic)
 
 
 async def test_every_path_and_the_follow_up_to_final(kafka: KafkaBackend, sandbox: RunningSandbox) -> None:

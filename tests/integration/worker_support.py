@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
 
+from confluent_kafka import Message
+
+from tests.integration.runtime_support import read
 from tests.kafka_backends import KafkaBackend
+from workers.runtime.registry import schema_registry_client
+from workers.runtime.run import WorkerSpec, serve_all
+from workers.runtime.serde import AvroReader
 from workers.sandbox import RunningSandbox
 
 
@@ -49,3 +57,26 @@ def worker_process(worker: str, env: dict[str, str], log: str) -> Iterator[subpr
         if process.poll() is None:
             process.kill()
         process.wait(10)
+
+
+@asynccontextmanager
+async def running(specs: Sequence[WorkerSpec], env: dict[str, str]) -> AsyncIterator[None]:
+    """The specs served in this event loop for the duration of the block (then drained and stopped)."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve_all(specs, env, stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=60)
+
+
+async def read_async(kafka: KafkaBackend, topics: list[str], expect: int, within: float = 60) -> list[Message]:
+    """`runtime_support.read` off the event loop, so the workers keep running while the test waits."""
+    return await asyncio.to_thread(read, kafka, topics, expect=expect, timeout=within)
+
+
+def decoded(registry: str, messages: list[Message], topic: str) -> list[dict[str, Any]]:
+    """The Avro values of the records of `topic` among `messages`, tombstones left out."""
+    reader = AvroReader(schema_registry_client(registry))
+    return [reader.decode(m.value() or b"", topic).value for m in messages if m.topic() == topic and m.value()]

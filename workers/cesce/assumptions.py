@@ -263,4 +263,73 @@ ASSUMPTIONS: Final[tuple[Assumption, ...]] = (
         "(Cesce refuses the duplicate). Classification, cancellation, modification and non-payment POSTs are "
         "reported to the caller, which looks the request up before sending it again.",
     ),
+    Assumption(
+        "credit-request-identity",
+        "A credit request names its debtor by endorsementNo alone when the ERP row has one (customerReference can "
+        "only be attached at a debtor's first classification); otherwise by what the row has: countryCode + "
+        "taxCode for a new debtor, with its customerReference, or customerReference alone for a known one.",
+    ),
+    Assumption(
+        "credit-request-update",
+        "A credit request is sent once, when its row is created (c) or first read (r). An update (u) that changes "
+        "a field Cesce was sent is a validation dead letter naming the field (a registered request cannot be "
+        "edited; the ERP asks again with a new request row); one that changes nothing Cesce was sent is NO_CHANGE. "
+        "Deleting a request row calls nothing: it does not cancel a limit Cesce granted.",
+    ),
+    Assumption(
+        "classification-lookup",
+        "Before every classification POST the worker reads the debtor back: a record of the same debtor asking "
+        "for the same creditLimitRequested, with a requestDate on or after the ERP row's requestDate, is this "
+        "request already registered (a redelivery, or a first attempt whose answer was lost) and is published "
+        "with alreadyRegistered true instead of being sent again. The individual read shows it for a new debtor "
+        "and once unified; a known debtor's request EN TRÁMITE is its 300xxx record in the portfolio, read from "
+        "nextEndorsementNo 300000 (the pages are ordered by endorsementNo); a known debtor's denial is in the "
+        "movements. So a second identical request for one debtor on one day is taken for the first. A record of the "
+        "debtor requested on a later day than the row's requestDate means the row is an old request read again (a "
+        "snapshot, a replay): it is not sent (that would replace the later limit) and is published SUPERSEDED.",
+    ),
+    Assumption(
+        "classification-followup",
+        "A request EN TRÁMITE is read again by its endorsementNo (a new debtor's number, or the 300xxx one, which "
+        "keeps naming the debtor once unified) every CLASSIFICATION_FOLLOWUP_SECONDS. Decided means the record "
+        "for the same amount is no longer statusCode 1: 2 GRANTED (creditLimitGranted may be less than asked), "
+        "3 REJECTED (found in the movements for a known debtor), 4 CANCELLED. A request found nowhere any more "
+        "(replaced by another request for the debtor) ends with a FINAL result SUPERSEDED.",
+    ),
+    Assumption(
+        "non-payment-lookup",
+        "Cesce never refuses a repeated non-payment declaration: it adds a further non-payment to the claim file "
+        "(guide 5). So before every declaration the worker reads the debtor's claim files (by the identifier the "
+        "ERP row uses); a non-payment there with the same invoiceNo, maturityDate and unpaidAmount is this one, "
+        "already declared, and is read back (ALREADY_DECLARED) rather than posted. The same invoiceNo and "
+        "maturityDate with another unpaidAmount is a validation dead letter (unpaidAmount), never a second "
+        "declaration. No claim files is an empty result; a 404 is not read as 'none' (it is a business dead letter).",
+    ),
+    Assumption(
+        "non-payment-immutable",
+        "The Claims API documents no way to modify or withdraw a declared non-payment: an ERP update of a field "
+        "Cesce was sent is a validation dead letter naming it; an update of other columns is NO_CHANGE; a delete "
+        "calls nothing (DELETED_IN_ERP) and the declaration stands.",
+    ),
+    Assumption(
+        "first-non-payment",
+        "Read back, a non-payment opened its claim file (newClaimFile true) when it is the file's first: the "
+        "earliest declarationDate, then the lowest nonPaymentNo as a number. Its documents are then those of "
+        "that non-payment as read now (GET documents of the file, by nonPaymentNo).",
+    ),
+    Assumption(
+        "claim-file-changes",
+        "In a claim file a document is nonPaymentNo + documentCode and a settlement its settlementNo. A claim "
+        "update is published when a document is new or its statusCode changed (statusDate alone is no change), "
+        "and when a settlement is new or its settlementStatusCode changed, with amtPrinIndemnified + "
+        "amtIntIndemnified. Only the declaration that opened a file starts following it, from the documents of "
+        "its answer; later non-payments' documents appear as new documents.",
+    ),
+    Assumption(
+        "claim-file-followed-until",
+        "No documented field says a claim file is closed: one is followed (two GETs every "
+        "CLAIMS_POLL_INTERVAL_SECONDS) until a settlement is paid (2), none is in progress (1) and every document is "
+        "received (3) or validated (4); an unknown status keeps it followed, and a file that never gets there is "
+        "followed indefinitely. A non-payment Cesce attaches to a file no longer followed does not restart it.",
+    ),
 )

@@ -6,7 +6,8 @@ at its nextCheckAt. The follow-up consumes it as a delay queue (records are appe
 say, and with several replicas each pending request is followed by the one member that owns its
 partition. For each due record, in one transaction with its offset:
 
-- still EN TRÁMITE: the record again, with nextCheckAt one interval later;
+- still EN TRÁMITE, or Cesce unreachable: the record again, with nextCheckAt one interval later
+  (an outage never ends a follow-up);
 - decided: one FINAL result (GRANTED, REJECTED, CANCELLED) and a tombstone for the request;
 - gone (another request replaced it at Cesce): one FINAL result SUPERSEDED and a tombstone.
 
@@ -22,11 +23,19 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from workers.cesce import CesceClient, CesceError, Classification, DebtorId
+from workers.cesce import (
+    CesceAuthError,
+    CesceClient,
+    CesceError,
+    CesceProtocolError,
+    CesceTransientError,
+    Classification,
+    DebtorId,
+)
 from workers.cesce_handling import failure_outcome
 from workers.credit_requests.handler import unknown_status
 from workers.credit_requests.lookup import decided_in_movements, is_request, read_or_none
-from workers.credit_requests.results import Outcome, RequestFacts, Stage, outcome_of, pending_record, result
+from workers.credit_requests.results import PENDING_SCHEMA, Outcome, RequestFacts, Stage, outcome_of, result
 from workers.runtime.contract import Defer, InputRecord, Output, Publish
 from workers.runtime.contract import Outcome as RuntimeOutcome
 
@@ -46,6 +55,8 @@ class FollowUpHandler:
         self._results_topic = results_topic
         self._pending_topic = pending_topic
         self._interval = interval
+        # requestId -> (the ERP change its chain of records follows, the last check handled)
+        self._chains: dict[str, tuple[tuple[str, int, int], int]] = {}
 
     async def __call__(self, record: InputRecord) -> RuntimeOutcome:
         if record.decoded is FORGOTTEN:
@@ -54,10 +65,34 @@ class FollowUpHandler:
         due: datetime = state["nextCheckAt"]
         if due > datetime.now(UTC):
             return Defer(due, f"request {state['requestId']} is read again at {due.isoformat()}")
+        if not self._adopt(state):
+            return Publish([])
         try:
             return await self._check(state)
+        except (CesceTransientError, CesceAuthError, CesceProtocolError) as exc:
+            # Cesce is down or misconfigured: keep following (nothing is dead-lettered for an outage)
+            _log.warning("request %s not read (%s); tried again in one interval", state["requestId"], exc)
+            return Publish([self._again(state, state["checks"])])
         except CesceError as exc:
             return failure_outcome(exc)
+
+    def _adopt(self, state: Mapping[str, Any]) -> bool:
+        """One chain per request: a second one (the ERP change delivered again while the request was pending, or a
+        record repeated by a retried transaction) is dropped. What was adopted is forgotten on a restart; the first
+        chain the new owner meets is then the one followed."""
+        request_id, checks = state["requestId"], state["checks"]
+        chain = (state["sourceTopic"], state["sourcePartition"], state["sourceOffset"])
+        adopted = self._chains.get(request_id)
+        if adopted is not None and (adopted[0] != chain or checks <= adopted[1]):
+            _log.warning("request %s: a second follow-up record (check %d) dropped", request_id, checks)
+            return False
+        self._chains[request_id] = (chain, checks)
+        return True
+
+    def _again(self, state: Mapping[str, Any], checks: int) -> Output:
+        """The request, due one interval from now."""
+        value = dict(state) | {"checks": checks, "nextCheckAt": datetime.now(UTC) + self._interval}
+        return Output(self._pending_topic, state["requestId"], value, schema=PENDING_SCHEMA)
 
     async def _check(self, state: Mapping[str, Any]) -> RuntimeOutcome:
         facts = RequestFacts.of_pending(state)
@@ -69,15 +104,7 @@ class FollowUpHandler:
         if current is not None and is_request(current, requested, since):
             if current.pending:
                 _log.debug("request %s still EN TRÁMITE after %d check(s)", facts.request_id, state["checks"] + 1)
-                again = pending_record(
-                    self._pending_topic,
-                    facts,
-                    current,
-                    since=state["pendingSince"],
-                    checks=state["checks"] + 1,
-                    interval=self._interval,
-                )
-                return Publish([again])
+                return Publish([self._again(state, state["checks"] + 1)])
             return self._final(facts, current)
         known = current or _as_record(state)
         decided = await decided_in_movements(api, facts.contract_no, known, requested, since)

@@ -4,7 +4,8 @@ Every request is looked up at Cesce before it is sent (`workers.credit_requests.
 redelivery, a snapshot re-read or a retry whose first answer was lost publishes what Cesce already
 has (``alreadyRegistered``), never a second request. Then:
 
-- GRANTED (statusCode 2) and REJECTED (3) are final answers;
+- GRANTED (statusCode 2) and REJECTED (3) are final answers; SUPERSEDED says the request was not
+  sent because Cesce holds a later request for the debtor (an old request read again);
 - PENDING (EN TRÁMITE, statusCode 1) is published, and the request is handed to the follow-up in
   the same transaction: a record on the pending topic, due after the follow-up interval;
 - field rules broken before any call, and updates that would change a sent request, are
@@ -74,7 +75,16 @@ class CreditRequestsHandler:
     async def _classify(self, facts: RequestFacts, what: Classify) -> RuntimeOutcome:
         api = self._cesce.classifications
         debtor = DebtorId(**_identity(what.request.to_wire()))
-        found = await find_registered(api, what.contract_no, debtor, what.request.creditLimitRequested, what.since)
+        lookup = await find_registered(api, what.contract_no, debtor, what.request.creditLimitRequested, what.since)
+        found = lookup.registered
+        if lookup.newer is not None:
+            _log.warning(
+                "request %s not sent: the debtor has a later request (%s, requested %s)",
+                facts.request_id,
+                lookup.newer.creditLimitRequested,
+                lookup.newer.requestDate,
+            )
+            return Publish([result(self._results_topic, facts, Outcome.SUPERSEDED, already_registered=True)])
         if found is not None:
             _log.info("request %s already registered at Cesce (statusCode %s)", facts.request_id, found.statusCode)
             answer = found

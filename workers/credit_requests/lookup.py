@@ -13,11 +13,17 @@ requestDate. Where the guide says each kind of record shows:
   portfolio ("aparecerán dos registros"), which is ordered by endorsementNo: reading from 300000
   finds it without paging through the whole policy;
 - a known debtor's denied request generates no supplement; it shows in the movements (48 hours).
+
+A record of the same debtor requested on a day after the ERP's requestDate is a later request:
+an old request read again (a snapshot, a replay) is then not sent, since a POST on a known debtor
+would replace the later limit. Two requests of one day cannot be ordered by their dates: the
+second is sent.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Final
@@ -26,7 +32,7 @@ from workers.cesce import CesceRejection, Classification, DebtorId, RejectionRea
 from workers.cesce.assumptions import ClassificationStatus
 from workers.cesce.classifications import ClassificationsApi
 
-__all__ = ["PENDING_NUMBERS_FROM", "decided_in_movements", "find_registered", "is_request", "read_or_none"]
+__all__ = ["PENDING_NUMBERS_FROM", "Lookup", "decided_in_movements", "find_registered", "is_request", "read_or_none"]
 
 PENDING_NUMBERS_FROM: Final = "300000"
 """Requests on known debtors are numbered 300xxx while EN TRÁMITE (guide 3.2.2)."""
@@ -41,6 +47,19 @@ def _same_debtor(record: Classification, known: Classification) -> bool:
     return (record.countryCode, record.taxCode) == (known.countryCode, known.taxCode)
 
 
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    registered: Classification | None = None
+    """Cesce's record of this request: it must not be sent again."""
+    newer: Classification | None = None
+    """Another request for the debtor made after this one's requestDate (a later day): sending this one
+    now (a snapshot re-read, a replay) would undo it, so it is not sent either."""
+
+    @property
+    def may_send(self) -> bool:
+        return self.registered is None and self.newer is None
+
+
 async def read_or_none(api: ClassificationsApi, contract_no: str, debtor: DebtorId) -> Classification | None:
     """The individual read; None when Cesce has no record for these identifiers ("NO EXISTE LÍMITE")."""
     try:
@@ -51,35 +70,38 @@ async def read_or_none(api: ClassificationsApi, contract_no: str, debtor: Debtor
         raise
 
 
-async def _first(
-    records: AsyncIterator[Classification], known: Classification, requested: Decimal, since: date, *, pending: bool
-) -> Classification | None:
-    async for record in records:
-        if _same_debtor(record, known) and is_request(record, requested, since) and record.pending == pending:
-            return record
-    return None
+async def _since(
+    records: AsyncIterator[Classification], known: Classification, since: date, *, pending: bool
+) -> list[Classification]:
+    return [
+        record
+        async for record in records
+        if _same_debtor(record, known) and record.requestDate >= since and record.pending == pending
+    ]
 
 
 async def decided_in_movements(
     api: ClassificationsApi, contract_no: str, known: Classification, requested: Decimal, since: date
 ) -> Classification | None:
     """The debtor's decided record for this request among the last 48 hours' movements (a denial shows only there)."""
-    return await _first(api.movements(contract_no), known, requested, since, pending=False)
+    found = await _since(api.movements(contract_no), known, since, pending=False)
+    return next((record for record in found if record.creditLimitRequested == requested), None)
 
 
 async def find_registered(
     api: ClassificationsApi, contract_no: str, debtor: DebtorId, requested: Decimal, since: date
-) -> Classification | None:
-    """Cesce's record of this request if it is registered, else None (then, and only then, send it)."""
+) -> Lookup:
+    """What Cesce holds of this request, or of a later one for the debtor; send it only if `may_send`."""
     current = await read_or_none(api, contract_no, debtor)
     if current is None:
-        return None  # an unknown debtor: nothing was registered
+        return Lookup()  # an unknown debtor: nothing was registered
     if is_request(current, requested, since):
-        return current
-    pending = await _first(
-        api.portfolio(contract_no, start=PENDING_NUMBERS_FROM), current, requested, since, pending=True
-    )
-    if pending is not None:
-        return pending
-    denied = await decided_in_movements(api, contract_no, current, requested, since)
-    return denied if denied is not None and denied.statusCode == ClassificationStatus.REJECTED else None
+        return Lookup(registered=current)
+    pending = await _since(api.portfolio(contract_no, start=PENDING_NUMBERS_FROM), current, since, pending=True)
+    moved = await _since(api.movements(contract_no), current, since, pending=False)
+    for record in pending + [m for m in moved if m.statusCode == ClassificationStatus.REJECTED]:
+        if record.creditLimitRequested == requested:
+            return Lookup(registered=record)
+    # a later day only: two requests of one day cannot be ordered by their dates, and the second is sent
+    later = [record for record in (current, *pending, *moved) if record.requestDate > since]
+    return Lookup(newer=next(iter(later), None))

@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any, Final
 
 from workers.cesce import SaleChanges, SaleDeclaration, SaleRef
-from workers.change_plans import Deleted, NoChange, Refuse
+from workers.change_plans import Deleted, NoChange, Refuse, debtor_of
 
 __all__ = [
     "CESCE_FIELDS",
@@ -65,11 +65,6 @@ class Modify:
 
 
 Plan = Declare | Modify | NoChange | Deleted | Refuse
-
-
-def debtor_of(row: Mapping[str, Any]) -> str:
-    """The debtor as the ERP names it: customerReference, else endorsementNo (the record key)."""
-    return str(row.get("customerReference") or row.get("endorsementNo") or "")
 
 
 def sale_declaration(row: Mapping[str, Any]) -> SaleDeclaration:

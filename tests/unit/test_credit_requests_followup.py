@@ -1,0 +1,58 @@
+"""The follow-up keeps one chain of records per request, whatever is delivered twice."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from tests.unit.test_client_fakes import FakeCesce, client_for
+from workers.credit_requests.followup import FORGOTTEN, FollowUpHandler
+from workers.runtime.contract import Defer, InputRecord, Publish
+
+
+def state(offset: int, checks: int, *, due: datetime | None = None) -> dict[str, Any]:
+    return {
+        "requestId": "SOL-1",
+        "contractNo": "34109150331",
+        "debtor": "CLI-9",
+        "endorsementNo": "300001",
+        "countryCode": "ES",
+        "taxCode": "B12345674",
+        "customerReference": "CLI-9",
+        "creditLimitRequested": Decimal("150000.00"),
+        "currencyCode": "EUR",
+        "requestDate": date(2026, 1, 10),
+        "op": "c",
+        "sourceTopic": "erp.credit-requests",
+        "sourcePartition": 0,
+        "sourceOffset": offset,
+        "traceId": None,
+        "checks": checks,
+        "pendingSince": datetime(2026, 1, 10, tzinfo=UTC),
+        "nextCheckAt": due or datetime(2026, 1, 10, tzinfo=UTC),
+    }
+
+
+def record(value: Any, offset: int = 0) -> InputRecord:
+    return InputRecord("followups", 0, offset, None, b"SOL-1", b"...", (), value)
+
+
+async def test_records_not_due_are_deferred_and_tombstones_do_nothing() -> None:
+    async with client_for(FakeCesce()) as cesce:  # a Cesce that fails the test if it is called
+        handler = FollowUpHandler(cesce, "results", "followups", timedelta(seconds=1))
+        later = datetime.now(UTC) + timedelta(minutes=5)
+        deferred = await handler(record(state(7, 0, due=later)))
+        assert isinstance(deferred, Defer)
+        assert deferred.until == later
+        assert await handler(record(FORGOTTEN)) == Publish([])
+
+
+async def test_a_second_chain_or_a_repeated_check_of_one_request_is_dropped() -> None:
+    async with client_for(FakeCesce()) as cesce:
+        handler = FollowUpHandler(cesce, "results", "followups", timedelta(seconds=1))
+        assert handler._adopt(state(7, 0))
+        assert handler._adopt(state(7, 1))
+        assert not handler._adopt(state(7, 1)), "the same check again (a retried transaction's duplicate)"
+        assert not handler._adopt(state(9, 0)), "a chain from the ERP change delivered again"
+        assert handler._adopt(state(7, 2))

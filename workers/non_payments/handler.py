@@ -1,0 +1,208 @@
+"""The non-payments worker: one ERP unpaid-invoice change in, one ``cesce.non-payment-results`` record out.
+
+A declaration is looked up before it is sent, because Cesce takes a repeated one as a second
+non-payment: the debtor's claim files are read, and an invoice already there (a crash between
+Cesce's answer and the commit, a POST whose answer was lost, a redelivery, a snapshot re-read) is
+read back and published ALREADY_DECLARED, with the documents Cesce requests for it. Only an invoice
+not there is posted, and published DECLARED with Cesce's answer.
+
+When the declaration opened the claim file, the file's first ``cesce.state.ClaimFileWatch`` record
+goes out in the same transaction as the result, and the claims poller follows the file from then
+on (one chain per file: a later non-payment joins the file, and its documents show up in the next
+poll). Read back, a non-payment that is its file's first publishes the watch again, with the file's
+documents and settlements as they are now: the first attempt's transaction may never have
+committed (and the poller keeps one chain per file if it did). A file already settled by then is
+not followed again.
+
+Refusals before any call and Cesce's answers map as for every worker (`workers.cesce_handling`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from workers.cesce import CesceClient, CesceError, RequestedDocument, Settlement
+from workers.cesce_handling import failure_outcome
+from workers.non_payments.plan import AlreadyDeclared, Declare, Deleted, NoChange, Refuse, debtor_of, plan, recognise
+from workers.non_payments.watch import WATCH_SCHEMA, ClaimFileRef, first_watch, is_settled, known_document
+from workers.runtime.contract import DeadLetter, ErrorCategory, InputRecord, Outcome, Output, Publish
+from workers.runtime.envelope import Envelope
+
+__all__ = ["RESULT_SCHEMA", "NonPaymentsHandler"]
+
+_log = logging.getLogger(__name__)
+
+RESULT_SCHEMA = "cesce.results.NonPaymentResult"
+
+
+@dataclass(frozen=True, slots=True)
+class _Filed:
+    """Where Cesce holds the non-payment, as answered or read back."""
+
+    claim_file_no: str
+    non_payment_no: str
+    opened_file: bool
+    endorsement_no: str
+    documents: Sequence[RequestedDocument]
+
+
+class NonPaymentsHandler:
+    """Callable as the runtime's handler; holds the Cesce client and the topics it publishes to."""
+
+    def __init__(
+        self,
+        cesce: CesceClient,
+        results_topic: str,
+        claim_files_topic: str,
+        interval: timedelta,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._claims = cesce.claims
+        self._results_topic = results_topic
+        self._claim_files_topic = claim_files_topic
+        self._interval = interval
+        self._clock = clock
+
+    async def __call__(self, record: InputRecord) -> Outcome:
+        change: Envelope = record.decoded
+        try:
+            return await self._handle(record, change)
+        except CesceError as exc:
+            return failure_outcome(exc)
+
+    async def _handle(self, record: InputRecord, change: Envelope) -> Outcome:
+        decision = plan(change.op, change.before, change.after)
+        row = change.after if change.after is not None else change.before
+        if isinstance(decision, Refuse):
+            return DeadLetter(ErrorCategory.VALIDATION, decision.field, decision.reason)
+        if row is None:  # the envelope decoder refuses such a change first; kept for the type checker
+            return DeadLetter(ErrorCategory.VALIDATION, "after", "a change without a row")
+        if isinstance(decision, Deleted):
+            return Publish([self._result(record, change, row, "DELETED_IN_ERP")])
+        if isinstance(decision, NoChange):
+            return Publish([self._result(record, change, row, "NO_CHANGE")])
+        return await self._declare(record, change, row, decision)
+
+    async def _declare(self, record: InputRecord, change: Envelope, row: Mapping[str, Any], what: Declare) -> Outcome:
+        files = await self._claims.claim_files(what.contract_no, what.debtor)
+        found = recognise(files, what.declaration)
+        if isinstance(found, Refuse):
+            return DeadLetter(ErrorCategory.VALIDATION, found.field, found.reason)
+        if found is not None:
+            return await self._read_back(record, change, row, what, found)
+        declared = await self._claims.declare_non_payment(what.contract_no, what.declaration)
+        opened = declared.newClaimFileInd == "Y"
+        _log.info(
+            "non-payment %s declared: claim file %s%s, non-payment %s",
+            row["nonPaymentId"],
+            declared.claimFileNo,
+            " (opened)" if opened else "",
+            declared.nonPaymentNo,
+        )
+        filed = _Filed(declared.claimFileNo, declared.nonPaymentNo, opened, declared.endorsementNo, declared.documents)
+        outputs = [self._result(record, change, row, "DECLARED", filed)]
+        if opened:
+            ref = self._ref(what, row, declared.claimFileNo, declared.endorsementNo, row.get("customerReference"))
+            outputs.append(
+                self._watch(record, ref, [known_document(declared.nonPaymentNo, d) for d in declared.documents])
+            )
+        return Publish(outputs)
+
+    async def _read_back(
+        self, record: InputRecord, change: Envelope, row: Mapping[str, Any], what: Declare, found: AlreadyDeclared
+    ) -> Outcome:
+        claim_file, non_payment = found.claim_file, found.non_payment
+        read = await self._claims.documents(what.contract_no, claim_file.claimFileNo)
+        everything = [known_document(d.nonPaymentNo, d) for d in read]
+        _log.info(
+            "non-payment %s already declared: claim file %s, non-payment %s",
+            row["nonPaymentId"],
+            claim_file.claimFileNo,
+            non_payment.nonPaymentNo,
+        )
+        filed = _Filed(
+            claim_file.claimFileNo,
+            non_payment.nonPaymentNo,
+            found.opened_file,
+            claim_file.endorsementNo,
+            [d for d in read if d.nonPaymentNo == non_payment.nonPaymentNo],
+        )
+        result = self._result(record, change, row, "ALREADY_DECLARED", filed)
+        if not found.opened_file:
+            return Publish([result])
+        # the file is followed from what it is now: a snapshot re-read long after must not report old news
+        settlements = await self._claims.settlements(what.contract_no, claim_file.claimFileNo)
+        if is_settled(read, settlements):
+            return Publish([result])
+        customer_reference = row.get("customerReference") or claim_file.customerReference
+        ref = self._ref(what, row, claim_file.claimFileNo, claim_file.endorsementNo, customer_reference)
+        return Publish([result, self._watch(record, ref, everything, settlements)])
+
+    def _ref(
+        self, what: Declare, row: Mapping[str, Any], claim_file_no: str, endorsement_no: str, reference: str | None
+    ) -> ClaimFileRef:
+        return ClaimFileRef(what.contract_no, claim_file_no, debtor_of(row), endorsement_no, reference)
+
+    def _watch(
+        self,
+        record: InputRecord,
+        ref: ClaimFileRef,
+        documents: Iterable[dict[str, Any]],
+        settlements: Iterable[Settlement] = (),
+    ) -> Output:
+        watch_id = f"{record.topic}:{record.partition}:{record.offset}"
+        value = first_watch(ref, documents, settlements, watch_id=watch_id, now=self._clock(), interval=self._interval)
+        return Output(self._claim_files_topic, ref.key, value, schema=WATCH_SCHEMA)
+
+    def _result(
+        self,
+        record: InputRecord,
+        change: Envelope,
+        row: Mapping[str, Any],
+        outcome: str,
+        filed: _Filed | None = None,
+    ) -> Output:
+        result: dict[str, Any] = {
+            "outcome": outcome,
+            "op": change.op,
+            "nonPaymentId": row["nonPaymentId"],
+            "contractNo": row["contractNo"],
+            "debtor": debtor_of(row),
+            "endorsementNo": row.get("endorsementNo"),
+            "customerReference": row.get("customerReference"),
+            "invoiceNo": row["invoiceNo"],
+            "invoiceDate": row["invoiceDate"],
+            "maturityDate": row["maturityDate"],
+            "unpaidAmount": row["unpaidAmount"],
+            "currencyCode": row["currencyCode"],
+            "claimFileNo": None,
+            "nonPaymentNo": None,
+            "newClaimFile": None,
+            "documents": [],
+            "sourceTopic": record.topic,
+            "sourcePartition": record.partition,
+            "sourceOffset": record.offset,
+            "traceId": record.trace_id,
+            "handledAt": self._clock(),
+        }
+        if filed is not None:
+            result |= {
+                "endorsementNo": row.get("endorsementNo") or filed.endorsement_no,
+                "claimFileNo": filed.claim_file_no,
+                "nonPaymentNo": filed.non_payment_no,
+                "newClaimFile": filed.opened_file,
+                "documents": [
+                    {
+                        "documentCode": d.documentCode,
+                        "documentDescription": d.documentDescription,
+                        "statusCode": d.statusCode,
+                        "statusDate": d.statusDate,
+                    }
+                    for d in filed.documents
+                ],
+            }
+        return Output(self._results_topic, debtor_of(row), result, schema=RESULT_SCHEMA)

@@ -7,11 +7,16 @@ ask for a limit, declare a non-payment) or to one of these.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["Deleted", "NoChange", "Refuse", "debtor_of"]
+from workers.cesce import CesceValidationError
+
+__all__ = ["Deleted", "NoChange", "Refuse", "by_op", "debtor_of"]
+
+Row = Mapping[str, Any]
+P = TypeVar("P")
 
 
 def debtor_of(row: Mapping[str, Any]) -> str:
@@ -35,3 +40,23 @@ class Refuse:
 
     field: str
     reason: str
+
+
+def by_op(
+    op: str, before: Row | None, after: Row | None, *, create: Callable[[Row], P], update: Callable[[Row, Row], P]
+) -> P | Deleted | Refuse:
+    """What every worker does with an operation: ``c`` / ``r`` -> `create(after)` (a `CesceValidationError` it
+    raises is a refusal naming the field), ``d`` -> `Deleted`, ``u`` -> `update(before, after)`; an update
+    without its before-image, or any other operation, is refused."""
+    if op in ("c", "r") and after is not None:
+        try:
+            return create(after)
+        except CesceValidationError as exc:
+            return Refuse(exc.field, str(exc))
+    if op == "d":
+        return Deleted()
+    if op != "u" or after is None:
+        return Refuse("op", f"unsupported change {op!r}")
+    if before is None:
+        return Refuse("before", "an update without its before-image cannot say what changed")
+    return update(before, after)

@@ -23,10 +23,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final
 
-from workers.cesce import CesceValidationError
 from workers.cesce.models.classifications import ClassificationRequest
 from workers.cesce.validation import check_classification_request, check_fields
-from workers.change_plans import Deleted, NoChange, Refuse
+from workers.change_plans import Deleted, NoChange, Refuse, by_op
 
 __all__ = ["REQUEST_FIELDS", "Classify", "Deleted", "NoChange", "Plan", "Refuse", "debtor_of", "plan"]
 
@@ -86,18 +85,16 @@ def classification_request(row: Mapping[str, Any]) -> ClassificationRequest:
 
 
 def plan(op: str, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> Plan:
-    if op in ("c", "r") and after is not None:
-        try:
-            request = classification_request(after)
-        except CesceValidationError as exc:
-            return Refuse(exc.field, str(exc))
-        return Classify(after["contractNo"], request, after["requestDate"])
-    if op == "d":
-        return Deleted()
-    if op != "u" or after is None:
-        return Refuse("op", f"unsupported change {op!r}")
-    if before is None:
-        return Refuse("before", "an update without its before-image cannot say whether the request changed")
+    return by_op(
+        op,
+        before,
+        after,
+        create=lambda row: Classify(row["contractNo"], classification_request(row), row["requestDate"]),
+        update=_update,
+    )
+
+
+def _update(before: Mapping[str, Any], after: Mapping[str, Any]) -> Plan:
     for name in REQUEST_FIELDS:
         if before.get(name) != after.get(name):
             return Refuse(

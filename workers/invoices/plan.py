@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any, Final
 
 from workers.cesce import SaleChanges, SaleDeclaration, SaleRef
-from workers.change_plans import Deleted, NoChange, Refuse, debtor_of
+from workers.change_plans import Deleted, NoChange, Refuse, by_op, debtor_of
 
 __all__ = [
     "CESCE_FIELDS",
@@ -89,14 +89,12 @@ def _changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
 
 
 def plan(op: str, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> Plan:
-    if op in ("c", "r") and after is not None:
-        return Declare(after["contractNo"], sale_declaration(after))
-    if op == "d":
-        return Deleted()
-    if op != "u" or after is None:
-        return Refuse("op", f"unsupported change {op!r}")
-    if before is None:
-        return Refuse("before", "an update without its before-image cannot say which sale to modify")
+    return by_op(
+        op, before, after, create=lambda row: Declare(row["contractNo"], sale_declaration(row)), update=_update
+    )
+
+
+def _update(before: Mapping[str, Any], after: Mapping[str, Any]) -> Plan:
     changed = _changed(before, after)
     if not changed:
         return NoChange()

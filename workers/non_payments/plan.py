@@ -22,7 +22,7 @@ from typing import Any, Final
 
 from workers.cesce import CesceValidationError, ClaimFile, DebtorId, NonPayment, NonPaymentDeclaration
 from workers.cesce.validation import check_contract_no, check_fields, check_single_debtor
-from workers.change_plans import Deleted, NoChange, Refuse, debtor_of
+from workers.change_plans import Deleted, NoChange, Refuse, by_op, debtor_of
 
 __all__ = [
     "CESCE_FIELDS",
@@ -75,17 +75,10 @@ class AlreadyDeclared:
 
 
 def plan(op: str, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> Plan:
-    if op in ("c", "r") and after is not None:
-        try:
-            return _declare(after)
-        except CesceValidationError as exc:
-            return Refuse(exc.field, str(exc))
-    if op == "d":
-        return Deleted()
-    if op != "u" or after is None:
-        return Refuse("op", f"unsupported change {op!r}")
-    if before is None:
-        return Refuse("before", "an update without its before-image cannot say whether what Cesce was sent changed")
+    return by_op(op, before, after, create=_declare, update=_update)
+
+
+def _update(before: Mapping[str, Any], after: Mapping[str, Any]) -> Plan:
     changed = [name for name in CESCE_FIELDS if before.get(name) != after.get(name)]
     if not changed:
         return NoChange()

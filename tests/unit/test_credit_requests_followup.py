@@ -7,8 +7,11 @@ from decimal import Decimal
 from typing import Any
 
 from tests.unit.test_client_fakes import FakeCesce, client_for
-from workers.credit_requests.followup import FORGOTTEN, FollowUpHandler
+from workers.credit_requests.followup import FollowUpHandler
+from workers.credit_requests.results import PENDING_SCHEMA
 from workers.runtime.contract import Defer, InputRecord, Publish
+from workers.runtime.registry import schema_registry_client
+from workers.runtime.serde import TOMBSTONE, AvroCodec, state_decoder
 
 
 def state(offset: int, checks: int, *, due: datetime | None = None) -> dict[str, Any]:
@@ -45,7 +48,7 @@ async def test_records_not_due_are_deferred_and_tombstones_do_nothing() -> None:
         deferred = await handler(record(state(7, 0, due=later)))
         assert isinstance(deferred, Defer)
         assert deferred.until == later
-        assert await handler(record(FORGOTTEN)) == Publish([])
+        assert await handler(record(TOMBSTONE)) == Publish([])
 
 
 async def test_a_second_chain_or_a_repeated_check_of_one_request_is_dropped() -> None:
@@ -56,3 +59,12 @@ async def test_a_second_chain_or_a_repeated_check_of_one_request_is_dropped() ->
         assert not handler._adopt(state(7, 1)), "the same check again (a retried transaction's duplicate)"
         assert not handler._adopt(state(9, 0)), "a chain from the ERP change delivered again"
         assert handler._adopt(state(7, 2))
+
+
+def test_the_state_topic_decoder_reads_records_exactly_and_tombstones_as_such() -> None:
+    registry = schema_registry_client("mock://followup-unit")
+    value = state(7, 2, due=datetime(2026, 1, 10, 9, 30, tzinfo=UTC))
+    data = AvroCodec(registry, PENDING_SCHEMA).encode(value, "followups")
+    decode = state_decoder(registry, PENDING_SCHEMA)
+    assert decode(data, "followups") == value
+    assert decode(None, "followups") is TOMBSTONE

@@ -25,12 +25,12 @@ from workers.cesce import (
     Settlement,
 )
 from workers.non_payments.handler import NonPaymentsHandler
-from workers.non_payments.poller import SETTLED, ClaimsPoller
+from workers.non_payments.poller import ClaimsPoller
 from workers.non_payments.watch import ClaimFileRef, first_watch, known_document
 from workers.runtime.contract import DeadLetter, Defer, ErrorCategory, InputRecord, Output, Publish, Retry
 from workers.runtime.envelope import Envelope
 from workers.runtime.registry import schema_registry_client
-from workers.runtime.serde import AvroCodec
+from workers.runtime.serde import TOMBSTONE, AvroCodec
 
 NOW = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -321,7 +321,7 @@ async def test_a_settled_file_is_forgotten_with_a_tombstone(claims: FakeClaims, 
 
 
 async def test_a_tombstone_is_nothing_to_do(claims: FakeClaims) -> None:
-    record = InputRecord(FILES, 0, 3, None, b"k", None, (), SETTLED)
+    record = InputRecord(FILES, 0, 3, None, b"k", None, (), TOMBSTONE)
     assert await poller(claims)(record) == Publish([])
     assert claims.calls == []
 

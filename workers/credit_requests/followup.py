@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any
 
 from workers.cesce import (
     CesceAuthError,
@@ -38,13 +38,11 @@ from workers.credit_requests.lookup import decided_in_movements, is_request, rea
 from workers.credit_requests.results import PENDING_SCHEMA, Outcome, RequestFacts, Stage, outcome_of, result
 from workers.runtime.contract import Defer, InputRecord, Output, Publish
 from workers.runtime.contract import Outcome as RuntimeOutcome
+from workers.runtime.serde import TOMBSTONE
 
-__all__ = ["FORGOTTEN", "FollowUpHandler"]
+__all__ = ["FollowUpHandler"]
 
 _log = logging.getLogger(__name__)
-
-FORGOTTEN: Final = "tombstone"
-"""What the decoder makes of a tombstone (a request already decided): nothing to do."""
 
 
 class FollowUpHandler:
@@ -59,7 +57,7 @@ class FollowUpHandler:
         self._chains: dict[str, tuple[tuple[str, int, int], int]] = {}
 
     async def __call__(self, record: InputRecord) -> RuntimeOutcome:
-        if record.decoded is FORGOTTEN:
+        if record.decoded is TOMBSTONE:  # a request already decided: nothing to do
             return Publish([])
         state: Mapping[str, Any] = record.decoded
         due: datetime = state["nextCheckAt"]

@@ -11,13 +11,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from workers.cesce import CesceSettings
 from workers.cesce_handling import with_cesce
-from workers.credit_requests.followup import FORGOTTEN, FollowUpHandler
+from workers.credit_requests.followup import FollowUpHandler
 from workers.credit_requests.handler import CreditRequestsHandler
 from workers.credit_requests.results import PENDING_SCHEMA
 from workers.runtime.engine import Decoder
 from workers.runtime.envelope import EnvelopeDecoder
 from workers.runtime.run import WorkerSpec
-from workers.runtime.serde import AvroCodec
+from workers.runtime.serde import state_decoder
 
 __all__ = ["ROW_SCHEMA", "CreditRequestsTopics", "credit_requests_specs"]
 
@@ -40,8 +40,7 @@ def _envelopes(registry: SchemaRegistryClient) -> Decoder:
 
 
 def _pending(registry: SchemaRegistryClient) -> Decoder:
-    codec = AvroCodec(registry, PENDING_SCHEMA)
-    return lambda value, topic: FORGOTTEN if value is None else codec.decode(value, topic)
+    return state_decoder(registry, PENDING_SCHEMA)
 
 
 def credit_requests_specs(env: Mapping[str, str]) -> list[WorkerSpec]:

@@ -24,19 +24,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any
 
 from workers.cesce import CesceAuthError, CesceClient, CesceError, CesceProtocolError, CesceTransientError
 from workers.cesce_handling import failure_outcome
 from workers.non_payments.watch import UPDATE_SCHEMA, WATCH_SCHEMA, ClaimFileRef, poll
 from workers.runtime.contract import Defer, InputRecord, Outcome, Output, Publish
+from workers.runtime.serde import TOMBSTONE
 
-__all__ = ["SETTLED", "Chains", "ClaimsPoller"]
+__all__ = ["Chains", "ClaimsPoller"]
 
 _log = logging.getLogger(__name__)
-
-SETTLED: Final = "tombstone"
-"""What the decoder makes of a tombstone (a file no longer followed): nothing to do."""
 
 
 class Chains:
@@ -82,7 +80,7 @@ class ClaimsPoller:
         self._chains = Chains()
 
     async def __call__(self, record: InputRecord) -> Outcome:
-        if record.decoded is SETTLED:
+        if record.decoded is TOMBSTONE:  # a file no longer followed: nothing to do
             return Publish([])
         watch: Mapping[str, Any] = record.decoded
         ref = ClaimFileRef.of(watch)

@@ -12,12 +12,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from workers.cesce import CesceSettings
 from workers.cesce_handling import with_cesce
 from workers.non_payments.handler import NonPaymentsHandler
-from workers.non_payments.poller import SETTLED, ClaimsPoller
+from workers.non_payments.poller import ClaimsPoller
 from workers.non_payments.watch import WATCH_SCHEMA
 from workers.runtime.engine import Decoder
 from workers.runtime.envelope import EnvelopeDecoder
 from workers.runtime.run import WorkerSpec
-from workers.runtime.serde import AvroCodec
+from workers.runtime.serde import state_decoder
 
 __all__ = ["ROW_SCHEMA", "NonPaymentsTopics", "non_payments_specs"]
 
@@ -41,8 +41,7 @@ def _envelopes(registry: SchemaRegistryClient) -> Decoder:
 
 
 def _watches(registry: SchemaRegistryClient) -> Decoder:
-    codec = AvroCodec(registry, WATCH_SCHEMA)
-    return lambda value, topic: SETTLED if not value else codec.decode(value, topic)
+    return state_decoder(registry, WATCH_SCHEMA)
 
 
 def non_payments_specs(env: Mapping[str, str]) -> list[WorkerSpec]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import re
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Final, Literal
@@ -40,6 +40,7 @@ from workers.runtime.values import DeserializationError, ErrorCode, FieldError, 
 
 __all__ = [
     "MAGIC_BYTE",
+    "TOMBSTONE",
     "AvroCodec",
     "AvroReader",
     "Decoded",
@@ -51,6 +52,7 @@ __all__ = [
     "coerce",
     "dumps_exact",
     "loads_exact",
+    "state_decoder",
     "wire_schema_id",
 ]
 
@@ -241,3 +243,13 @@ class AvroCodec:
         if not isinstance(value, dict):
             raise DeserializationError(ErrorCode.WRONG_SCHEMA, f"schema id {schema_id} is not a record")
         return value
+
+
+TOMBSTONE: Final = "tombstone"
+"""What `state_decoder` makes of a tombstone: the key was deleted from its compacted topic."""
+
+
+def state_decoder(registry: SchemaRegistryClient, schema_name: str) -> Callable[[bytes | None, str], Any]:
+    """A decoder for a compacted state topic: each record read as `schema_name`, a tombstone as `TOMBSTONE`."""
+    codec = AvroCodec(registry, schema_name)
+    return lambda value, topic: TOMBSTONE if value is None else codec.decode(value, topic)

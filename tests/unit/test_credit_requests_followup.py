@@ -38,7 +38,8 @@ def state(offset: int, checks: int, *, due: datetime | None = None) -> dict[str,
 
 
 def record(value: Any, offset: int = 0) -> InputRecord:
-    return InputRecord("followups", 0, offset, None, b"SOL-1", b"...", (), value)
+    source = (("source.topic", b"erp.credit-requests"), ("source.partition", b"0"), ("source.offset", b"7"))
+    return InputRecord("followups", 0, offset, None, b"SOL-1", b"...", source, value)
 
 
 async def test_records_not_due_are_deferred_and_tombstones_do_nothing() -> None:
@@ -52,13 +53,15 @@ async def test_records_not_due_are_deferred_and_tombstones_do_nothing() -> None:
 
 
 async def test_a_second_chain_or_a_repeated_check_of_one_request_is_dropped() -> None:
-    async with client_for(FakeCesce()) as cesce:
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    async with client_for(FakeCesce()) as cesce:  # nothing here may call Cesce
         handler = FollowUpHandler(cesce, "results", "followups", timedelta(seconds=1))
-        assert handler._adopt(state(7, 0))
-        assert handler._adopt(state(7, 1))
-        assert not handler._adopt(state(7, 1)), "the same check again (a retried transaction's duplicate)"
-        assert not handler._adopt(state(9, 0)), "a chain from the ERP change delivered again"
-        assert handler._adopt(state(7, 2))
+        assert isinstance(await handler(record(state(7, 0, due=later), offset=3)), Defer)
+        assert isinstance(await handler(record(state(7, 0, due=later), offset=3)), Defer), "the same record again"
+        twin = record(state(7, 0, due=later), offset=4)  # a retried transaction's duplicate
+        assert await handler(twin) == Publish([])
+        redelivered = record(state(9, 0, due=later), offset=5)  # a chain from the ERP change delivered again
+        assert await handler(redelivered) == Publish([])
 
 
 def test_the_state_topic_decoder_reads_records_exactly_and_tombstones_as_such() -> None:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from workers.runtime.breaker import OutageBreaker
+from workers.runtime.chains import Chains
 from workers.runtime.contract import DeadLetter, Defer, ErrorCategory, InputRecord
 from workers.runtime.dlq import Failure, dead_letter_headers, source_headers
 from workers.runtime.engine import backoff_seconds
@@ -245,3 +246,28 @@ def test_a_defer_needs_an_aware_time() -> None:
     with pytest.raises(ValueError, match="aware"):
         Defer(datetime(2026, 11, 21, 12, 0))
     assert Defer(datetime(2026, 11, 21, 12, 0, tzinfo=UTC)).until.tzinfo is UTC
+
+
+def chain_record(offset: int, parent: int | None) -> InputRecord:
+    headers = (
+        ()
+        if parent is None
+        else (("source.topic", b"t"), ("source.partition", b"0"), ("source.offset", str(parent).encode()))
+    )
+    return InputRecord("t", 0, offset, None, b"k", b"v", headers, None)
+
+
+def test_chains_follow_one_chain_per_key_record_by_record() -> None:
+    chains = Chains()
+    first, later = (datetime(2026, 1, 1, tzinfo=UTC), "erp:0:5"), (datetime(2026, 1, 2, tzinfo=UTC), "erp:0:8")
+    assert chains.admit("k", first, chain_record(10, None))
+    assert chains.admit("k", first, chain_record(10, None)), "the same record handled again (after a Defer)"
+    assert not chains.admit("k", later, chain_record(11, None)), "a later chain"
+    assert chains.admit("k", first, chain_record(12, 10)), "the child of the record handled (a re-append)"
+    assert not chains.admit("k", first, chain_record(13, 10)), "its twin, left by a retried transaction"
+    assert chains.admit("k", first, chain_record(14, 12))
+    assert chains.admit("other", later, chain_record(15, None)), "keys are independent"
+    fresh = Chains()  # after a restart: the later chain met first, then the earlier one takes over for good
+    assert fresh.admit("k", later, chain_record(11, None))
+    assert fresh.admit("k", first, chain_record(14, 12))
+    assert not fresh.admit("k", later, chain_record(16, 11))

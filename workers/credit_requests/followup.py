@@ -36,6 +36,7 @@ from workers.cesce_handling import failure_outcome
 from workers.credit_requests.handler import unknown_status
 from workers.credit_requests.lookup import decided_in_movements, is_request, read_or_none
 from workers.credit_requests.results import PENDING_SCHEMA, Outcome, RequestFacts, Stage, outcome_of, result
+from workers.runtime.chains import Chains
 from workers.runtime.contract import Defer, InputRecord, Output, Publish
 from workers.runtime.contract import Outcome as RuntimeOutcome
 from workers.runtime.serde import TOMBSTONE
@@ -53,18 +54,21 @@ class FollowUpHandler:
         self._results_topic = results_topic
         self._pending_topic = pending_topic
         self._interval = interval
-        # requestId -> (the ERP change its chain of records follows, the last check handled)
-        self._chains: dict[str, tuple[tuple[str, int, int], int]] = {}
+        self._chains = Chains()  # one chain of records per request
 
     async def __call__(self, record: InputRecord) -> RuntimeOutcome:
         if record.decoded is TOMBSTONE:  # a request already decided: nothing to do
             return Publish([])
         state: Mapping[str, Any] = record.decoded
+        began_by = f"{state['sourceTopic']}:{state['sourcePartition']}:{state['sourceOffset']}"
+        if not self._chains.admit(state["requestId"], (state["pendingSince"], began_by), record):
+            _log.warning(
+                "request %s: a second follow-up record (check %d) dropped", state["requestId"], state["checks"]
+            )
+            return Publish([])
         due: datetime = state["nextCheckAt"]
         if due > datetime.now(UTC):
             return Defer(due, f"request {state['requestId']} is read again at {due.isoformat()}")
-        if not self._adopt(state):
-            return Publish([])
         try:
             return await self._check(state)
         except (CesceTransientError, CesceAuthError, CesceProtocolError) as exc:
@@ -73,19 +77,6 @@ class FollowUpHandler:
             return Publish([self._again(state, state["checks"])])
         except CesceError as exc:
             return failure_outcome(exc)
-
-    def _adopt(self, state: Mapping[str, Any]) -> bool:
-        """One chain per request: a second one (the ERP change delivered again while the request was pending, or a
-        record repeated by a retried transaction) is dropped. What was adopted is forgotten on a restart; the first
-        chain the new owner meets is then the one followed."""
-        request_id, checks = state["requestId"], state["checks"]
-        chain = (state["sourceTopic"], state["sourcePartition"], state["sourceOffset"])
-        adopted = self._chains.get(request_id)
-        if adopted is not None and (adopted[0] != chain or checks <= adopted[1]):
-            _log.warning("request %s: a second follow-up record (check %d) dropped", request_id, checks)
-            return False
-        self._chains[request_id] = (chain, checks)
-        return True
 
     def _again(self, state: Mapping[str, Any], checks: int) -> Output:
         """The request, due one interval from now."""

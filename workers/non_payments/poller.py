@@ -10,8 +10,8 @@ is appended again with what is now known, one interval later, or a tombstone onc
 settled.
 
 One chain per file. A redelivered declaration can start a second chain for a file (its first
-transaction committed after all); `Chains` drops all but one, the same one in every process: the
-earliest ``(watchingSince, watchId)`` this poller has seen for the file.
+transaction committed after all); `workers.runtime.chains.Chains` drops all but one, the same one
+in every process: the earliest ``(watchingSince, watchId)`` this poller has seen for the file.
 
 Cesce failures: transient ones, refused credentials and answers in no documented shape re-append
 the record one interval later (nothing is dead-lettered because Cesce was down, and an outage
@@ -29,36 +29,13 @@ from typing import Any
 from workers.cesce import CesceAuthError, CesceClient, CesceError, CesceProtocolError, CesceTransientError
 from workers.cesce_handling import failure_outcome
 from workers.non_payments.watch import UPDATE_SCHEMA, WATCH_SCHEMA, ClaimFileRef, poll
+from workers.runtime.chains import Chains
 from workers.runtime.contract import Defer, InputRecord, Outcome, Output, Publish
 from workers.runtime.serde import TOMBSTONE
 
-__all__ = ["Chains", "ClaimsPoller"]
+__all__ = ["ClaimsPoller"]
 
 _log = logging.getLogger(__name__)
-
-
-class Chains:
-    """Which chain of records this poller follows for each file: the earliest it has seen.
-
-    A chain is named by its first record's ``(watchingSince, watchId)``, which every re-append
-    keeps. The order is total and the same in every process, so whoever sees both chains of a file
-    keeps the same one, and a dropped chain is gone for good (it is not re-appended). Memory only
-    speeds this up: after a restart, a later chain met first is followed until the earlier one's
-    record comes round (within one interval), and both may report the same change meanwhile.
-    """
-
-    def __init__(self) -> None:
-        self._followed: dict[str, tuple[tuple[datetime, str], int]] = {}
-
-    def admit(self, key: str, watch: Mapping[str, Any]) -> bool:
-        """True to follow this record; False when it belongs to a later chain of an already followed file, or
-        repeats a check of the followed chain (a record a retried transaction left twice)."""
-        chain: tuple[datetime, str] = (watch["watchingSince"], watch["watchId"])
-        followed = self._followed.get(key)
-        if followed is not None and (followed[0] < chain or (followed[0] == chain and watch["checks"] < followed[1])):
-            return False
-        self._followed[key] = (chain, watch["checks"])
-        return True
 
 
 class ClaimsPoller:
@@ -84,7 +61,7 @@ class ClaimsPoller:
             return Publish([])
         watch: Mapping[str, Any] = record.decoded
         ref = ClaimFileRef.of(watch)
-        if not self._chains.admit(ref.key, watch):
+        if not self._chains.admit(ref.key, (watch["watchingSince"], watch["watchId"]), record):
             _log.info("claim file %s: a second chain (%s) dropped", ref.key, watch["watchId"])
             return Publish([])
         due: datetime = watch["nextCheckAt"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 import time
 from contextlib import AbstractAsyncContextManager
@@ -19,6 +18,7 @@ from tests.integration.worker_support import decoded, read_async, worker_process
 from tests.integration.worker_support import running as serve_running
 from tests.integration.worker_support import worker_env as base_env
 from tests.kafka_backends import KafkaBackend, producer_config, unique_topic
+from workers.demo.sample import envelope
 from workers.non_payments import non_payments_specs
 from workers.runtime.registry import schema_registry_client
 from workers.runtime.serde import AvroReader
@@ -84,9 +84,7 @@ def change(op: str, before: dict[str, Any] | None, after: dict[str, Any] | None)
     """(key, value) of a Debezium-style JSON change record, keyed by the debtor."""
     row = after if after is not None else before
     assert row is not None
-    source = {"connector": "test", "db": "erp", "table": "non_payments"}
-    value = {"before": before, "after": after, "op": op, "ts_ms": 1763600000000, "source": source}
-    return str(row["customerReference"] or row["endorsementNo"]), json.dumps(value).encode()
+    return str(row["customerReference"] or row["endorsementNo"]), envelope(op, before, after, "non_payments")
 
 
 def running(env: dict[str, str]) -> AbstractAsyncContextManager[None]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from workers.credit_requests import CreditRequestsTopics, credit_requests_specs
@@ -44,7 +44,7 @@ from workers.sandbox.server import serve_in_thread
 __all__ = ["run_demo"]
 
 
-def _fields(*names: str) -> Any:
+def _fields(*names: str) -> Callable[[Mapping[str, Any]], str]:
     def detail(result: Mapping[str, Any]) -> str:
         return " ".join(f"{name} {result[name]}" for name in names if result.get(name) is not None)
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from workers.credit_requests import credit_requests_specs
 from workers.invoices import invoices_spec
 from workers.non_payments import non_payments_specs
+from workers.risk import risk_poller_spec
 from workers.runtime.run import WorkerSpec, run_worker
 
 __all__ = ["WORKERS", "register"]
@@ -22,6 +23,7 @@ WORKERS: dict[str, Callable[[Mapping[str, str]], WorkerSpec | Sequence[WorkerSpe
     "invoices": invoices_spec,
     "credit-requests": credit_requests_specs,
     "non-payments": non_payments_specs,
+    "risk-poller": risk_poller_spec,
 }
 
 

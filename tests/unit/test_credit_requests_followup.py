@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from tests.unit.test_client_fakes import FakeCesce, client_for
+from tests.unit.test_client_fakes import FakeCesce, answer, classification_row, client_for
 from workers.credit_requests.followup import FollowUpHandler
 from workers.credit_requests.results import PENDING_SCHEMA
 from workers.runtime.contract import Defer, InputRecord, Publish
@@ -71,3 +71,30 @@ def test_the_state_topic_decoder_reads_records_exactly_and_tombstones_as_such() 
     decode = state_decoder(registry, PENDING_SCHEMA)
     assert decode(data, "followups") == value
     assert decode(None, "followups") is TOMBSTONE
+
+
+async def decided_out_of_sight(debtor_request_date: str) -> dict[str, Any]:
+    """The 300001 request is no longer EN TRÁMITE, and no movement shows it: what the follow-up concludes."""
+    base = "/classifications/v1/contracts/34109150331"
+    fake = FakeCesce()
+    known = classification_row("7", taxCode="B12345674", requestDate=debtor_request_date)
+    fake.route("GET", f"{base}/classifications", answer(generalData=known))
+    fake.route("GET", f"{base}/movements", answer(paginationData={"nextEndorsementNo": "0"}, result=[]))
+    async with client_for(fake) as cesce:
+        handler = FollowUpHandler(cesce, "results", "followups", timedelta(seconds=1))
+        outcome = await handler(record(state(7, 3)))
+    assert isinstance(outcome, Publish)
+    final, tombstone = outcome.outputs
+    assert (tombstone.topic, tombstone.key, tombstone.value) == ("followups", "SOL-1", None)
+    assert isinstance(final.value, dict)
+    return final.value
+
+
+async def test_a_request_gone_behind_an_older_record_was_denied() -> None:
+    final = await decided_out_of_sight("20250301")
+    assert (final["stage"], final["outcome"]) == ("FINAL", "REJECTED")
+
+
+async def test_a_request_gone_behind_a_later_request_was_superseded() -> None:
+    final = await decided_out_of_sight("20260115")
+    assert (final["stage"], final["outcome"]) == ("FINAL", "SUPERSEDED")

@@ -10,6 +10,7 @@ from workers.cesce.config import CesceSettings
 from workers.credit_requests.spec import CreditRequestsTopics
 from workers.invoices.spec import InvoicesTopics
 from workers.non_payments.spec import NonPaymentsTopics
+from workers.risk.spec import RiskTopics
 from workers.runtime.settings import RuntimeSettings
 
 README = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
@@ -39,6 +40,6 @@ def test_every_assumption_is_listed() -> None:
 
 
 def test_every_runtime_and_worker_variable_is_documented() -> None:
-    for model in (RuntimeSettings, InvoicesTopics, CreditRequestsTopics, NonPaymentsTopics):
+    for model in (RuntimeSettings, InvoicesTopics, CreditRequestsTopics, NonPaymentsTopics, RiskTopics):
         for field in model.model_fields.values():
             assert f"`{field.alias}`" in README, field.alias

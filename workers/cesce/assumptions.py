@@ -293,8 +293,9 @@ ASSUMPTIONS: Final[tuple[Assumption, ...]] = (
         "A request EN TRÁMITE is read again by its endorsementNo (a new debtor's number, or the 300xxx one, which "
         "keeps naming the debtor once unified) every CLASSIFICATION_FOLLOWUP_SECONDS. Decided means the record "
         "for the same amount is no longer statusCode 1: 2 GRANTED (creditLimitGranted may be less than asked), "
-        "3 REJECTED (found in the movements for a known debtor), 4 CANCELLED. A request found nowhere any more "
-        "(replaced by another request for the debtor) ends with a FINAL result SUPERSEDED.",
+        "3 REJECTED (found in the movements for a known debtor), 4 CANCELLED. A request found nowhere any more ends "
+        "REJECTED when the debtor's record is older than the request (a denial leaves no trace once out of the "
+        "movements' 48 hours), else SUPERSEDED (another request for the debtor replaced it).",
     ),
     Assumption(
         "non-payment-lookup",
@@ -331,5 +332,39 @@ ASSUMPTIONS: Final[tuple[Assumption, ...]] = (
         "CLAIMS_POLL_INTERVAL_SECONDS) until a settlement is paid (2), none is in progress (1) and every document is "
         "received (3) or validated (4); an unknown status keeps it followed, and a file that never gets there is "
         "followed indefinitely. A non-payment Cesce attaches to a file no longer followed does not restart it.",
+    ),
+    Assumption(
+        "risk-state-keys",
+        "A classification record is identified by contractNo + endorsementNo (a supplement, or a 300xxx request EN "
+        "TRÁMITE). A denial that generated no supplement has no number: it is identified by contractNo, countryCode, "
+        "taxCode, requestDate and creditLimitRequested, and forgotten three days after its statusDate (the movements "
+        "show 48 hours). Risk changes are keyed by contractNo/countryCode/taxCode, the identity every record has.",
+    ),
+    Assumption(
+        "risk-change-kinds",
+        "A record unknown to the poller in force is NEW_LIMIT (so the first reconciliation publishes the whole "
+        "portfolio), cancelled is CANCELLED, denied is REJECTED. A known limit in force whose creditLimitGranted "
+        "rises or falls is INCREASED or REDUCED; one that changes in other fields only (payment terms, dates) is "
+        "remembered without an event. A known record EN TRÁMITE that leaves statusCode 1 is PENDING_DECIDED. A "
+        "record whose statusDate is older than the known one is ignored; statusCodes beyond 1-4 are remembered "
+        "and logged, not published.",
+    ),
+    Assumption(
+        "risk-pending-requests",
+        "The 300xxx request EN TRÁMITE of a known debtor (guide 3.2.2) is not a second debtor. The poller reads "
+        "the portfolio's pages from nextEndorsementNo 300000 at every tick to know them. Its decision shows as the "
+        "supplement taking the request's creditLimitRequested and requestDate (granted) or as a denial of that "
+        "amount and date (movements only): one PENDING_DECIDED naming the request (requestEndorsementNo). A "
+        "request EN TRÁMITE missing from a whole-portfolio read with no decision seen was denied while the "
+        "movements were not read in time: PENDING_DECIDED with statusCode 3, inferred true. A new debtor's first "
+        "request EN TRÁMITE (its own number, not 300xxx) shows only in whole-portfolio reads; decided before one "
+        "saw it, it is NEW_LIMIT or REJECTED.",
+    ),
+    Assumption(
+        "risk-reconciliation",
+        "The 48-hour window of the movements is counted on Cesce's clock; the poller reads the whole portfolio "
+        "(with the movements) at a contract's first read, every RISK_PORTFOLIO_INTERVAL_SECONDS, and whenever 47 "
+        "hours or more passed since its last successful read. A portfolio read is not atomic: a change during it "
+        "is found by the next movements read.",
     ),
 )

@@ -8,7 +8,7 @@ trying again. Portfolio and movements page by nextEndorsementNo until it comes b
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Final
 
 from workers.cesce.config import CesceApi
 from workers.cesce.http import CesceHttp, parse_answer
@@ -16,7 +16,7 @@ from workers.cesce.models import DebtorId
 from workers.cesce.models.classifications import Classification, ClassificationRequest
 from workers.cesce.validation import check_classification_request, check_debtor_id
 
-__all__ = ["ClassificationsApi"]
+__all__ = ["PENDING_NUMBERS_FROM", "ClassificationsApi"]
 
 _CLASSIFICATIONS = "/contracts/{contractNo}/classifications"
 _CANCEL = "/contracts/{contractNo}/classifications/cancel"
@@ -24,6 +24,8 @@ _PORTFOLIO = "/contracts/{contractNo}/portfolio"
 _MOVEMENTS = "/contracts/{contractNo}/movements"
 _CURSOR = "nextEndorsementNo"
 _LAST_PAGE = "0"
+PENDING_NUMBERS_FROM: Final = "300000"
+"""Requests on known debtors are numbered 300xxx while EN TRÁMITE (guide 3.2.2)."""
 
 
 class ClassificationsApi:
@@ -76,6 +78,10 @@ class ClassificationsApi:
         """Every debtor in force, cancelled or pending, by endorsementNo; from endorsementNo `start` on when given
         (the pages are ordered by it, and a page starts at the first number >= the cursor)."""
         return self._records(_PORTFOLIO, contract_no, "classifications.portfolio", start)
+
+    def pending_requests(self, contract_no: str) -> AsyncIterator[Classification]:
+        """The portfolio's 300xxx records: requests on known debtors still EN TRÁMITE (one page, as a rule)."""
+        return self.portfolio(contract_no, start=PENDING_NUMBERS_FROM)
 
     def movements(self, contract_no: str) -> AsyncIterator[Classification]:
         """Every record that changed in the last 48 hours (never a pending one)."""

@@ -9,7 +9,9 @@ partition. For each due record, in one transaction with its offset:
 - still EN TRÁMITE, or Cesce unreachable: the record again, with nextCheckAt one interval later
   (an outage never ends a follow-up);
 - decided: one FINAL result (GRANTED, REJECTED, CANCELLED) and a tombstone for the request;
-- gone (another request replaced it at Cesce): one FINAL result SUPERSEDED and a tombstone.
+- gone, and the debtor's record is older than the request: denied while nobody read the movements
+  (a denial leaves no other trace after 48 hours): one FINAL result REJECTED and a tombstone;
+- gone, and the debtor's record is of a later request: one FINAL result SUPERSEDED and a tombstone.
 
 Where the decision shows (guide 3.2.2): the request's number keeps naming the debtor once a 300xxx
 request is unified into its supplement, so the individual read by that number shows a grant; a
@@ -99,6 +101,11 @@ class FollowUpHandler:
         decided = await decided_in_movements(api, facts.contract_no, known, requested, since)
         if decided is not None:
             return self._final(facts, decided)
+        if current is not None and current.requestDate < since:
+            # nothing later replaced it and it is no longer EN TRÁMITE: a denial, older than the movements' 48 hours
+            _log.warning("request %s was denied while nobody read the movements", facts.request_id)
+            rejected = result(self._results_topic, facts, Outcome.REJECTED, stage=Stage.FINAL)
+            return Publish([rejected, self._done(facts)])
         _log.warning("request %s is no longer at Cesce: another request replaced it", facts.request_id)
         superseded = result(self._results_topic, facts, Outcome.SUPERSEDED, stage=Stage.FINAL)
         return Publish([superseded, self._done(facts)])

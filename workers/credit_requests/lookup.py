@@ -26,16 +26,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Final
 
 from workers.cesce import CesceRejection, Classification, DebtorId, RejectionReason
 from workers.cesce.assumptions import ClassificationStatus
 from workers.cesce.classifications import ClassificationsApi
 
-__all__ = ["PENDING_NUMBERS_FROM", "Lookup", "decided_in_movements", "find_registered", "is_request", "read_or_none"]
-
-PENDING_NUMBERS_FROM: Final = "300000"
-"""Requests on known debtors are numbered 300xxx while EN TRÁMITE (guide 3.2.2)."""
+__all__ = ["Lookup", "decided_in_movements", "find_registered", "is_request", "read_or_none"]
 
 
 def is_request(record: Classification, requested: Decimal, since: date) -> bool:
@@ -97,7 +93,7 @@ async def find_registered(
         return Lookup()  # an unknown debtor: nothing was registered
     if is_request(current, requested, since):
         return Lookup(registered=current)
-    pending = await _since(api.portfolio(contract_no, start=PENDING_NUMBERS_FROM), current, since, pending=True)
+    pending = await _since(api.pending_requests(contract_no), current, since, pending=True)
     moved = await _since(api.movements(contract_no), current, since, pending=False)
     for record in pending + [m for m in moved if m.statusCode == ClassificationStatus.REJECTED]:
         if record.creditLimitRequested == requested:

@@ -30,7 +30,7 @@ from workers.runtime.registry import schema_registry_client
 from workers.runtime.serde import AvroCodec
 from workers.runtime.settings import Reconcile, RuntimeSettings
 
-__all__ = ["WorkerSpec", "consumer_config", "producer_config", "run_worker", "serve", "serve_all"]
+__all__ = ["WorkerSpec", "client_config", "consumer_config", "producer_config", "run_worker", "serve", "serve_all"]
 
 _log = logging.getLogger(__name__)
 
@@ -46,6 +46,12 @@ def _client_settings(env: Mapping[str, str], *, consumer: bool) -> dict[str, Any
     if not consumer:
         settings = {k: v for k, v in settings.items() if not k.startswith(_CONSUMER_ONLY)}
     return {**settings, "logger": _LIBRDKAFKA_LOG}
+
+
+def client_config(env: Mapping[str, str], *, consumer: bool) -> dict[str, Any]:
+    """The broker and the ``KAFKA_*`` settings, for a client of a worker's own (a state reader, a seeding producer)."""
+    settings = RuntimeSettings.model_validate({k: v for k, v in env.items() if k.isupper()})
+    return {**_client_settings(env, consumer=consumer), "bootstrap.servers": settings.bootstrap_servers}
 
 
 @dataclass(frozen=True)

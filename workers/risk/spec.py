@@ -1,0 +1,131 @@
+"""The risk poller as the runtime runs it: settings, the state readers, and the first schedule of each contract.
+
+On start, the process reads the schedule topic to its end and appends a first schedule for every
+configured contract that has none (`first_schedule`: due at once, with a whole-portfolio read).
+Two replicas starting together may both append one; the poller keeps one chain per contract
+(`workers.runtime.chains`), and its state comparison makes a second read harmless anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from confluent_kafka import KafkaError, Producer
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from workers.cesce import CesceClient, CesceSettings
+from workers.cesce.codecs import check_contract_no
+from workers.risk.changes import LIMIT_SCHEMA
+from workers.risk.poller import SCHEDULE_SCHEMA, Intervals, RiskPoller, first_schedule
+from workers.runtime.contract import Handler
+from workers.runtime.engine import Decoder
+from workers.runtime.registry import schema_registry_client
+from workers.runtime.run import WorkerSpec, client_config
+from workers.runtime.serde import AvroCodec, state_decoder
+from workers.runtime.settings import RuntimeSettings
+from workers.runtime.table import CompactedTable
+
+__all__ = ["RiskTopics", "risk_poller_spec", "seed_schedules"]
+
+_SEED_TIMEOUT = 30.0
+
+
+class RiskTopics(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    contracts: tuple[str, ...] = Field(alias="RISK_CONTRACTS", min_length=1)
+    """The contracts to poll, comma-separated contractNo (11 digits each)."""
+    changes: str = Field(default="cesce.risk-changes", alias="RISK_CHANGES_TOPIC")
+    limits: str = Field(default="cesce.risk-limits", alias="RISK_LIMITS_TOPIC")
+    """Compacted: the last known state of every classification record, keyed by contractNo/endorsementNo."""
+    schedule: str = Field(default="cesce.risk-schedule", alias="RISK_SCHEDULE_TOPIC")
+    """Compacted: one schedule record per contract, keyed by contractNo."""
+    movements_seconds: float = Field(default=300.0, gt=0, alias="RISK_MOVEMENTS_INTERVAL_SECONDS")
+    """How often each contract's 48-hour movements are read."""
+    portfolio_seconds: float = Field(default=86400.0, gt=0, alias="RISK_PORTFOLIO_INTERVAL_SECONDS")
+    """How often the whole portfolio is read (and always at a contract's first read)."""
+
+    @field_validator("contracts", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        return tuple(check_contract_no(part) for part in value)
+
+    @property
+    def intervals(self) -> Intervals:
+        return Intervals(timedelta(seconds=self.movements_seconds), timedelta(seconds=self.portfolio_seconds))
+
+
+async def seed_schedules(
+    contracts: Sequence[str], table: CompactedTable, producer_config: Mapping[str, Any], codec: AvroCodec, topic: str
+) -> list[str]:
+    """Append a first schedule for each of `contracts` that has none in `table`; the contracts seeded."""
+    known = await table.read()
+    missing = [contract for contract in contracts if contract not in known]
+    if not missing:
+        return []
+    now = datetime.now(UTC)
+    errors: list[KafkaError] = []
+
+    def delivered(error: KafkaError | None, _message: Any) -> None:
+        if error is not None:
+            errors.append(error)
+
+    def produce() -> None:
+        producer = Producer({**producer_config, "enable.idempotence": True})
+        for contract in missing:
+            value = codec.encode(first_schedule(contract, now), topic)
+            producer.produce(topic, key=contract, value=value, on_delivery=delivered)
+        if producer.flush(_SEED_TIMEOUT):
+            raise TimeoutError(f"the first schedules of {missing} were not written to {topic} in time")
+
+    await asyncio.to_thread(produce)
+    if errors:
+        raise RuntimeError(f"the first schedules of {missing} were not written to {topic}: {errors[0]}")
+    return missing
+
+
+def risk_poller_spec(env: Mapping[str, str]) -> WorkerSpec:
+    """The risk poller, configured by `env` (the settings above, ``CESCE_*``, ``KAFKA_*``)."""
+    topics = RiskTopics.model_validate({k: v for k, v in env.items() if k.isupper()})
+    cesce_settings = CesceSettings.from_env(env)
+    registry_url = RuntimeSettings.model_validate({k: v for k, v in env.items() if k.isupper()}).schema_registry_url
+    readers = client_config(env, consumer=True)
+
+    def schedules(registry: SchemaRegistryClient) -> Decoder:
+        return state_decoder(registry, SCHEDULE_SCHEMA)
+
+    @asynccontextmanager
+    async def handler() -> AsyncIterator[Handler]:
+        registry = schema_registry_client(registry_url)
+        schedule = CompactedTable(topics.schedule, readers, AvroCodec(registry, SCHEDULE_SCHEMA).decode)
+        limits = CompactedTable(topics.limits, readers, AvroCodec(registry, LIMIT_SCHEMA).decode)
+        try:
+            codec = AvroCodec(registry, SCHEDULE_SCHEMA)
+            await seed_schedules(topics.contracts, schedule, client_config(env, consumer=False), codec, topics.schedule)
+            async with CesceClient(cesce_settings) as cesce:
+                yield RiskPoller(
+                    cesce,
+                    limits,
+                    contracts=topics.contracts,
+                    topics={"changes": topics.changes, "limits": topics.limits, "schedule": topics.schedule},
+                    intervals=topics.intervals,
+                )
+        finally:
+            schedule.close()
+            limits.close()
+
+    return WorkerSpec(
+        name="risk-poller",
+        input_topics=[topics.schedule],
+        output_topics=[topics.changes, topics.limits, topics.schedule],
+        decoder=schedules,
+        handler=handler,
+    )

@@ -1,0 +1,132 @@
+"""A compacted topic read as a table: the latest value of every key, caught up on demand.
+
+A worker that keeps state in a compacted topic (the risk poller's last known limits) needs, before
+it decides anything, every value committed so far, including those its own previous transaction
+wrote. `CompactedTable.read` brings the table up to the topic's end *as of the call*: it asks the
+broker for each partition's end offset, which for a ``read_committed`` consumer is the last stable
+offset (librdkafka >= 1.7.1 honours ``isolation.level`` there), and consumes until every partition
+reached it. Reaching the end is known from the fetch position that librdkafka reports with
+``_PARTITION_EOF`` (it counts transaction markers and compacted-away offsets, which a consumed
+record's offset does not), or from a record at the end itself.
+
+The reader is a plain consumer with no group: it assigns every partition from the beginning,
+picks up partitions that appear later (a state topic created by its first write), and commits
+nothing. A tombstone deletes its key. Calls are serialised; the consumer runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+
+__all__ = ["CompactedTable"]
+
+_log = logging.getLogger(__name__)
+_TIMEOUT: Final = 10.0
+_BATCH_WAIT: Final = 0.1
+_OWN_IDENTITY: Final = ("group.id", "group.instance.id", "transactional.id", "enable.auto.commit")
+
+
+class CompactedTable:
+    """The latest decoded value per key of one compacted topic."""
+
+    def __init__(self, topic: str, config: Mapping[str, Any], decode: Callable[[bytes, str], Any]) -> None:
+        self._topic = topic
+        self._decode = decode
+        settings = {k: v for k, v in config.items() if k not in _OWN_IDENTITY}
+        self._consumer = Consumer(
+            {
+                **settings,
+                "group.id": f"table-{uuid.uuid4().hex}",
+                "enable.auto.commit": False,
+                "enable.partition.eof": True,
+                # a read waits for its last fetch; the reader is paused between reads, so this costs no idle polling
+                "fetch.wait.max.ms": 50,
+                "isolation.level": "read_committed",
+            }
+        )
+        self._values: dict[str, Any] = {}
+        self._reached: dict[int, int] = {}  # partition -> the offset read up to (the next one to fetch)
+        self._lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"CompactedTable({self._topic!r}, {len(self._values)} keys)"
+
+    async def read(self) -> Mapping[str, Any]:
+        """Every key's latest value, including everything committed before this call."""
+        async with self._lock:
+            await asyncio.to_thread(self._catch_up)
+            return dict(self._values)
+
+    def close(self) -> None:
+        self._consumer.close()
+
+    def _catch_up(self) -> None:
+        targets = self._ends()
+        pending = {p for p, end in targets.items() if self._reached.get(p, 0) < end}
+        if not pending:
+            return
+        # paused between reads: no fetch is outstanding when the next read asks for the end offsets (on the
+        # same connection, a fetch waiting for data would hold that request for fetch.wait.max.ms)
+        partitions = [TopicPartition(self._topic, p) for p in self._reached]
+        self._consumer.resume(partitions)
+        try:
+            self._consume_to(targets, pending)
+        finally:
+            self._consumer.pause(partitions)
+
+    def _consume_to(self, targets: Mapping[int, int], pending: set[int]) -> None:
+        stalled_at = time.monotonic() + _TIMEOUT
+        while pending:
+            messages = self._consumer.consume(1000, _BATCH_WAIT)
+            for message in messages:
+                self._take(message)
+            pending = {p for p in pending if self._reached.get(p, 0) < targets[p]}
+            if messages:
+                stalled_at = time.monotonic() + _TIMEOUT
+            elif pending and time.monotonic() > stalled_at:
+                raise TimeoutError(f"{self._topic}: stalled reading partitions {sorted(pending)} to their end")
+
+    def _take(self, message: Any) -> None:
+        error = message.error()
+        partition = message.partition()
+        if error is not None:
+            if error.code() != KafkaError._PARTITION_EOF:
+                raise KafkaException(error)
+            self._reached[partition] = max(self._reached.get(partition, 0), message.offset())
+            return
+        self._reached[partition] = max(self._reached.get(partition, 0), message.offset() + 1)
+        key = message.key()
+        if key is None:
+            _log.warning("%s: a record with no key at %d/%d ignored", self._topic, partition, message.offset())
+            return
+        name = key.decode("utf-8", errors="replace")
+        value = message.value()
+        if value is None:
+            self._values.pop(name, None)
+        else:
+            self._values[name] = self._decode(value, self._topic)
+
+    def _ends(self) -> dict[int, int]:
+        """Each partition's end offset now; partitions not assigned yet are assigned from the beginning."""
+        described = self._consumer.list_topics(self._topic, timeout=_TIMEOUT).topics.get(self._topic)
+        if described is None or described.error is not None:
+            return {}  # nothing written there yet
+        new = [p for p in described.partitions if p not in self._reached]
+        if new:
+            self._consumer.incremental_assign([TopicPartition(self._topic, p, OFFSET_BEGINNING) for p in new])
+            self._consumer.pause([TopicPartition(self._topic, p) for p in new])
+            for p in new:
+                self._reached[p] = 0
+        ends: dict[int, int] = {}
+        for p in described.partitions:
+            low, high = self._consumer.get_watermark_offsets(TopicPartition(self._topic, p), timeout=_TIMEOUT)
+            if high > low:
+                ends[p] = high
+        return ends

@@ -90,5 +90,8 @@ def test_demo_runs_every_step_and_exits_zero() -> None:
         "2809",
         "newClaimFile False",
         "SETTLEMENT 2",
+        "PENDING_DECIDED endorsementNo 4",
+        "REDUCED endorsementNo 1",
+        "CANCELLED endorsementNo 6",
     ):
         assert shown in done.stdout

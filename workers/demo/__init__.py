@@ -5,11 +5,14 @@ It starts the Cesce sandbox on a free loopback port and then:
 1. runs a scripted client session against it, one checked step per documented rule
    (`workers.demo.session`);
 2. starts an embedded Kafka and every worker on it (invoices; credit requests and their follow-up;
-   non-payments and the claims poller), produces each bundled sample of ERP changes and follows
+   non-payments and the claims poller; the risk poller), produces each bundled sample of ERP changes and follows
    every change to its result or dead letter (`workers.demo.pipeline`);
 3. decides the credit requests left EN TRÁMITE and moves the claim file on, through the sandbox's
    admin API, and checks the FINAL results and claim updates that follow (`workers.demo.followups`);
-4. reads the sandbox ledger: one sale per invoice, one classification request per request.
+4. with the risk poller running since the start (its first read reconciled the portfolio), asks a
+   larger limit for a known debtor, which stays EN TRÁMITE, and has Cesce grant it for less, reduce
+   a limit and cancel another; checks one risk change each, nothing twice (`workers.demo.risk`);
+5. reads the sandbox ledger: one sale per invoice, one classification request per request.
 
 Every step is checked; the demo exits 1 if any got an answer other than the expected one, and
 leaves nothing running.
@@ -29,10 +32,12 @@ from workers.demo.credit_sample import credit_sample
 from workers.demo.followups import claims_followup, credit_followup
 from workers.demo.pipeline import REGISTRY, Stage, demo_env, run_stage
 from workers.demo.report import Report
+from workers.demo.risk import CONTRACT, risk_stage
 from workers.demo.sample import sample_changes
 from workers.demo.session import client_session
 from workers.invoices import InvoicesTopics, invoices_spec
 from workers.non_payments import NonPaymentsTopics, non_payments_specs
+from workers.risk import risk_poller_spec
 from workers.runtime.embedded import EmbeddedKafka
 from workers.runtime.registry import schema_registry_client
 from workers.runtime.run import serve_all
@@ -57,9 +62,9 @@ async def _pipelines(sandbox_url: str, admin: SandboxAdmin, report: Report) -> N
     invoices, credit, claims = InvoicesTopics(), CreditRequestsTopics(), NonPaymentsTopics()
     with EmbeddedKafka() as kafka:
         bootstrap = kafka.bootstrap_servers
-        env = demo_env(bootstrap, sandbox_url)
+        env = demo_env(bootstrap, sandbox_url) | {"RISK_CONTRACTS": CONTRACT}
         stop = asyncio.Event()
-        specs = [invoices_spec(env), *credit_requests_specs(env), *non_payments_specs(env)]
+        specs = [invoices_spec(env), *credit_requests_specs(env), *non_payments_specs(env), risk_poller_spec(env)]
         workers = asyncio.create_task(serve_all(specs, env, stop))
         reader = AvroReader(schema_registry_client(REGISTRY))
         try:
@@ -93,6 +98,8 @@ async def _pipelines(sandbox_url: str, admin: SandboxAdmin, report: Report) -> N
             await claims_followup(
                 bootstrap, claims.claim_updates, results=results, admin=admin, reader=reader, report=report
             )
+            print("\n5. Cesce changes limits on its own -> risk poller -> cesce.risk-changes\n", flush=True)
+            await risk_stage(bootstrap, env, admin=admin, reader=reader, report=report)
         finally:
             stop.set()
             await workers
@@ -127,7 +134,7 @@ def run_demo(*, verbose: bool = False) -> int:
         print("\n1. The Cesce client against the sandbox, rule by rule\n", flush=True)
         asyncio.run(client_session(sandbox.base_url, admin, report))
         asyncio.run(_pipelines(sandbox.base_url, admin, report))
-        print("\n5. What Cesce holds\n", flush=True)
+        print("\n6. What Cesce holds\n", flush=True)
         _ledger_summary(admin.ledger(), report)
     print(f"\n{len(report.rows) - report.failures} of {len(report.rows)} steps got the expected answer.")
     return 1 if report.failures else 0

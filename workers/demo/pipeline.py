@@ -58,6 +58,7 @@ def demo_env(bootstrap: str, sandbox_url: str) -> dict[str, str]:
         "WORKER_COMMIT_INTERVAL_MS": "100",
         "CLASSIFICATION_FOLLOWUP_SECONDS": "0.5",
         "CLAIMS_POLL_INTERVAL_SECONDS": "0.5",
+        "RISK_MOVEMENTS_INTERVAL_SECONDS": "0.5",
         "CESCE_BASE_URL": sandbox_url,
         "CESCE_CLIENT_ID": "demo-app",
         "CESCE_CLIENT_SECRET": secrets.token_urlsafe(16),

@@ -224,3 +224,25 @@ async def test_a_pending_credit_request_is_final_once_beside_its_risk_change(
     assert [c["requestEndorsementNo"] for c in decided] == [answer["endorsementNo"]]
     assert str(decided[0]["creditLimitGranted"]) == str(final[1]["creditLimitGranted"]) == "90000.00"
     assert sandbox.admin().ledger()["classificationRequests"] == 1
+
+
+@pytest.mark.timeout(120)
+async def test_an_outage_is_tried_again_at_the_next_tick_and_nothing_is_dead_lettered(
+    kafka: KafkaBackend, sandbox: RunningSandbox
+) -> None:
+    topics = Topics()
+    admin = sandbox.admin()
+    admin.set_faults(maintenance=True)
+    async with running(poller_env(kafka, sandbox, topics, unique_topic("risk"))):
+        failed: list[dict[str, Any]] = []
+        for _ in range(60):
+            messages = await read_async(kafka, [topics.schedule], expect=3, within=10)
+            failed = [s for s in decoded_values(REGISTRY, messages, topics.schedule) if s["failures"]]
+            if len(failed) >= 2:
+                break
+        admin.set_faults(maintenance=False)
+        found = await changes(kafka, topics, expect=7)
+    assert [s["failures"] for s in failed[:2]] == [1, 2], "each tick tried again, counted"
+    assert all(s["lastReadAt"] is None and s["reads"] == 0 for s in failed)
+    assert by_kind(found) == {"NEW_LIMIT": 6, "CANCELLED": 1}, "the first read, a reconciliation, once Cesce is back"
+    assert read(kafka, [f"{topics.schedule}.dlq"], expect=0, timeout=2) == []

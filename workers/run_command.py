@@ -9,7 +9,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 from collections.abc import Callable, Mapping, Sequence
+
+from pydantic import ValidationError
 
 from workers.credit_requests import credit_requests_specs
 from workers.invoices import invoices_spec
@@ -27,10 +30,27 @@ WORKERS: dict[str, Callable[[Mapping[str, str]], WorkerSpec | Sequence[WorkerSpe
 }
 
 
+def configuration_errors(error: ValidationError) -> str:
+    """What is wrong in the settings, by variable, without the values (a missing field's input is the whole
+    environment, secrets included, which pydantic would print)."""
+    prefix = "CESCE_" if error.title == "CesceSettings" else ""  # validated by field name, read as CESCE_<NAME>
+
+    def variable(loc: tuple[int | str, ...]) -> str:
+        name = ".".join(str(part) for part in loc) or "settings"
+        return f"{prefix}{name.upper()}" if prefix else name
+
+    return "; ".join(f"{variable(e['loc'])}: {e['msg']}" for e in error.errors())
+
+
 def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     env = dict(os.environ)
-    return run_worker(WORKERS[args.worker](env), env)
+    try:
+        specs = WORKERS[args.worker](env)
+    except ValidationError as exc:
+        print(f"cesce-worker run {args.worker}: configuration error: {configuration_errors(exc)}", file=sys.stderr)
+        return 2
+    return run_worker(specs, env)
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

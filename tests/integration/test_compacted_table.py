@@ -37,3 +37,22 @@ async def test_every_committed_value_by_key_tombstones_deleting(kafka: KafkaBack
         assert await table.read() == after, "nothing new: the same table, at once"
     finally:
         table.close()
+
+
+async def test_a_value_that_cannot_be_decoded_leaves_its_key_out(kafka: KafkaBackend) -> None:
+    topic = unique_topic("state")
+
+    def strict(value: bytes, _topic: str) -> str:
+        if value == b"garbage":
+            raise ValueError("not a state record")
+        return value.decode()
+
+    producer = Producer(producer_config(kafka))
+    for key, value in (("a", b"1"), ("b", b"2"), ("b", b"garbage"), ("c", b"3")):
+        producer.produce(topic, key=key, value=value)
+    producer.flush(10)
+    table = CompactedTable(topic, consumer_config(kafka), strict)
+    try:
+        assert await table.read() == {"a": "1", "c": "3"}
+    finally:
+        table.close()

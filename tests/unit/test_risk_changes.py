@@ -134,7 +134,7 @@ def test_a_change_id_names_the_change() -> None:
 
 def test_contracts_are_a_comma_separated_list_of_contract_numbers() -> None:
     topics = RiskTopics.model_validate({"RISK_CONTRACTS": f" {CONTRACT}, 38100029218 "})
-    assert topics.contracts == (CONTRACT, "38100029218")
+    assert topics.contract_numbers == (CONTRACT, "38100029218")
     with pytest.raises(ValidationError, match="11 digits"):
         RiskTopics.model_validate({"RISK_CONTRACTS": "12345"})
     with pytest.raises(ValidationError, match="RISK_CONTRACTS"):

@@ -39,8 +39,8 @@ _SEED_TIMEOUT = 30.0
 class RiskTopics(BaseSettings):
     model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
-    contracts: tuple[str, ...] = Field(alias="RISK_CONTRACTS", min_length=1)
-    """The contracts to poll, comma-separated contractNo (11 digits each)."""
+    contracts: str = Field(alias="RISK_CONTRACTS", min_length=1)
+    """The contracts to poll, comma-separated contractNo (11 digits each); see `contract_numbers`."""
     changes: str = Field(default="cesce.risk-changes", alias="RISK_CHANGES_TOPIC")
     limits: str = Field(default="cesce.risk-limits", alias="RISK_LIMITS_TOPIC")
     """Compacted: the last known state of every classification record, keyed by contractNo/endorsementNo."""
@@ -51,12 +51,17 @@ class RiskTopics(BaseSettings):
     portfolio_seconds: float = Field(default=86400.0, gt=0, alias="RISK_PORTFOLIO_INTERVAL_SECONDS")
     """How often the whole portfolio is read (and always at a contract's first read)."""
 
-    @field_validator("contracts", mode="before")
+    @field_validator("contracts")
     @classmethod
-    def _split(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = [part.strip() for part in value.split(",") if part.strip()]
-        return tuple(check_contract_no(part) for part in value)
+    def _check(cls, value: str) -> str:
+        numbers = [check_contract_no(part.strip()) for part in value.split(",") if part.strip()]
+        if not numbers:
+            raise ValueError("name at least one contractNo")
+        return ",".join(numbers)
+
+    @property
+    def contract_numbers(self) -> tuple[str, ...]:
+        return tuple(self.contracts.split(","))
 
     @property
     def intervals(self) -> Intervals:
@@ -109,12 +114,14 @@ def risk_poller_spec(env: Mapping[str, str]) -> WorkerSpec:
         limits = CompactedTable(topics.limits, readers, AvroCodec(registry, LIMIT_SCHEMA).decode)
         try:
             codec = AvroCodec(registry, SCHEDULE_SCHEMA)
-            await seed_schedules(topics.contracts, schedule, client_config(env, consumer=False), codec, topics.schedule)
+            await seed_schedules(
+                topics.contract_numbers, schedule, client_config(env, consumer=False), codec, topics.schedule
+            )
             async with CesceClient(cesce_settings) as cesce:
                 yield RiskPoller(
                     cesce,
                     limits,
-                    contracts=topics.contracts,
+                    contracts=topics.contract_numbers,
                     topics={"changes": topics.changes, "limits": topics.limits, "schedule": topics.schedule},
                     intervals=topics.intervals,
                 )

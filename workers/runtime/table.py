@@ -11,7 +11,9 @@ record's offset does not), or from a record at the end itself.
 
 The reader is a plain consumer with no group: it assigns every partition from the beginning,
 picks up partitions that appear later (a state topic created by its first write), and commits
-nothing. A tombstone deletes its key. Calls are serialised; the consumer runs in a worker thread.
+nothing. A tombstone deletes its key; a value that cannot be decoded is logged and leaves its key
+out (the risk poller then sees that limit as new, and publishes it once more rather than stop).
+Calls are serialised; the consumer runs in a worker thread.
 """
 
 from __future__ import annotations
@@ -110,8 +112,18 @@ class CompactedTable:
         value = message.value()
         if value is None:
             self._values.pop(name, None)
-        else:
+            return
+        try:
             self._values[name] = self._decode(value, self._topic)
+        except Exception:  # one bad record must not stop every reader of the table: the key reads as unknown
+            _log.exception(
+                "%s: the value of %r at %d/%d cannot be decoded; the key is left out",
+                self._topic,
+                name,
+                partition,
+                message.offset(),
+            )
+            self._values.pop(name, None)
 
     def _ends(self) -> dict[int, int]:
         """Each partition's end offset now; partitions not assigned yet are assigned from the beginning."""

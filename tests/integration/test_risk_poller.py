@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
@@ -14,7 +15,7 @@ import pytest
 from tests.integration.conftest import ORO, RawCesce
 from tests.integration.runtime_support import produce, read
 from tests.integration.worker_support import decoded as decoded_values
-from tests.integration.worker_support import read_async
+from tests.integration.worker_support import read_async, worker_process
 from tests.integration.worker_support import running as serve_running
 from tests.integration.worker_support import worker_env as base_env
 from tests.kafka_backends import KafkaBackend, unique_topic
@@ -246,3 +247,17 @@ async def test_an_outage_is_tried_again_at_the_next_tick_and_nothing_is_dead_let
     assert all(s["lastReadAt"] is None and s["reads"] == 0 for s in failed)
     assert by_kind(found) == {"NEW_LIMIT": 6, "CANCELLED": 1}, "the first read, a reconciliation, once Cesce is back"
     assert read(kafka, [f"{topics.schedule}.dlq"], expect=0, timeout=2) == []
+
+
+@pytest.mark.timeout(120)
+def test_the_poller_process_polls_every_contract_and_stops_cleanly(
+    kafka: KafkaBackend, sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    topics = Topics()
+    env = poller_env(kafka, sandbox, topics, unique_topic("risk"), RISK_CONTRACTS=f"{ORO}, {SECOND}")
+    with worker_process("risk-poller", env, str(tmp_path / "poller.log")) as poller:
+        messages = read(kafka, [topics.changes], expect=9, timeout=60)
+        poller.send_signal(signal.SIGTERM)
+        assert poller.wait(30) == 0, (tmp_path / "poller.log").read_text()
+    found = decoded_values(REGISTRY, messages, topics.changes)
+    assert Counter(c["contractNo"] for c in found) == {ORO: 7, SECOND: 2}

@@ -128,6 +128,7 @@ def compare(
     """
     found = Comparison()
     current: dict[str, Mapping[str, Any]] = dict(known)
+    pending = _Pending(current)
     seen: set[str] = set()
     for record in records:
         new = state_of(contract_no, record, now)
@@ -138,11 +139,13 @@ def compare(
             continue
         request_key = None
         if new["statusCode"] != _PENDING and (old is None or old["statusCode"] != _PENDING):
-            request_key = _decided_request(current, new, key)
+            request_key = pending.decided_by(new, key)
         request = current.get(request_key) if request_key else None
         kind = _kind(old, new, decides_request=request is not None)
         current[key] = found.writes[key] = new
+        pending.update(key, new)
         if request_key is not None:
+            pending.update(request_key, None)
             current.pop(request_key)
             found.writes[request_key] = None
         if kind is not None:
@@ -159,19 +162,35 @@ def _same(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     return all(old.get(name) == new.get(name) for name in _COMPARED)
 
 
-def _decided_request(current: Mapping[str, Mapping[str, Any]], new: Mapping[str, Any], key: str) -> str | None:
-    """The key of the debtor's other record EN TRÁMITE (a 300xxx) that `new` decides, if any."""
-    for other, state in current.items():
-        if (
-            other != key
-            and state["statusCode"] == _PENDING
-            and state["countryCode"] == new["countryCode"]
-            and state["taxCode"] == new["taxCode"]
-            and state["creditLimitRequested"] == new["creditLimitRequested"]
-            and state["requestDate"] == new["requestDate"]
-        ):
-            return other
-    return None
+class _Pending:
+    """The records EN TRÁMITE by debtor (countryCode, taxCode): which request a decided record decides."""
+
+    def __init__(self, states: Mapping[str, Mapping[str, Any]]) -> None:
+        self._by_debtor: dict[tuple[str, str], dict[str, Mapping[str, Any]]] = {}
+        self._debtor_of: dict[str, tuple[str, str]] = {}
+        for key, state in states.items():
+            self.update(key, state)
+
+    def update(self, key: str, state: Mapping[str, Any] | None) -> None:
+        """`key` now holds `state` (None: deleted)."""
+        debtor = self._debtor_of.pop(key, None)
+        if debtor is not None:
+            self._by_debtor[debtor].pop(key, None)
+        if state is not None and state["statusCode"] == _PENDING:
+            debtor = (state["countryCode"], state["taxCode"])
+            self._by_debtor.setdefault(debtor, {})[key] = state
+            self._debtor_of[key] = debtor
+
+    def decided_by(self, new: Mapping[str, Any], key: str) -> str | None:
+        """The key of the debtor's other record EN TRÁMITE (a 300xxx) that `new` decides, if any."""
+        for other, state in self._by_debtor.get((new["countryCode"], new["taxCode"]), {}).items():
+            if (
+                other != key
+                and state["creditLimitRequested"] == new["creditLimitRequested"]
+                and state["requestDate"] == new["requestDate"]
+            ):
+                return other
+        return None
 
 
 def _kind(old: Mapping[str, Any] | None, new: Mapping[str, Any], *, decides_request: bool) -> Kind | None:

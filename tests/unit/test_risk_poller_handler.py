@@ -12,7 +12,6 @@ from workers.runtime.serde import TOMBSTONE
 from workers.runtime.table import CompactedTable
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
-TOPICS = {"changes": "changes", "limits": "limits", "schedule": "schedule"}
 
 
 def record(value: Any, offset: int = 0) -> InputRecord:
@@ -25,7 +24,9 @@ async def handle(value: Any, contracts: tuple[str, ...] = ("34109150331",)) -> A
             cesce,
             cast(CompactedTable, None),  # never read on these paths
             contracts=contracts,
-            topics=TOPICS,
+            changes_topic="changes",
+            limits_topic="limits",
+            schedule_topic="schedule",
             intervals=Intervals(timedelta(minutes=5), timedelta(days=1)),
             clock=lambda: NOW,
         )

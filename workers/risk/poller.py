@@ -75,18 +75,16 @@ class RiskPoller:
         limits: CompactedTable,
         *,
         contracts: Collection[str],
-        topics: Mapping[str, str],
+        changes_topic: str,
+        limits_topic: str,
+        schedule_topic: str,
         intervals: Intervals,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._api = cesce.classifications
         self._limits = limits
         self._contracts = frozenset(contracts)
-        self._changes_topic, self._limits_topic, self._schedule_topic = (
-            topics["changes"],
-            topics["limits"],
-            topics["schedule"],
-        )
+        self._changes_topic, self._limits_topic, self._schedule_topic = changes_topic, limits_topic, schedule_topic
         self._intervals = intervals
         self._clock = clock
         self._chains = Chains()
@@ -153,7 +151,7 @@ class RiskPoller:
         }
         if full:
             value["nextPortfolioAt"] = now + self._intervals.portfolio
-        return Output(self._schedule_topic, schedule["contractNo"], value, schema=SCHEDULE_SCHEMA)
+        return self._schedule(value)
 
     def _failed(self, schedule: Mapping[str, Any], exc: CesceError, now: datetime) -> Output:
         """The schedule again, one movements interval later: a read that failed is tried at the next tick."""
@@ -167,5 +165,9 @@ class RiskPoller:
             describe(exc),
             failures,
         )
-        value = dict(schedule) | {"nextMovementsAt": now + self._intervals.movements, "failures": failures}
-        return Output(self._schedule_topic, schedule["contractNo"], value, schema=SCHEDULE_SCHEMA)
+        later = {"nextMovementsAt": now + self._intervals.movements, "failures": failures}
+        return self._schedule(dict(schedule) | later)
+
+    def _schedule(self, value: Mapping[str, Any]) -> Output:
+        """The contract's schedule record, appended again."""
+        return Output(self._schedule_topic, value["contractNo"], value, schema=SCHEDULE_SCHEMA)

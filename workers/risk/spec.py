@@ -9,6 +9,7 @@ Two replicas starting together may both append one; the poller keeps one chain p
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,7 @@ from workers.runtime.table import CompactedTable
 __all__ = ["RiskTopics", "risk_poller_spec", "seed_schedules"]
 
 _SEED_TIMEOUT = 30.0
+_log = logging.getLogger(__name__)
 
 
 class RiskTopics(BaseSettings):
@@ -94,6 +96,7 @@ async def seed_schedules(
     await asyncio.to_thread(produce)
     if errors:
         raise RuntimeError(f"the first schedules of {missing} were not written to {topic}: {errors[0]}")
+    _log.info("first schedules written for %s: each is read whole at once", ", ".join(missing))
     return missing
 
 
@@ -101,32 +104,39 @@ def risk_poller_spec(env: Mapping[str, str]) -> WorkerSpec:
     """The risk poller, configured by `env` (the settings above, ``CESCE_*``, ``KAFKA_*``)."""
     topics = RiskTopics.model_validate({k: v for k, v in env.items() if k.isupper()})
     cesce_settings = CesceSettings.from_env(env)
-    registry_url = RuntimeSettings.model_validate({k: v for k, v in env.items() if k.isupper()}).schema_registry_url
-    readers = client_config(env, consumer=True)
+    settings = RuntimeSettings.model_validate({k: v for k, v in env.items() if k.isupper()})
+    readers = client_config(settings, env, consumer=True)
 
     def schedules(registry: SchemaRegistryClient) -> Decoder:
         return state_decoder(registry, SCHEDULE_SCHEMA)
 
+    async def seed(registry: SchemaRegistryClient) -> None:
+        """The first schedules, from a reader of the schedule topic needed only at start."""
+        codec = AvroCodec(registry, SCHEDULE_SCHEMA)
+        schedule = CompactedTable(topics.schedule, readers, codec.decode)
+        try:
+            producer = client_config(settings, env, consumer=False)
+            await seed_schedules(topics.contract_numbers, schedule, producer, codec, topics.schedule)
+        finally:
+            schedule.close()
+
     @asynccontextmanager
     async def handler() -> AsyncIterator[Handler]:
-        registry = schema_registry_client(registry_url)
-        schedule = CompactedTable(topics.schedule, readers, AvroCodec(registry, SCHEDULE_SCHEMA).decode)
+        registry = schema_registry_client(settings.schema_registry_url)
+        await seed(registry)
         limits = CompactedTable(topics.limits, readers, AvroCodec(registry, LIMIT_SCHEMA).decode)
         try:
-            codec = AvroCodec(registry, SCHEDULE_SCHEMA)
-            await seed_schedules(
-                topics.contract_numbers, schedule, client_config(env, consumer=False), codec, topics.schedule
-            )
             async with CesceClient(cesce_settings) as cesce:
                 yield RiskPoller(
                     cesce,
                     limits,
                     contracts=topics.contract_numbers,
-                    topics={"changes": topics.changes, "limits": topics.limits, "schedule": topics.schedule},
+                    changes_topic=topics.changes,
+                    limits_topic=topics.limits,
+                    schedule_topic=topics.schedule,
                     intervals=topics.intervals,
                 )
         finally:
-            schedule.close()
             limits.close()
 
     return WorkerSpec(

@@ -48,9 +48,9 @@ def _client_settings(env: Mapping[str, str], *, consumer: bool) -> dict[str, Any
     return {**settings, "logger": _LIBRDKAFKA_LOG}
 
 
-def client_config(env: Mapping[str, str], *, consumer: bool) -> dict[str, Any]:
-    """The broker and the ``KAFKA_*`` settings, for a client of a worker's own (a state reader, a seeding producer)."""
-    settings = RuntimeSettings.model_validate({k: v for k, v in env.items() if k.isupper()})
+def client_config(settings: RuntimeSettings, env: Mapping[str, str], *, consumer: bool) -> dict[str, Any]:
+    """The broker and the ``KAFKA_*`` settings: what every client of a worker starts from (the engine's consumer
+    and producer, a state reader, a seeding producer)."""
     return {**_client_settings(env, consumer=consumer), "bootstrap.servers": settings.bootstrap_servers}
 
 
@@ -85,8 +85,7 @@ def consumer_config(settings: RuntimeSettings, env: Mapping[str, str], group_id:
         # a subscribed topic that does not exist yet (a state topic before its first record, on a broker that
         # creates topics on first write) is picked up within seconds rather than librdkafka's default 5 minutes
         "topic.metadata.refresh.interval.ms": 5000,
-        **_client_settings(env, consumer=True),
-        "bootstrap.servers": settings.bootstrap_servers,
+        **client_config(settings, env, consumer=True),
         "group.id": group_id,
         "auto.offset.reset": "earliest",
         "enable.auto.commit": False,
@@ -99,8 +98,7 @@ def consumer_config(settings: RuntimeSettings, env: Mapping[str, str], group_id:
 
 def producer_config(settings: RuntimeSettings, env: Mapping[str, str], group_id: str) -> dict[str, Any]:
     return {
-        **_client_settings(env, consumer=False),
-        "bootstrap.servers": settings.bootstrap_servers,
+        **client_config(settings, env, consumer=False),
         "transactional.id": f"{group_id}.{settings.instance_id}",
         "linger.ms": 5,
         # Java's partitioner, as Debezium and Kafka Streams use: a debtor's key lands where theirs would

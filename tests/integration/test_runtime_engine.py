@@ -194,7 +194,7 @@ async def test_business_dead_letter_keeps_the_original_headers(kafka: KafkaBacke
     ):
         dead = await asyncio.to_thread(read, kafka, [f"{source}.dlq"], expect=1)
     [message] = dead
-    assert header(message, "traceparent") == traceparent.decode()
+    assert header(message, "dlq.original.traceparent") == traceparent.decode()
     assert header(message, "dlq.error.description") == "venta errónea - No existe periodo de seguro"
     assert message.value() == b'{"n": 0}'
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from workers.runtime.breaker import OutageBreaker
 from workers.runtime.chains import Chains
 from workers.runtime.contract import DeadLetter, Defer, ErrorCategory, InputRecord
-from workers.runtime.dlq import Failure, dead_letter_headers, source_headers
+from workers.runtime.dlq import Failure, dead_letter_headers, replay_count, replay_headers, source_headers
 from workers.runtime.engine import backoff_seconds
 from workers.runtime.lanes import KeyLanes
 from workers.runtime.offsets import PartitionProgress
@@ -193,7 +194,8 @@ def test_dead_letter_headers_keep_the_originals_and_say_why() -> None:
         DeadLetter(ErrorCategory.BUSINESS, "2809", "2809 PORCENTAJES  EXCLUIDO DE LA PÓLIZA"), 3, first, last
     )
     headers = dict(dead_letter_headers(record(), failure, "invoices"))
-    assert headers["traceparent"] == b"00-abc-def-01"
+    assert "traceparent" not in headers  # the dead letter gets its own (the engine adds it)
+    assert headers["dlq.original.traceparent"] == b"00-abc-def-01"
     assert headers["dlq.category"] == b"business"  # an earlier dead letter's header replaced, not repeated
     assert headers["dlq.error.code"] == b"2809"
     assert headers["dlq.error.description"].decode() == "2809 PORCENTAJES  EXCLUIDO DE LA PÓLIZA"
@@ -209,6 +211,28 @@ def test_dead_letter_headers_keep_the_originals_and_say_why() -> None:
     names = [name for name, _ in dead_letter_headers(record(), failure, "invoices")]
     assert names.count("dlq.category") == 1
     assert names.count("source.offset") == 1
+
+
+def test_replay_headers_restore_the_originals_and_count_the_replay() -> None:
+    failure = Failure(
+        DeadLetter(ErrorCategory.BUSINESS, "1522", "No existe periodo de seguro"), 1, *[datetime.now(UTC)] * 2
+    )
+    original = replace(record(), headers=(("traceparent", b"00-abc-def-01"), ("erp.batch", b"7")))
+    letter = [*dead_letter_headers(original, failure, "invoices"), ("traceparent", b"00-dead-letter-01")]
+    replayed = replay_headers(letter, "erp.invoices.dlq[0]@3")
+    assert replayed == [
+        ("erp.batch", b"7"),
+        ("traceparent", b"00-abc-def-01"),
+        ("replay.count", b"1"),
+        ("replay.source", b"erp.invoices.dlq[0]@3"),
+    ]
+    # it fails again: the count survives the second dead-lettering and goes up at the next replay
+    again = replace(original, headers=tuple(replayed))
+    letter = list(dead_letter_headers(again, failure, "invoices"))
+    assert replay_count(letter) == 1
+    assert dict(replay_headers(letter, "erp.invoices.dlq[0]@9"))["replay.count"] == b"2"
+    assert replay_count([("replay.count", b"junk")]) == 0
+    assert replay_count([]) == 0
 
 
 def test_source_headers_name_the_input() -> None:

@@ -1,8 +1,12 @@
 """Dead letters: the original key and value bytes, unchanged, with headers that say why.
 
-Operators list, read and replay dead letters (issue 7), so everything they need travels in the
-headers; the original record's own headers (its trace context among them) are kept as they came,
-and ours are prefixed ``dlq.`` so a replay can strip exactly ours.
+Operators list, read and replay dead letters (``cesce-worker dlq``), so everything they need travels
+in the headers. The original record's own headers are kept as they came, and ours are prefixed
+``dlq.`` so a replay can strip exactly ours; the original's trace context moves to
+``dlq.original.traceparent`` / ``dlq.original.tracestate`` because the dead letter carries its own
+(the span that dead-lettered it). `replay_headers` undoes all of that and counts the replay in
+``replay.count``, a header that survives the next dead-lettering, so a record that keeps failing
+is refused after the configured number of replays.
 """
 
 from __future__ import annotations
@@ -16,12 +20,16 @@ from workers.runtime.contract import DeadLetter, InputRecord
 
 __all__ = [
     "DLQ_PREFIX",
+    "REPLAY_COUNT",
+    "REPLAY_SOURCE",
     "SOURCE_OFFSET",
     "SOURCE_OUTPUT",
     "SOURCE_PARTITION",
     "SOURCE_TOPIC",
     "Failure",
     "dead_letter_headers",
+    "replay_count",
+    "replay_headers",
     "source_headers",
 ]
 
@@ -32,6 +40,13 @@ SOURCE_PARTITION: Final = "source.partition"
 SOURCE_OFFSET: Final = "source.offset"
 SOURCE_OUTPUT: Final = "source.output"
 """``<index>/<count>``: which of its source record's outputs a record is (reconciliation finds partial publishes)."""
+TRACE_HEADERS: Final = ("traceparent", "tracestate")
+"""W3C trace context: the dead letter's own; the original's are kept as ``dlq.original.<name>``."""
+_ORIGINAL: Final = "dlq.original."
+REPLAY_COUNT: Final = "replay.count"
+"""How many times the record was replayed from a dead-letter topic (not ``dlq.``: it survives the next failure)."""
+REPLAY_SOURCE: Final = "replay.source"
+"""``<dlq topic>[<partition>]@<offset>``: the dead letter a replayed record came from."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +73,9 @@ def _iso(moment: datetime) -> bytes:
 
 def dead_letter_headers(record: InputRecord, failure: Failure, worker: str) -> Sequence[tuple[str, bytes]]:
     """The original headers (minus any earlier ``dlq.*`` and source headers), then ours."""
-    ours = {DLQ_PREFIX, "source."}
-    kept = [(k, v) for k, v in record.headers if not k.startswith(tuple(ours))]
+    ours = (DLQ_PREFIX, "source.")
+    kept = [(k, v) for k, v in record.headers if not k.startswith(ours) and k not in TRACE_HEADERS]
+    trace = [(_ORIGINAL + k, v) for k, v in record.headers if k in TRACE_HEADERS]
     timestamp = b"" if record.timestamp_ms is None else str(record.timestamp_ms).encode()
     outcome = failure.outcome
     return [
@@ -75,5 +91,27 @@ def dead_letter_headers(record: InputRecord, failure: Failure, worker: str) -> S
         ("dlq.attempts", str(failure.attempts).encode()),
         ("dlq.first.failure", _iso(failure.first_failure)),
         ("dlq.last.failure", _iso(failure.last_failure)),
+        *trace,
         *source_headers(record),
     ]
+
+
+def replay_count(headers: Sequence[tuple[str, bytes | None]]) -> int:
+    """How many times a record was replayed already (0 without the header or with an unreadable one)."""
+    value = next((v for k, v in reversed(headers) if k == REPLAY_COUNT), None)
+    try:
+        return max(0, int(value or b"0"))
+    except ValueError:
+        return 0
+
+
+def replay_headers(headers: Sequence[tuple[str, bytes | None]], source: str) -> list[tuple[str, bytes | None]]:
+    """A dead letter's headers as its replay carries them: the original's (its trace context
+    restored), then ``replay.count`` one higher and ``replay.source`` (the dead letter, `source`)."""
+    original: list[tuple[str, bytes | None]] = []
+    for name, value in headers:
+        if name.startswith(_ORIGINAL) and name[len(_ORIGINAL) :] in TRACE_HEADERS:
+            original.append((name[len(_ORIGINAL) :], value))
+        elif not name.startswith((DLQ_PREFIX, "source.", "replay.")) and name not in TRACE_HEADERS:
+            original.append((name, value))
+    return [*original, (REPLAY_COUNT, str(replay_count(headers) + 1).encode()), (REPLAY_SOURCE, source.encode())]

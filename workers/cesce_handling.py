@@ -28,21 +28,34 @@ from workers.cesce import (
     CesceValidationError,
 )
 from workers.runtime.contract import DeadLetter, ErrorCategory, Handler, Retry
+from workers.runtime.run import WorkerContext
 
-__all__ = ["describe", "failure_outcome", "with_cesce"]
+__all__ = ["cesce_client", "describe", "failure_outcome", "with_cesce"]
 
 
 def with_cesce(
     settings: CesceSettings, make: Callable[[CesceClient], Handler]
-) -> Callable[[], AbstractAsyncContextManager[Handler]]:
+) -> Callable[[WorkerContext], AbstractAsyncContextManager[Handler]]:
     """A `WorkerSpec.handler`: `make(client)` with a client opened for as long as the engine runs."""
 
     @asynccontextmanager
-    async def handler() -> AsyncIterator[Handler]:
-        async with CesceClient(settings) as cesce:
+    async def handler(context: WorkerContext) -> AsyncIterator[Handler]:
+        async with cesce_client(settings, context) as cesce:
             yield make(cesce)
 
     return handler
+
+
+@asynccontextmanager
+async def cesce_client(settings: CesceSettings, context: WorkerContext) -> AsyncIterator[CesceClient]:
+    """A client for a handler's lifetime, its token check among the process's readiness checks."""
+    name = f"{context.label}.cesce"
+    async with CesceClient(settings) as cesce:
+        context.health.add_check(name, cesce.token_problem)
+        try:
+            yield cesce
+        finally:
+            context.health.remove_check(name)
 
 
 def describe(error: CesceError) -> str:

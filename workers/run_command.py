@@ -7,8 +7,8 @@ and its companions, such as a follow-up loop). The environment is read here, onc
 from __future__ import annotations
 
 import argparse
-import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 
@@ -17,10 +17,13 @@ from pydantic import ValidationError
 from workers.credit_requests import credit_requests_specs
 from workers.invoices import invoices_spec
 from workers.non_payments import non_payments_specs
+from workers.observability.logs import configure_logging
 from workers.risk import risk_poller_spec
 from workers.runtime.run import WorkerSpec, run_worker
 
-__all__ = ["WORKERS", "register"]
+__all__ = ["WORKERS", "register", "secret_values"]
+
+_SECRET_NAME = re.compile(r"SECRET|PASSWORD|TOKEN|PRIVATE|CREDENTIAL", re.IGNORECASE)
 
 WORKERS: dict[str, Callable[[Mapping[str, str]], WorkerSpec | Sequence[WorkerSpec]]] = {
     "invoices": invoices_spec,
@@ -42,9 +45,18 @@ def configuration_errors(error: ValidationError) -> str:
     return "; ".join(f"{variable(e['loc'])}: {e['msg']}" for e in error.errors())
 
 
+def secret_values(env: Mapping[str, str]) -> list[str]:
+    """The values of every variable whose name says it holds a secret: the logs never show them."""
+    return [value for name, value in env.items() if _SECRET_NAME.search(name) and value]
+
+
 def _run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     env = dict(os.environ)
+    log_format = env.get("LOG_FORMAT", "json").strip().lower()
+    if log_format not in ("json", "text"):
+        print(f"cesce-worker run {args.worker}: configuration error: LOG_FORMAT: json or text", file=sys.stderr)
+        return 2
+    configure_logging(args.log_level, json_lines=log_format == "json", secrets=secret_values(env))
     try:
         specs = WORKERS[args.worker](env)
     except ValidationError as exc:
@@ -57,4 +69,5 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser = commands.add_parser("run", help="run a worker (consume, call Cesce, publish) until Ctrl-C")
     parser.add_argument("worker", choices=sorted(WORKERS), help="which worker")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.epilog = "Logs: JSON lines on stderr with trace ids (LOG_FORMAT=text for plain lines)."
     parser.set_defaults(handler=_run)

@@ -21,7 +21,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from workers.runtime.contract import Handler, InputRecord, Outcome, Output, Publish
 from workers.runtime.engine import Decoder
-from workers.runtime.run import WorkerSpec, run_worker
+from workers.runtime.run import WorkerContext, WorkerSpec, run_worker
 
 
 def json_decoder(_registry: SchemaRegistryClient) -> Decoder:
@@ -35,7 +35,7 @@ def json_decoder(_registry: SchemaRegistryClient) -> Decoder:
 
 def echo_spec(input_topic: str, output_topic: str, delay_ms: float) -> WorkerSpec:
     @asynccontextmanager
-    async def handler() -> AsyncIterator[Handler]:
+    async def handler(_context: WorkerContext) -> AsyncIterator[Handler]:
         async def echo(record: InputRecord) -> Outcome:
             if delay_ms:
                 await asyncio.sleep(delay_ms / 1000)

@@ -85,6 +85,7 @@ class Workers:
             "WORKER_GROUP_ID": group,
             "WORKER_COMMIT_INTERVAL_MS": "100",
             "WORKER_DRAIN_SECONDS": "5",
+            "WORKER_HTTP_PORT": "0",
             "ECHO_INPUT": source,
             "ECHO_OUTPUT": sink,
         }

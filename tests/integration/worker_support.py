@@ -29,6 +29,7 @@ def worker_env(kafka: KafkaBackend, sandbox: RunningSandbox, registry: str, grou
         "WORKER_GROUP_ID": group,
         "WORKER_INSTANCE_ID": "it",
         "WORKER_COMMIT_INTERVAL_MS": "100",
+        "WORKER_HTTP_PORT": "0",
         "CESCE_BASE_URL": sandbox.base_url,
         "CESCE_CLIENT_ID": "it",
         "CESCE_CLIENT_SECRET": "it-secret",

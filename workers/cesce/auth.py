@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from workers.cesce.config import CesceSettings
 from workers.cesce.errors import CesceError, CesceProtocolError, CesceTransientError
 from workers.cesce.http import decode_answer, send
+from workers.observability.metrics import TOKEN_RENEWALS
 
 __all__ = ["TokenManager"]
 
@@ -129,11 +130,17 @@ class TokenManager:
         sent_at = self._clock()
         request = self._client.build_request("POST", settings.token_url, data=form)
         try:
-            payload = decode_answer(await send(self._client, request, operation), operation, token_endpoint=True)
+            response = await send(self._client, request, operation, route=request.url.path)
+            payload = decode_answer(response, operation, token_endpoint=True)
         except CesceTransientError as exc:
             # Asking for a token again is harmless, and the API request it was for was never sent.
             exc.outcome_unknown = False
+            TOKEN_RENEWALS.add(1, {"grant": grant_type, "outcome": "failed"})
             raise
+        except CesceError:
+            TOKEN_RENEWALS.add(1, {"grant": grant_type, "outcome": "failed"})
+            raise
+        TOKEN_RENEWALS.add(1, {"grant": grant_type, "outcome": "ok"})
         try:
             answer = _TokenAnswer.model_validate(payload)
         except ValidationError as exc:

@@ -17,6 +17,7 @@ from workers.cesce.auth import TokenManager
 from workers.cesce.claims import ClaimsApi
 from workers.cesce.classifications import ClassificationsApi
 from workers.cesce.config import CesceSettings
+from workers.cesce.errors import CesceError
 from workers.cesce.http import CesceHttp
 from workers.cesce.retry import Clock, RetryPolicy, Sleep, Uniform
 from workers.cesce.sales import SalesApi
@@ -62,6 +63,16 @@ class CesceClient:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
     ) -> None:
         await self.aclose()
+
+    async def token_problem(self) -> str | None:
+        """None when an access token can be had (the cached one, or a new one now); else why not, in a few
+        words (readiness: a worker whose credentials Cesce refuses is not ready)."""
+        try:
+            await self._tokens.access_token()
+        except CesceError as exc:
+            status = f" HTTP {exc.http_status}" if exc.http_status else ""
+            return f"no Cesce token: {type(exc).__name__}{status}"
+        return None
 
     async def aclose(self) -> None:
         """Close the connections; the client cannot be used afterwards."""

@@ -14,15 +14,23 @@ Everything that can go wrong on the wire is decided here, so callers see only th
 
 `CesceHttp` sends the API calls: last validation gate, bearer token and client-id header, one
 token renewal on a 401, and retries through `RetryPolicy`.
+
+`send` is also where each HTTP exchange is observed: a CLIENT span named ``<method> <route>`` (the
+path template, never the URL with its query) and the ``cesce.client.duration`` histogram by
+operation and status. Neither sees headers or bodies.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Final, Protocol, TypeVar
 
 import httpx
+from opentelemetry.semconv.attributes import error_attributes, http_attributes, server_attributes
+from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.util.types import Attributes
 from pydantic import BaseModel, ValidationError
 
 from workers.cesce.assumptions import CLIENT_ID_HEADER
@@ -37,6 +45,8 @@ from workers.cesce.errors import (
 )
 from workers.cesce.retry import RetryPolicy, parse_retry_after
 from workers.cesce.validation import check_contract_no, check_fields
+from workers.observability.metrics import CESCE_DURATION
+from workers.observability.tracing import TRACER
 
 __all__ = [
     "TRANSPORT_ERRORS",
@@ -86,12 +96,36 @@ def translate_transport_error(exc: httpx.RequestError, operation: str) -> CesceE
     return CesceTransientError(message, outcome_unknown=meaning == _MAYBE_PROCESSED, operation=operation)
 
 
-async def send(client: httpx.AsyncClient, request: httpx.Request, operation: str) -> httpx.Response:
-    """Send one request; httpx exceptions leave as Cesce errors."""
-    try:
-        return await client.send(request)
-    except httpx.RequestError as exc:
-        raise translate_transport_error(exc, operation) from exc
+async def send(client: httpx.AsyncClient, request: httpx.Request, operation: str, *, route: str) -> httpx.Response:
+    """Send one request (`route`: its path template, for the span); httpx exceptions leave as Cesce errors."""
+    attributes: Attributes = {
+        http_attributes.HTTP_REQUEST_METHOD: request.method,
+        server_attributes.SERVER_ADDRESS: request.url.host,
+        server_attributes.SERVER_PORT: request.url.port or (443 if request.url.scheme == "https" else 80),
+        "url.template": route,
+        "cesce.operation": operation,
+    }
+    started = time.monotonic()
+    status = "none"
+    with TRACER.start_as_current_span(
+        f"{request.method} {route}", kind=SpanKind.CLIENT, attributes=attributes, record_exception=False
+    ) as span:
+        try:
+            response = await client.send(request)
+        except httpx.RequestError as exc:
+            status = type(exc).__name__
+            span.set_attribute(error_attributes.ERROR_TYPE, status)
+            span.set_status(StatusCode.ERROR, status)
+            raise translate_transport_error(exc, operation) from exc
+        else:
+            status = str(response.status_code)
+            span.set_attribute(http_attributes.HTTP_RESPONSE_STATUS_CODE, response.status_code)
+            if response.status_code >= 400:
+                span.set_attribute(error_attributes.ERROR_TYPE, status)
+                span.set_status(StatusCode.ERROR, status)
+            return response
+        finally:
+            CESCE_DURATION.record(time.monotonic() - started, {"operation": operation, "status": status})
 
 
 def _error_fields(payload: Mapping[str, Any], operation: str, status: int) -> tuple[str | None, str | None]:
@@ -258,9 +292,10 @@ class CesceHttp:
         check_contract_no(contract_no, operation=operation)
         check_fields(body if body is not None else params or {}, operation=operation)
         url = self._settings.api_url(api) + path.format(contractNo=contract_no)
+        route = f"/{api.value}{path}"
 
         async def attempt() -> dict[str, Any]:
-            return await self._authorised(method, url, operation, params=params, body=body)
+            return await self._authorised(method, url, route, operation, params=params, body=body)
 
         return await self._retry.run(attempt, idempotent=idempotent, operation=operation)
 
@@ -268,6 +303,7 @@ class CesceHttp:
         self,
         method: str,
         url: str,
+        route: str,
         operation: str,
         *,
         params: Mapping[str, str] | None,
@@ -278,7 +314,7 @@ class CesceHttp:
         async def signed(token: str) -> httpx.Response:
             headers = {"Authorization": f"Bearer {token}", CLIENT_ID_HEADER: self._settings.client_id}
             request = self._client.build_request(method, url, params=params, json=body, headers=headers)
-            return await send(self._client, request, operation)
+            return await send(self._client, request, operation, route=route)
 
         token = await self._tokens.access_token()
         response = await signed(token)

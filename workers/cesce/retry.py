@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from workers.cesce.errors import CesceTransientError
+from workers.observability.metrics import CESCE_RETRIES
 
 if TYPE_CHECKING:
     from workers.cesce.config import CesceSettings
@@ -166,6 +167,8 @@ class RetryPolicy:
 
         def before_sleep(state: RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome else None
+            code = getattr(error, "error_code", None) or getattr(error, "http_status", None) or type(error).__name__
+            CESCE_RETRIES.add(1, {"operation": operation, "code": str(code)})
             _log.warning(
                 "cesce %s: attempt %d failed (%s: %s); retrying in %.2fs",
                 operation,

@@ -20,14 +20,14 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from workers.cesce import CesceClient, CesceSettings
+from workers.cesce import CesceSettings
 from workers.cesce.codecs import check_contract_no
+from workers.cesce_handling import cesce_client
 from workers.risk.changes import LIMIT_SCHEMA
 from workers.risk.poller import SCHEDULE_SCHEMA, Intervals, RiskPoller, first_schedule
 from workers.runtime.contract import Handler
 from workers.runtime.engine import Decoder
-from workers.runtime.registry import schema_registry_client
-from workers.runtime.run import WorkerSpec, client_config
+from workers.runtime.run import WorkerContext, WorkerSpec, client_config
 from workers.runtime.serde import AvroCodec, state_decoder
 from workers.runtime.settings import RuntimeSettings
 from workers.runtime.table import CompactedTable
@@ -121,12 +121,11 @@ def risk_poller_spec(env: Mapping[str, str]) -> WorkerSpec:
             schedule.close()
 
     @asynccontextmanager
-    async def handler() -> AsyncIterator[Handler]:
-        registry = schema_registry_client(settings.schema_registry_url)
-        await seed(registry)
-        limits = CompactedTable(topics.limits, readers, AvroCodec(registry, LIMIT_SCHEMA).decode)
+    async def handler(context: WorkerContext) -> AsyncIterator[Handler]:
+        await seed(context.registry)
+        limits = CompactedTable(topics.limits, readers, AvroCodec(context.registry, LIMIT_SCHEMA).decode)
         try:
-            async with CesceClient(cesce_settings) as cesce:
+            async with cesce_client(cesce_settings, context) as cesce:
                 yield RiskPoller(
                     cesce,
                     limits,

@@ -11,7 +11,8 @@ a worker only decides, for one record, which of these things should happen:
 
 A handler that raises is a bug, not a business outcome: the runtime dead-letters the record with
 category ``internal`` and the exception's type, and goes on with the next one. Nothing here
-imports confluent-kafka, so domain modules can use these types without knowing Kafka.
+imports confluent-kafka (only the OpenTelemetry API, for the trace id), so domain modules can use
+these types without knowing Kafka.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+from workers.observability.tracing import current_trace_id
 
 __all__ = [
     "DeadLetter",
@@ -77,10 +80,11 @@ class InputRecord:
 
     @property
     def trace_id(self) -> str | None:
-        """The trace id of a W3C ``traceparent`` header (``00-<trace id>-<span id>-<flags>``), if any."""
+        """The trace id of a W3C ``traceparent`` header (``00-<trace id>-<span id>-<flags>``), else the one of the
+        span handling the record (a trace the record started), if any: results carry it as ``traceId``."""
         header = self.header("traceparent")
         parts = header.decode("ascii", errors="replace").split("-") if header else []
-        return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else None
+        return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else current_trace_id()
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,10 @@ transaction calls (run in a worker thread, one at a time):
   whoever owns the partition next, and the workers' own duplicate detection holds on the Cesce
   side).
 - **Reconcile** (brokers without transactional semantics, see `workers.runtime.reconcile`).
+- **Observe**: each record is handled in a ``process <topic>`` span continuing the trace in its
+  headers, and every record published carries the context of its ``send`` span
+  (`workers.observability.tracing`); records, retries, dead letters, in-flight, pauses and lag
+  are metrics (`workers.observability.metrics`); `readiness()` answers the readiness probe.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 import random
 import time
@@ -38,7 +43,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from confluent_kafka import KafkaException, Message, TopicPartition
+from opentelemetry.trace import Span, StatusCode
 
+from workers.observability import metrics
+from workers.observability.tracing import consumer_span, producer_headers
 from workers.runtime.breaker import OutageBreaker
 from workers.runtime.consumer_thread import ConsumerThread, Partition, headers_of
 from workers.runtime.contract import (
@@ -71,6 +79,7 @@ Encoder = Callable[[Output], bytes | None]
 
 
 _MIN_DEFER_SECONDS = 0.05  # a Defer already due still yields: no busy loop
+_STATISTICS_MS = 5000  # librdkafka statistics: partition ends (for the lag) and broker states (for readiness)
 
 
 class _Undecodable(Exception):
@@ -135,6 +144,24 @@ class Engine:
         )
         self._consumer: ConsumerThread | None = None
         self._publisher: TransactionalPublisher | None = None
+        self._labels = {"worker": worker}
+        self._paused_for: tuple[bool, bool] = (False, False)  # (outage, backpressure), as last reported
+        self._assigned_once = False
+        self._brokers_up: bool | None = None  # None until librdkafka's first statistics
+        self._ends: dict[Partition, int] = {}  # last stable offset per partition, from the statistics
+
+    # --- health ----------------------------------------------------------------------------------
+
+    def readiness(self) -> str | None:
+        """None when ready (the group gave this member its partitions, possibly none, and a broker answers);
+        otherwise what is missing."""
+        if not self._assigned_once:
+            return "no partition assignment yet"
+        if self._brokers_up is None:
+            return "no broker statistics yet"
+        if not self._brokers_up:
+            return "no broker reachable"
+        return None
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -142,8 +169,12 @@ class Engine:
         """Consume until `stop` is set (or the consumer fails), then drain, commit and close."""
         loop = asyncio.get_running_loop()
         self._publisher = await asyncio.to_thread(TransactionalPublisher, self._producer_config)
+
+        def statistics(document: str) -> None:  # on the consumer's thread
+            loop.call_soon_threadsafe(self._statistics, document)
+
         self._consumer = ConsumerThread(
-            self._consumer_config,
+            {"statistics.interval.ms": _STATISTICS_MS, **self._consumer_config, "stats_cb": statistics},
             self._input_topics,
             loop=loop,
             on_records=self._accept_all,
@@ -172,6 +203,8 @@ class Engine:
             self._lanes.cancel()
             await self._lanes.idle()
             await asyncio.to_thread(self._publisher.close)
+            metrics.lag_board.forget(self._worker)
+            self._sync_pause()
         if self._consumer.failure is not None:
             raise RuntimeError(f"{self._worker}: the Kafka consumer failed") from self._consumer.failure
 
@@ -185,6 +218,7 @@ class Engine:
             published = found.get(partition) or Published()
             self._partitions[partition] = PartitionProgress(skip=published.complete, published=published.partial)
             self._closing.discard(partition)
+        self._assigned_once = True
         _log.info("%s: assigned %s", self._worker, sorted(partitions))
 
     async def _revoked(self, partitions: list[Partition]) -> None:
@@ -217,6 +251,8 @@ class Engine:
             self._partitions.pop(partition, None)
             self._closing.discard(partition)
             self._paused.discard(partition)
+            self._ends.pop(partition, None)
+        self._publish_lag()
 
     # --- accepting and handling ------------------------------------------------------------------
 
@@ -249,6 +285,7 @@ class Engine:
         )
         if progress.should_skip(offset):
             _log.info("%s: %s[%d]@%d already published; skipped", self._worker, *partition, offset)
+            metrics.RECORDS.add(1, {**self._labels, "outcome": "skipped"})
             progress.finish(offset, [])
             self._record_finished()
             return
@@ -261,6 +298,7 @@ class Engine:
             if self._partitions.get(partition) is not progress:
                 continue  # revoked while waiting
             self._in_flight += 1
+            metrics.IN_FLIGHT.add(1, self._labels)
             self._lanes.submit((partition, record.key), functools.partial(self._process, partition, progress, record))
 
     async def _process(self, partition: Partition, progress: PartitionProgress[Encoded], record: InputRecord) -> None:
@@ -272,6 +310,7 @@ class Engine:
             if not self._running[partition]:
                 del self._running[partition]
             self._in_flight -= 1
+            metrics.IN_FLIGHT.add(-1, self._labels)
             self._progressed.set()
             self._start_backlog()
             self._sync_pause()
@@ -286,17 +325,38 @@ class Engine:
             self._wake.set()
 
     async def _outcome(self, record: InputRecord) -> list[Encoded]:
-        outcome, attempts, first_failure = await self._handle_with_retries(record)
+        """Handle `record` in its span (one per look: a deferred record's early look is a short span of its own)."""
+        while True:
+            with consumer_span(
+                record.topic,
+                record.partition,
+                record.offset,
+                group=str(self._consumer_config.get("group.id", "")),
+                size=len(record.value or b""),
+                headers=record.headers,
+            ) as span:
+                handled = await self._handle_with_retries(record, span)
+                if not isinstance(handled, Defer):
+                    return self._finish(record, span, *handled)
+                span.set_attribute("cesce.deferred_until", handled.until.isoformat())
+            await self._sleep_deferred(record, handled)
+
+    def _finish(
+        self, record: InputRecord, span: Span, outcome: Publish | DeadLetter, attempts: int, first: datetime | None
+    ) -> list[Encoded]:
         now = datetime.now(UTC)
         if isinstance(outcome, DeadLetter):
-            return [self._dead_letter(record, Failure(outcome, attempts, first_failure or now, now))]
+            return [self._dead_letter(record, Failure(outcome, attempts, first or now, now), span)]
         try:
             count = len(outcome.outputs)
-            return [self._encoded(record, output, f"{i}/{count}") for i, output in enumerate(outcome.outputs)]
+            encoded = [self._encoded(record, output, f"{i}/{count}") for i, output in enumerate(outcome.outputs)]
         except Exception as exc:  # an output the schema refuses is a defect in the worker
             _log.exception("%s: cannot encode the outputs of %s@%d", self._worker, record.topic, record.offset)
             failure = DeadLetter(ErrorCategory.INTERNAL, f"encode:{type(exc).__name__}", str(exc))
-            return [self._dead_letter(record, Failure(failure, attempts, now, now))]
+            return [self._dead_letter(record, Failure(failure, attempts, now, now), span)]
+        span.set_attribute("cesce.outcome", "published")
+        metrics.RECORDS.add(1, {**self._labels, "outcome": "published"})
+        return encoded
 
     async def _attempt(self, record: InputRecord) -> Outcome:
         """Decode (once it succeeds) and handle. A registry outage is transient; bad bytes are not."""
@@ -310,7 +370,10 @@ class Engine:
                 raise _Undecodable(DeadLetter(ErrorCategory.DESERIALIZATION, code, str(exc) or repr(exc))) from exc
         return await self._handler(record)
 
-    async def _handle_with_retries(self, record: InputRecord) -> tuple[Publish | DeadLetter, int, datetime | None]:
+    async def _handle_with_retries(
+        self, record: InputRecord, span: Span
+    ) -> tuple[Publish | DeadLetter, int, datetime | None] | Defer:
+        """The final outcome, the attempts it took and the first failure's time; or a `Defer` to sleep on."""
         settings = self._settings
         attempts = budget_spent = 0
         first_failure: datetime | None = None
@@ -336,13 +399,12 @@ class Engine:
             if isinstance(outcome, Defer):
                 if probing:
                     self._breaker.abandon()
-                attempts -= 1  # nothing was tried
-                budget_spent, budget_started, first_failure = 0, None, None
-                await self._sleep_deferred(record, outcome)
-                continue
+                return outcome  # nothing was tried; the retry budget starts afresh after the sleep
             if not isinstance(outcome, Retry):
                 self._breaker.success()
                 return outcome, attempts, first_failure
+            metrics.RETRIES.add(1, {**self._labels, "code": outcome.code})
+            span.add_event("retry", {"attempt": attempts, "code": outcome.code})
             first_failure = first_failure or datetime.now(UTC)
             counted = not self._breaker.is_open  # an outage does not spend anyone's budget
             self._breaker.failure()
@@ -373,9 +435,20 @@ class Engine:
         key = output.key.encode() if isinstance(output.key, str) else output.key
         value = output.value if isinstance(output.value, bytes | None) else self._encode(output)
         headers = [(name, text.encode()) for name, text in output.headers.items()]
-        return Encoded(output.topic, key, value, [*headers, *source_headers(record), (SOURCE_OUTPUT, which.encode())])
+        trace = producer_headers(output.topic, size=len(value or b""), tombstone=value is None)
+        return Encoded(
+            output.topic, key, value, [*headers, *trace, *source_headers(record), (SOURCE_OUTPUT, which.encode())]
+        )
 
-    def _dead_letter(self, record: InputRecord, failure: Failure) -> Encoded:
+    def _dead_letter(self, record: InputRecord, failure: Failure, span: Span) -> Encoded:
+        outcome, topic = failure.outcome, self._dlq_topic(record.topic)
+        span.set_attributes({"cesce.outcome": "dead_lettered", "cesce.dlq.category": str(outcome.category)})
+        span.set_attributes({"error.type": outcome.code, "cesce.dlq.code": outcome.code})
+        span.set_status(StatusCode.ERROR, f"{outcome.category} {outcome.code}")
+        metrics.RECORDS.add(1, {**self._labels, "outcome": "dead_lettered"})
+        labels = {**self._labels, "topic": topic, "category": str(outcome.category), "code": outcome.code}
+        metrics.DEAD_LETTERS.add(1, labels)
+        trace = producer_headers(topic, size=len(record.value or b""), tombstone=record.value is None)
         _log.warning(
             "%s: %s[%d]@%d dead-lettered (%s %s): %s",
             self._worker,
@@ -386,9 +459,7 @@ class Engine:
             failure.outcome.code,
             failure.outcome.description,
         )
-        return Encoded(
-            self._dlq_topic(record.topic), record.key, record.value, dead_letter_headers(record, failure, self._worker)
-        )
+        return Encoded(topic, record.key, record.value, [*dead_letter_headers(record, failure, self._worker), *trace])
 
     # --- flow control ----------------------------------------------------------------------------
 
@@ -401,6 +472,11 @@ class Engine:
             return
         full = self._in_flight >= self._settings.max_in_flight or bool(self._backlog)
         want = self._stopping or self._breaker.is_open or full
+        reasons = (self._breaker.is_open and not self._stopping, full and not self._stopping)
+        if reasons != self._paused_for:
+            self._paused_for = reasons
+            metrics.PAUSED.set(int(reasons[0]), {**self._labels, "reason": "outage"})
+            metrics.PAUSED.set(int(reasons[1]), {**self._labels, "reason": "backpressure"})
         assigned = set(self._partitions)
         if want:
             self._consumer.pause(sorted(assigned - self._paused))
@@ -408,6 +484,32 @@ class Engine:
         elif self._paused:
             self._consumer.resume(sorted(self._paused & assigned))
             self._paused = set()
+
+    # --- statistics: lag and brokers --------------------------------------------------------------
+
+    def _statistics(self, document: str) -> None:
+        """librdkafka's statistics (JSON): the brokers' states and each partition's last stable offset."""
+        try:
+            stats = json.loads(document)
+            brokers = [b for b in stats.get("brokers", {}).values() if b.get("nodeid", -1) >= 0]
+            self._brokers_up = any(b.get("state") == "UP" for b in brokers)
+            for topic, about in stats.get("topics", {}).items():
+                for number, partition in about.get("partitions", {}).items():
+                    end = partition.get("ls_offset", -1)
+                    if (topic, int(number)) in self._partitions and end >= 0:
+                        self._ends[(topic, int(number))] = end
+        except (ValueError, TypeError, AttributeError) as exc:
+            _log.warning("%s: unreadable librdkafka statistics (%s)", self._worker, exc)
+            return
+        self._publish_lag()
+
+    def _publish_lag(self) -> None:
+        lags = {}
+        for partition, progress in self._partitions.items():
+            end, position = self._ends.get(partition), progress.position
+            if end is not None and position is not None:
+                lags[partition] = max(0, end - position)
+        metrics.lag_board.publish(self._worker, lags)
 
     # --- committing ------------------------------------------------------------------------------
 

@@ -61,6 +61,11 @@ class PartitionProgress(Generic[T]):
         return self.published.pop(offset, set())
 
     @property
+    def position(self) -> int | None:
+        """The next offset to commit (the group's committed offset once confirmed); None before any record."""
+        return self._committed
+
+    @property
     def in_flight(self) -> int:
         return sum(1 for state in self._records.values() if state is _PENDING)
 

@@ -8,6 +8,10 @@ transactional producer, runs the `Engine` until SIGTERM or Ctrl-C, and returns t
 A process may run several specs side by side (a worker and its follow-up loop): each is its own
 engine, consumer group member and transactional producer. The companions carry a `role`, which
 suffixes their group (``cesce-credit-requests.followups``), and so their transactional.id.
+
+`run_worker` also installs the OpenTelemetry SDK (`workers.observability.setup`) and serves
+``/healthz``, ``/readyz`` and ``/metrics`` on ``WORKER_HTTP_PORT``; each engine and each handler
+(through its `WorkerContext`) adds its readiness checks.
 """
 
 from __future__ import annotations
@@ -17,11 +21,13 @@ import logging
 import signal
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
+from workers.observability.health import Health, HealthServer
+from workers.observability.setup import TelemetryConfigError, configure_telemetry
 from workers.runtime.contract import Handler, Output
 from workers.runtime.embedded import is_mock_cluster
 from workers.runtime.engine import Decoder, Engine
@@ -30,7 +36,16 @@ from workers.runtime.registry import schema_registry_client
 from workers.runtime.serde import AvroCodec
 from workers.runtime.settings import Reconcile, RuntimeSettings
 
-__all__ = ["WorkerSpec", "client_config", "consumer_config", "producer_config", "run_worker", "serve", "serve_all"]
+__all__ = [
+    "WorkerContext",
+    "WorkerSpec",
+    "client_config",
+    "consumer_config",
+    "producer_config",
+    "run_worker",
+    "serve",
+    "serve_all",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -55,6 +70,16 @@ def client_config(settings: RuntimeSettings, env: Mapping[str, str], *, consumer
 
 
 @dataclass(frozen=True)
+class WorkerContext:
+    """What the runtime gives a handler factory: the process's Schema Registry client and health checks."""
+
+    label: str
+    """The spec's label (``invoices``, ``credit-requests.followups``): prefixes its readiness checks."""
+    registry: SchemaRegistryClient
+    health: Health = field(default_factory=Health)
+
+
+@dataclass(frozen=True)
 class WorkerSpec:
     """What a worker declares; the runtime does the rest."""
 
@@ -62,7 +87,7 @@ class WorkerSpec:
     input_topics: Sequence[str]
     output_topics: Sequence[str]
     decoder: Callable[[SchemaRegistryClient], Decoder]
-    handler: Callable[[], AbstractAsyncContextManager[Handler]]
+    handler: Callable[[WorkerContext], AbstractAsyncContextManager[Handler]]
     dlq_suffix: str = ".dlq"
     role: str | None = None
     """A companion's part in its worker's process (``followups``, ``claims-poller``); None for the worker."""
@@ -120,8 +145,10 @@ def _encoder(registry: SchemaRegistryClient) -> Callable[[Output], bytes | None]
     return encode
 
 
-async def serve(spec: WorkerSpec, env: Mapping[str, str], stop: asyncio.Event) -> None:
-    """Run `spec` in this event loop until `stop` is set (the demo and tests run workers this way)."""
+async def serve(spec: WorkerSpec, env: Mapping[str, str], stop: asyncio.Event, health: Health | None = None) -> None:
+    """Run `spec` in this event loop until `stop` is set (the demo and tests run workers this way); its
+    readiness checks go to `health` (the process's, when `run_worker` serves the probes)."""
+    health = health or Health()
     settings = RuntimeSettings.model_validate({k: v for k, v in env.items() if k.isupper()})
     group_id = spec.group_id(settings)
     consumer = consumer_config(settings, env, group_id)
@@ -138,7 +165,7 @@ async def serve(spec: WorkerSpec, env: Mapping[str, str], stop: asyncio.Event) -
         reconcile,
     )
     registry = schema_registry_client(settings.schema_registry_url)
-    async with spec.handler() as handler:
+    async with spec.handler(WorkerContext(spec.label, registry, health)) as handler:
         engine = Engine(
             worker=spec.label,
             settings=settings,
@@ -152,16 +179,26 @@ async def serve(spec: WorkerSpec, env: Mapping[str, str], stop: asyncio.Event) -
             producer_config=producer_config(settings, env, group_id),
             reconcile=reconcile,
         )
-        await engine.run(stop)
+
+        async def kafka_ready() -> str | None:
+            return engine.readiness()
+
+        health.add_check(f"{spec.label}.kafka", kafka_ready)
+        try:
+            await engine.run(stop)
+        finally:
+            health.remove_check(f"{spec.label}.kafka")
 
 
-async def serve_all(specs: Sequence[WorkerSpec], env: Mapping[str, str], stop: asyncio.Event) -> None:
+async def serve_all(
+    specs: Sequence[WorkerSpec], env: Mapping[str, str], stop: asyncio.Event, health: Health | None = None
+) -> None:
     """Run every spec until `stop` is set; when one fails, the others are stopped too."""
     failed = asyncio.Event()
 
     async def one(spec: WorkerSpec) -> None:
         try:
-            await serve(spec, env, stop)
+            await serve(spec, env, stop, health)
         except BaseException:
             failed.set()
             raise
@@ -180,22 +217,46 @@ async def serve_all(specs: Sequence[WorkerSpec], env: Mapping[str, str], stop: a
         raise errors[0]
 
 
-async def _until_signalled(specs: Sequence[WorkerSpec], env: Mapping[str, str]) -> None:
+async def _until_signalled(
+    specs: Sequence[WorkerSpec], env: Mapping[str, str], health: Health, server: HealthServer
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    await serve_all(specs, env, stop)
+    server.start(loop)
+    heartbeat = loop.create_task(health.heartbeat())
+    try:
+        await serve_all(specs, env, stop, health)
+    finally:
+        heartbeat.cancel()
 
 
 def run_worker(specs: WorkerSpec | Sequence[WorkerSpec], env: Mapping[str, str]) -> int:
-    """Run `specs` (a worker and its companions) until SIGTERM or Ctrl-C; the exit status."""
+    """Run `specs` (a worker and its companions) until SIGTERM or Ctrl-C; the exit status (2: a setting
+    prevents the start: an ``OTEL_*`` value we cannot honour, the health port taken)."""
     specs = [specs] if isinstance(specs, WorkerSpec) else list(specs)
     name = specs[0].name
+    settings = RuntimeSettings.model_validate({k: v for k, v in env.items() if k.isupper()})
+    health = Health(stall_seconds=settings.liveness_stall_seconds)
     try:
-        asyncio.run(_until_signalled(specs, env))
+        telemetry = configure_telemetry(env, worker=name, instance=settings.instance_id)
+    except TelemetryConfigError as exc:
+        _log.error("%s: configuration error: %s", name, exc)
+        return 2
+    try:
+        server = HealthServer(health, telemetry.registry, settings.http_host, settings.http_port)
+    except OSError as exc:
+        _log.error("%s: cannot serve WORKER_HTTP_PORT %d: %s", name, settings.http_port, exc)
+        return 2
+    _log.info("health and metrics on http://%s:%d (/healthz /readyz /metrics)", settings.http_host, server.port)
+    try:
+        asyncio.run(_until_signalled(specs, env, health, server))
     except Exception:
         _log.exception("%s stopped on an error", name)
         return 1
+    finally:
+        server.close()
+        telemetry.shutdown()
     _log.info("%s stopped cleanly", name)
     return 0

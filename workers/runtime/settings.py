@@ -48,3 +48,8 @@ class RuntimeSettings(BaseSettings):
     drain_seconds: float = Field(default=20.0, ge=0, alias="WORKER_DRAIN_SECONDS")
     """On SIGTERM or revocation, how long in-flight records may take to finish before they are abandoned."""
     reconcile: Reconcile = Field(default=Reconcile.AUTO, alias="WORKER_RECONCILE")
+    http_host: str = Field(default="0.0.0.0", alias="WORKER_HTTP_HOST")  # noqa: S104 - probes come from outside the pod
+    http_port: int = Field(default=9464, ge=0, le=65535, alias="WORKER_HTTP_PORT")
+    """``/healthz``, ``/readyz`` and ``/metrics`` (0: any free port, logged at start)."""
+    liveness_stall_seconds: float = Field(default=30.0, gt=0, alias="WORKER_LIVENESS_STALL_SECONDS")
+    """``/healthz`` fails once the event loop has not run for this long."""

@@ -1,0 +1,1 @@
+"""Operations: traces, metrics, health probes and logs (README, "Operator\x27s guide")."""

@@ -1,0 +1,105 @@
+"""The product's metrics: one instrument per question an operator asks (README, "Metrics and alerts").
+
+Instruments come from the global meter provider, so they cost nothing until `configure_telemetry`
+(or a test) installs one; the OpenTelemetry API rebinds them when it does. Names follow the
+OpenTelemetry conventions (dots, unit in ``unit``); the Prometheus endpoint shows them with
+underscores and the unit as a suffix (``cesce.client.duration`` -> ``cesce_client_duration_seconds``).
+
+Attributes stay low-cardinality and carry no personal data: worker, outcome, category, error code,
+operation, HTTP status, topic and partition; never a key, a tax code or an invoice number.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Final
+
+from opentelemetry import metrics
+
+__all__ = [
+    "CESCE_DURATION",
+    "CESCE_RETRIES",
+    "DEAD_LETTERS",
+    "IN_FLIGHT",
+    "PAUSED",
+    "RECORDS",
+    "RETRIES",
+    "TOKEN_RENEWALS",
+    "LagBoard",
+    "lag_board",
+]
+
+_meter = metrics.get_meter("cesce-workers")
+
+RECORDS: Final = _meter.create_counter(
+    "cesce.worker.records", unit="{record}", description="Records handled, by worker and outcome"
+)
+"""``worker``, ``outcome``: ``published`` (results or nothing to publish), ``dead_lettered``, ``skipped``
+(already published, found by reconciliation)."""
+RETRIES: Final = _meter.create_counter(
+    "cesce.worker.retries", unit="{retry}", description="Records handled again after a transient failure"
+)
+"""``worker``, ``code`` (Cesce's errorCode or the failure's type)."""
+DEAD_LETTERS: Final = _meter.create_counter(
+    "cesce.worker.dead_letters", unit="{record}", description="Records sent to a dead-letter topic"
+)
+"""``worker``, ``topic`` (the dead-letter topic), ``category``, ``code``."""
+IN_FLIGHT: Final = _meter.create_up_down_counter(
+    "cesce.worker.in_flight", unit="{record}", description="Records being handled (consumed, not yet finished)"
+)
+PAUSED: Final = _meter.create_gauge(
+    "cesce.worker.paused", unit="1", description="1 while consumption is paused, by reason"
+)
+"""``worker``, ``reason``: ``outage`` (the breaker is open: Cesce failing) or ``backpressure`` (in-flight full)."""
+CESCE_DURATION: Final = _meter.create_histogram(
+    "cesce.client.duration",
+    unit="s",
+    description="Cesce HTTP calls, by operation and status",
+    explicit_bucket_boundaries_advisory=[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+)
+"""``operation`` (``sales.declare``, ``oauth.token(password)``...), ``status`` (HTTP status, or the
+transport error's type when no answer came)."""
+CESCE_RETRIES: Final = _meter.create_counter(
+    "cesce.client.retries", unit="{retry}", description="Cesce calls sent again by the client's retry policy"
+)
+"""``operation``, ``code`` (errorCode, HTTP status or error type of the failed attempt)."""
+TOKEN_RENEWALS: Final = _meter.create_counter(
+    "cesce.client.token_renewals", unit="{token}", description="OAuth2 token requests, by grant and outcome"
+)
+"""``grant``: ``password`` or ``refresh_token``; ``outcome``: ``ok`` or ``failed``."""
+
+
+class LagBoard:
+    """Consumer lag per worker and partition, as each engine last computed it (read by the metric reader's
+    thread, written by the engines' loops: whole snapshots are swapped, never mutated in place)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_worker: dict[str, Mapping[tuple[str, int], int]] = {}
+
+    def publish(self, worker: str, lags: Mapping[tuple[str, int], int]) -> None:
+        with self._lock:
+            self._by_worker = {**self._by_worker, worker: dict(lags)}
+
+    def forget(self, worker: str) -> None:
+        with self._lock:
+            self._by_worker = {k: v for k, v in self._by_worker.items() if k != worker}
+
+    def observations(self, _options: metrics.CallbackOptions | None = None) -> Iterable[metrics.Observation]:
+        with self._lock:
+            board = self._by_worker
+        return [
+            metrics.Observation(lag, {"worker": worker, "topic": topic, "partition": partition})
+            for worker, lags in board.items()
+            for (topic, partition), lag in sorted(lags.items())
+        ]
+
+
+lag_board: Final = LagBoard()
+_meter.create_observable_gauge(
+    "cesce.worker.consumer_lag",
+    callbacks=[lag_board.observations],
+    unit="{record}",
+    description="Records behind the partition's end (last stable offset) not yet committed, by partition",
+)

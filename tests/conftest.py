@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.kafka_backends import kafka  # noqa: F401 - the `kafka` fixture, for every test
+from tests.otel_support import telemetry  # noqa: F401 - the in-memory OpenTelemetry SDK, for tests that ask
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from workers import run_command
 from workers.argtypes import non_negative, positive, probability
-from workers.runtime.tools import broker, consume, produce
+from workers.runtime.tools import broker, consume, dlq, produce
 from workers.sandbox.config import Credentials, Faults, SandboxConfig
 
 __all__ = ["main"]
@@ -28,6 +28,7 @@ _REGISTERED: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]]
     broker.register,
     produce.register,
     consume.register,
+    dlq.register,
 ]
 
 _FIXED_CREDENTIALS_ENV = (

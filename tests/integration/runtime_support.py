@@ -104,11 +104,13 @@ async def running_engine(
     runtime: RuntimeSettings,
     encode: Any = None,
     group: str | None = None,
+    worker: str = "test",
+    consumer_extra: dict[str, Any] | None = None,
 ) -> AsyncIterator[Engine]:
     """An engine running in this process until the block ends (then it drains and stops)."""
     group_id = group or unique_topic("group")
     engine = Engine(
-        worker="test",
+        worker=worker,
         settings=runtime,
         handler=handler,
         decode=decode,
@@ -123,6 +125,7 @@ async def running_engine(
                 "auto.offset.reset": "earliest",
                 "enable.auto.commit": "false",
                 "isolation.level": "read_committed",
+                **(consumer_extra or {}),
             },
         ),
         producer_config=producer_config(kafka, {"transactional.id": f"{group_id}.{runtime.instance_id}"}),

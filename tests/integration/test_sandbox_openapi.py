@@ -36,6 +36,7 @@ ADMIN_PATHS = {
     "/sandbox-admin/tokens/revoke",
     "/sandbox-admin/classifications/resolve",
     "/sandbox-admin/limits",
+    "/sandbox-admin/contracts/{contract_no}/period",
     "/sandbox-admin/claims/{claim_file_no}/documents/{document_code}",
     "/sandbox-admin/claims/{claim_file_no}/settlements",
     "/sandbox-admin/reset",

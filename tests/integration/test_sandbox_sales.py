@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import jsonschema  # type: ignore[import-untyped]
 import pytest
 
@@ -204,6 +205,23 @@ def test_a_credit_note_for_a_debtor_without_sales_is_refused(api: Any) -> None:
 def test_an_expired_policy_takes_no_sales(api: Any) -> None:
     response = api.sale(EXPIRED, customerReference="CLI-X-0001")
     assert api.error_of(response) == (400, cat.ERROR_CODE_SALE_REJECTED, cat.MSG_EXPIRED_POLICY)
+
+
+def test_a_renewed_policy_takes_sales_again_and_an_expired_one_refuses_them(api: Any, sandbox: RunningSandbox) -> None:
+    admin = sandbox.admin()
+    renewed = admin.set_policy_period(EXPIRED, valid_to="20991231")
+    assert renewed == {"contractNo": EXPIRED, "validFrom": "20180101", "validTo": "20991231", "inForce": True}
+    assert api.sale(EXPIRED, customerReference="CLI-X-0001").status_code == 201
+    assert admin.set_policy_period(ORO, valid_from="20200101", valid_to="20201231")["inForce"] is False
+    assert api.error_of(api.sale(ORO)) == (400, cat.ERROR_CODE_SALE_REJECTED, cat.MSG_EXPIRED_POLICY)
+    for contract, body, status in [
+        ("99999999999", {"validTo": "20991231"}, 404),
+        (ORO, {}, 422),
+        (ORO, {"validFrom": "20300101", "validTo": "20291231"}, 422),
+        (ORO, {"validTo": "2099-12-31"}, 422),
+    ]:
+        url = f"{sandbox.base_url}/sandbox-admin/contracts/{contract}/period"
+        assert httpx.post(url, json=body).status_code == status, body
 
 
 def test_an_expired_policy_can_still_be_read(api: Any) -> None:

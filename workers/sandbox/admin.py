@@ -8,6 +8,7 @@ other.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from decimal import Decimal
 from typing import Any, Literal
@@ -50,6 +51,11 @@ class LimitChange(_Body):
     endorsement_no: str = Field(alias="endorsementNo")
     credit_limit_granted: str | None = Field(None, alias="creditLimitGranted")
     cancel: bool = False
+
+
+class PolicyPeriod(_Body):
+    valid_from: str | None = Field(None, alias="validFrom", description="YYYYMMDD; unchanged when not given")
+    valid_to: str | None = Field(None, alias="validTo", description="YYYYMMDD; unchanged when not given")
 
 
 class DocumentStatusChange(_Body):
@@ -207,6 +213,30 @@ async def set_limit(request: Request, change: LimitChange) -> dict[str, Any]:
         )
     except LookupError as exc:
         raise HTTPException(409, str(exc)) from exc
+
+
+@router.post("/contracts/{contract_no}/period", summary="Renew or expire a contract: change its policy period")
+async def set_period(request: Request, contract_no: str, period: PolicyPeriod) -> dict[str, Any]:
+    """A POST on a contract out of its period is refused 1522 "No existe periodo de seguro"; this puts it back
+    in force (or out of it) without reloading the scenario."""
+    sandbox = runtime_of(request)
+    contract = sandbox.ledger.contracts.get(contract_no)
+    if contract is None:
+        raise HTTPException(404, f"no contract {contract_no}")
+    if period.valid_from is None and period.valid_to is None:
+        raise HTTPException(422, "give validFrom, validTo or both")
+    valid_from = _date(period.valid_from) if period.valid_from is not None else contract.valid_from
+    valid_to = _date(period.valid_to) if period.valid_to is not None else contract.valid_to
+    if valid_to < valid_from:
+        raise HTTPException(422, "validTo is before validFrom")
+    changed = dataclasses.replace(contract, valid_from=valid_from, valid_to=valid_to)
+    sandbox.ledger.contracts[contract_no] = changed
+    return {
+        "contractNo": contract_no,
+        "validFrom": wire_date(valid_from),
+        "validTo": wire_date(valid_to),
+        "inForce": changed.in_force(sandbox.clock.today()),
+    }
 
 
 @router.post("/claims/{claim_file_no}/documents/{document_code}", summary="Change a claim-file document's status")

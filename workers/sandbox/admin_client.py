@@ -78,6 +78,16 @@ class SandboxAdmin:
             body["creditLimitGranted"] = credit_limit_granted
         return self._call("POST", "/limits", body)  # type: ignore[no-any-return]
 
+    def set_policy_period(
+        self, contract_no: str, valid_from: date | str | None = None, valid_to: date | str | None = None
+    ) -> dict[str, Any]:
+        """Renew or expire a contract; the dates not given stay. Answers the period and ``inForce`` today."""
+        body: dict[str, Any] = {}
+        for name, day in (("validFrom", valid_from), ("validTo", valid_to)):
+            if day is not None:
+                body[name] = day if isinstance(day, str) else encode_date(day)
+        return self._call("POST", f"/contracts/{contract_no}/period", body)  # type: ignore[no-any-return]
+
     def set_document_status(
         self, claim_file_no: str, document_code: str, status_code: str, non_payment_no: str | None = None
     ) -> dict[str, Any]:

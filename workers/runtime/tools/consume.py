@@ -49,7 +49,7 @@ from workers.runtime.serde import (
     loads_exact,
 )
 
-__all__ = ["consume_command", "consumer_settings", "jsonable", "record_line", "register", "value_view"]
+__all__ = ["avro_decoder", "consume_command", "consumer_settings", "jsonable", "record_line", "register", "value_view"]
 
 # producer settings a shared KAFKA_* environment may carry; librdkafka would warn about each on a consumer
 _PRODUCER_ONLY: Final = frozenset(
@@ -153,7 +153,8 @@ def register(
     parser.set_defaults(handler=consume_command, topic_schemas=dict(topic_schemas or {}))
 
 
-def _avro_decoder(schema: str | None, directories: Sequence[Path]) -> ValueDecoder:
+def avro_decoder(schema: str | None, directories: Sequence[Path]) -> ValueDecoder:
+    """Avro values through the Schema Registry (``SCHEMA_REGISTRY_*``): as `schema`, else with the writer's."""
     registry_config = schema_registry_config(os.environ)
     url = registry_config.pop("url")
     registry = schema_registry_client(url, directories, config=registry_config)
@@ -181,7 +182,7 @@ def consume_command(args: argparse.Namespace) -> int:
         return 2
     schema: str | None = args.schema or args.topic_schemas.get(args.topic)
     try:
-        decode_avro = _avro_decoder(schema, [DEFAULT_SCHEMAS_DIR, *args.schemas_dir])
+        decode_avro = avro_decoder(schema, [DEFAULT_SCHEMAS_DIR, *args.schemas_dir])
     except (CatalogError, RegistryMismatch, ValueError) as exc:
         print(f"cesce-worker consume: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,231 @@
+"""Replaying dead letters for `cesce-worker dlq replay`: what to do with each, the summary, the writes.
+
+`decide` is the whole policy, a pure function of one dead letter and its ledger entry:
+
+- no target (no ``dlq.original.topic`` and no ``--to``): refused;
+- already in the replay ledger and no ``--again``: skipped (a second run by mistake shows it);
+- replayed the maximum number of times already: refused, naming the way out. The count is the
+  larger of the record's own ``replay.count`` (replays of the original that failed again) and the
+  ledger's (replays of this very dead letter, with ``--again``);
+- otherwise replayed with ``replay.count`` one higher.
+
+`publish` writes each batch of replayed records and their ledger entries in one Kafka transaction
+(`TransactionalPublisher`, ``transactional.id`` ``cesce-dlq-replay.<dlq topic>``, so two operators
+replaying one topic at once fence each other): a batch is replayed and recorded, or neither.
+The workers' duplicate detection makes a replay of something already done harmless anyway.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Final, cast
+
+from workers.runtime.dlq import REPLAY_COUNT, replay_headers
+from workers.runtime.tools.dlq_read import DeadLetterRecord, LedgerEntry
+
+__all__ = [
+    "DEFAULT_MAX_REPLAYS",
+    "DEFAULT_REPLAYS_TOPIC",
+    "Action",
+    "Decision",
+    "Limit",
+    "Summary",
+    "decide",
+    "ledger_entry",
+    "publish",
+    "replayed_headers",
+    "transactional_id",
+]
+
+DEFAULT_MAX_REPLAYS: Final = 3
+DEFAULT_REPLAYS_TOPIC: Final = "cesce.dlq-replays"
+BATCH_SIZE: Final = 500
+
+
+class Action(StrEnum):
+    REPLAY = "replay"
+    SKIP = "skip"
+    """Replayed already (the ledger says so); ``--again`` replays it anyway."""
+    REFUSE = "refuse"
+    """At the maximum number of replays, or nowhere to send it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """The maximum number of replays and where it came from (``DLQ_MAX_REPLAYS`` or ``--max-replays``)."""
+
+    value: int
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    record: DeadLetterRecord
+    action: Action
+    target: str | None
+    reason: str | None
+    replay_count: int
+    """The ``replay.count`` a replay writes."""
+
+
+def _times(count: int) -> str:
+    return "1 time" if count == 1 else f"{count} times"
+
+
+def decide(
+    record: DeadLetterRecord, entry: LedgerEntry | None, *, to: str | None, again: bool, limit: Limit
+) -> Decision:
+    target = to or record.original_topic
+    previous = max(record.replay_count, entry.replay_count if entry is not None else 0)
+
+    def refuse(reason: str) -> Decision:
+        return Decision(record, Action.REFUSE, target, f"{record.ref}: {reason}", previous)
+
+    if target is None:
+        return refuse("no dlq.original.topic header says where it came from; give --to TOPIC")
+    if entry is not None and not again:
+        reason = f"already replayed at {entry.replayed_at} to {entry.replayed_to}, use --again to replay it anyway"
+        return Decision(record, Action.SKIP, target, f"{record.ref}: {reason}", previous)
+    if previous >= limit.value:
+        return refuse(
+            f"replayed {_times(previous)} already ({limit.source}={limit.value}); fix the cause, "
+            f"or replay with --max-replays {previous + 1}"
+        )
+    return Decision(record, Action.REPLAY, target, None, previous + 1)
+
+
+def replayed_headers(decision: Decision) -> list[tuple[str, bytes | None]]:
+    """The replayed record's headers: the original's, ``replay.count`` (the decision's) and ``replay.source``."""
+    counted = [*decision.record.headers, (REPLAY_COUNT, str(decision.replay_count - 1).encode())]
+    return replay_headers(counted, decision.record.ref)
+
+
+def ledger_entry(decision: Decision, previous: LedgerEntry | None, now: datetime) -> LedgerEntry:
+    record = decision.record
+    return LedgerEntry(
+        dlq_topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        replayed_to=decision.target or "",
+        replayed_at=now.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        times=(previous.times if previous is not None else 0) + 1,
+        replay_count=decision.replay_count,
+    )
+
+
+def transactional_id(dlq_topic: str) -> str:
+    return f"cesce-dlq-replay.{dlq_topic}"
+
+
+@dataclass(slots=True)
+class Summary:
+    dlq_topic: str
+    dry_run: bool
+    decisions: Sequence[Decision]
+    replayed: Counter[str] = field(default_factory=Counter)
+    """Records replayed (or, in a dry run, to be replayed) by target topic."""
+    failure: str | None = None
+
+    @property
+    def skipped(self) -> list[Decision]:
+        return [d for d in self.decisions if d.action is Action.SKIP]
+
+    @property
+    def refused(self) -> list[Decision]:
+        return [d for d in self.decisions if d.action is Action.REFUSE]
+
+    @property
+    def exit_status(self) -> int:
+        return 1 if self.refused or self.failure is not None else 0
+
+    def lines(self) -> list[str]:
+        if not self.decisions:
+            return [f"no dead letters match in {self.dlq_topic}"]
+        total = sum(self.replayed.values())
+        verb = "would replay" if self.dry_run else "replayed"
+        where = ", ".join(f"{count} to {topic}" for topic, count in sorted(self.replayed.items()))
+        lines = [f"{verb} {total} dead letter(s) from {self.dlq_topic}" + (f": {where}" if where else "")]
+        if self.skipped:
+            lines.append(f"skipped {len(self.skipped)} already replayed:")
+            lines.extend(f"  {d.reason}" for d in self.skipped)
+        if self.refused:
+            lines.append(f"refused {len(self.refused)}:")
+            lines.extend(f"  {d.reason}" for d in self.refused)
+        if self.failure is not None:
+            lines.append(f"failed: {self.failure}")
+        if self.dry_run:
+            lines.append("dry run: nothing was written")
+        return lines
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dlqTopic": self.dlq_topic,
+            "dryRun": self.dry_run,
+            "selected": len(self.decisions),
+            "replayed": sum(self.replayed.values()),
+            "replayedTo": dict(sorted(self.replayed.items())),
+            "skipped": [{"deadLetter": d.record.ref, "reason": d.reason} for d in self.skipped],
+            "refused": [{"deadLetter": d.record.ref, "reason": d.reason} for d in self.refused],
+            "failure": self.failure,
+        }
+
+
+def publish(
+    config: Mapping[str, Any],
+    decisions: Sequence[Decision],
+    ledger: Mapping[str, LedgerEntry],
+    ledger_topic: str,
+    *,
+    progress: bool,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    batch_size: int = BATCH_SIZE,
+) -> tuple[Counter[str], str | None]:
+    """Replay `decisions` (all `Action.REPLAY`), a transaction per batch; (replayed by topic, failure or None).
+
+    After a failure nothing more is sent; the batches committed before it stay replayed and recorded.
+    """
+    from confluent_kafka import KafkaException  # noqa: PLC0415 - keeps `--help` light
+    from tqdm import tqdm  # noqa: PLC0415
+
+    from workers.runtime.transactions import (  # noqa: PLC0415
+        Encoded,
+        ProducerFenced,
+        TransactionAborted,
+        TransactionalPublisher,
+    )
+
+    replayed: Counter[str] = Counter()
+    try:
+        publisher = TransactionalPublisher(config)
+    except (ProducerFenced, TransactionAborted, KafkaException) as exc:
+        return replayed, f"could not start the transactional producer: {exc}"
+    bar = tqdm(total=len(decisions), unit="record", desc="replaying", file=sys.stderr, disable=not progress)
+    try:
+        for start in range(0, len(decisions), batch_size):
+            batch = decisions[start : start + batch_size]
+            records: list[Encoded] = []
+            for decision in batch:
+                record, target = decision.record, decision.target or ""
+                headers = cast("list[tuple[str, bytes]]", replayed_headers(decision))  # a null header stays null
+                entry = ledger_entry(decision, ledger.get(record.ref), now())
+                records.append(Encoded(target, record.key, record.value, headers))
+                records.append(Encoded(ledger_topic, entry.key.encode(), entry.encode(), ()))
+            try:
+                publisher.commit(records, [], None)
+            except (ProducerFenced, TransactionAborted, KafkaException) as exc:
+                first, last = batch[0].record.ref, batch[-1].record.ref
+                return replayed, (
+                    f"the transaction for {first} .. {last} did not commit ({exc}); it was aborted: "
+                    "none of that batch was replayed or recorded"
+                )
+            replayed.update(d.target or "" for d in batch)
+            bar.update(len(batch))
+    finally:
+        bar.close()
+        publisher.close()
+    return replayed, None

@@ -28,9 +28,10 @@ __all__ = ["JsonFormatter", "Redactor", "TextFormatter", "configure_logging"]
 
 _MASK: Final = "***"
 _SHAPES: Final = [
+    re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)(?:(?:bearer|basic)\s+)?[^\"'&\s,}]+"),
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9\-._~+/]+=*"),
     re.compile(
-        r"(?i)((?:access_token|refresh_token|client_secret|password|sasl\.password|authorization)"
+        r"(?i)((?:access_token|refresh_token|client_secret|password|sasl\.password)"
         r"[\"']?\s*[:=]\s*[\"']?)[^\"'&\s,}]+"
     ),
 ]

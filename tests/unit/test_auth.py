@@ -331,3 +331,19 @@ async def test_secrets_never_reach_logs_reprs_or_error_messages(caplog: pytest.L
     for text in texts:
         for secret in secrets:
             assert secret not in text
+
+
+async def test_readiness_asks_for_a_token_and_a_refusal_stands_for_a_while(clock: FakeClock) -> None:
+    """Probes every few seconds must not turn into a password grant each: after a refusal the answer stands
+    30 s (refused credentials hammered at Cesce's token endpoint could lock the account)."""
+    fake = FakeCesce()
+    fake.token_script.append(httpx.Response(400, json={"error": "invalid_grant", "error_description": "nope"}))
+    async with client_for(fake, clock) as client:
+        assert await client.token_problem() == "no Cesce token: CesceAuthError HTTP 400"
+        clock.now += 29
+        assert await client.token_problem() == "no Cesce token: CesceAuthError HTTP 400"
+        assert fake.grants() == ["password"]
+        clock.now += 2
+        assert await client.token_problem() is None  # asked again, and the credentials work now
+        assert await client.token_problem() is None  # the cached token: no request
+        assert fake.grants() == ["password", "password"]

@@ -8,6 +8,7 @@ tests drive it with `httpx.MockTransport` and never sleep or patch anything.
 
 from __future__ import annotations
 
+import time
 from types import TracebackType
 from typing import Self
 
@@ -23,6 +24,8 @@ from workers.cesce.retry import Clock, RetryPolicy, Sleep, Uniform
 from workers.cesce.sales import SalesApi
 
 __all__ = ["CesceClient"]
+
+_TOKEN_RECHECK_SECONDS = 30.0
 
 
 class CesceClient:
@@ -46,6 +49,8 @@ class CesceClient:
             headers={"Accept": "application/json"},
         )
         self._tokens = TokenManager(settings, self._client, clock=clock)
+        self._clock = clock or time.monotonic
+        self._token_failure: tuple[float, str] | None = None
         http = CesceHttp(
             self._client, settings, self._tokens, RetryPolicy.from_settings(settings, sleep=sleep, rng=rng, clock=clock)
         )
@@ -66,12 +71,18 @@ class CesceClient:
 
     async def token_problem(self) -> str | None:
         """None when an access token can be had (the cached one, or a new one now); else why not, in a few
-        words (readiness: a worker whose credentials Cesce refuses is not ready)."""
+        words (readiness: a worker whose credentials Cesce refuses is not ready). After a failure the answer
+        stands for `_TOKEN_RECHECK_SECONDS`: probes every few seconds must not hammer Cesce's token endpoint
+        with refused credentials (an account lockout waiting to happen)."""
+        if self._token_failure is not None and self._clock() - self._token_failure[0] < _TOKEN_RECHECK_SECONDS:
+            return self._token_failure[1]
         try:
             await self._tokens.access_token()
         except CesceError as exc:
             status = f" HTTP {exc.http_status}" if exc.http_status else ""
-            return f"no Cesce token: {type(exc).__name__}{status}"
+            self._token_failure = (self._clock(), f"no Cesce token: {type(exc).__name__}{status}")
+            return self._token_failure[1]
+        self._token_failure = None
         return None
 
     async def aclose(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-__all__ = ["add_schemas_dir", "non_negative", "positive", "positive_int", "probability"]
+__all__ = ["add_schemas_dir", "non_negative", "non_negative_int", "positive", "positive_int", "probability"]
 
 
 def probability(text: str) -> float:
@@ -18,6 +18,13 @@ def probability(text: str) -> float:
 def non_negative(text: str) -> float:
     value = float(text)
     if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
         raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
     return value
 

@@ -132,12 +132,10 @@ class TokenManager:
         try:
             response = await send(self._client, request, operation, route=request.url.path)
             payload = decode_answer(response, operation, token_endpoint=True)
-        except CesceTransientError as exc:
-            # Asking for a token again is harmless, and the API request it was for was never sent.
-            exc.outcome_unknown = False
-            TOKEN_RENEWALS.add(1, {"grant": grant_type, "outcome": "failed"})
-            raise
-        except CesceError:
+        except CesceError as exc:
+            if isinstance(exc, CesceTransientError):
+                # Asking for a token again is harmless, and the API request it was for was never sent.
+                exc.outcome_unknown = False
             TOKEN_RENEWALS.add(1, {"grant": grant_type, "outcome": "failed"})
             raise
         TOKEN_RENEWALS.add(1, {"grant": grant_type, "outcome": "ok"})

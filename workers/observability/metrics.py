@@ -71,8 +71,8 @@ TOKEN_RENEWALS: Final = _meter.create_counter(
 
 
 class LagBoard:
-    """Consumer lag per worker and partition, as each engine last computed it (read by the metric reader's
-    thread, written by the engines' loops: whole snapshots are swapped, never mutated in place)."""
+    """Consumer lag per worker and partition, as each engine last computed it (written by the engines' loops,
+    read by the metric reader's thread)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -80,15 +80,15 @@ class LagBoard:
 
     def publish(self, worker: str, lags: Mapping[tuple[str, int], int]) -> None:
         with self._lock:
-            self._by_worker = {**self._by_worker, worker: dict(lags)}
+            self._by_worker[worker] = dict(lags)
 
     def forget(self, worker: str) -> None:
         with self._lock:
-            self._by_worker = {k: v for k, v in self._by_worker.items() if k != worker}
+            self._by_worker.pop(worker, None)
 
     def observations(self, _options: metrics.CallbackOptions | None = None) -> Iterable[metrics.Observation]:
         with self._lock:
-            board = self._by_worker
+            board = dict(self._by_worker)
         return [
             metrics.Observation(lag, {"worker": worker, "topic": topic, "partition": partition})
             for worker, lags in board.items()

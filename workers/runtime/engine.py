@@ -145,6 +145,7 @@ class Engine:
         self._consumer: ConsumerThread | None = None
         self._publisher: TransactionalPublisher | None = None
         self._labels = {"worker": worker}
+        self._group = str(consumer_config.get("group.id", ""))
         self._paused_for: tuple[bool, bool] = (False, False)  # (outage, backpressure), as last reported
         self._assigned_once = False
         self._brokers_up: bool | None = None  # None until librdkafka's first statistics
@@ -331,7 +332,7 @@ class Engine:
                 record.topic,
                 record.partition,
                 record.offset,
-                group=str(self._consumer_config.get("group.id", "")),
+                group=self._group,
                 size=len(record.value or b""),
                 headers=record.headers,
             ) as span:

@@ -27,7 +27,7 @@ from typing import Any, Final
 
 from confluent_kafka import KafkaException
 
-from workers.argtypes import add_schemas_dir, positive, positive_int
+from workers.argtypes import add_schemas_dir, non_negative_int, positive, positive_int
 from workers.runtime.catalog import DEFAULT_SCHEMAS_DIR, CatalogError
 from workers.runtime.contract import ErrorCategory
 from workers.runtime.kafka_config import librdkafka_config, redacted
@@ -75,21 +75,14 @@ def _duration(text: str) -> Any:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
-    return value
-
-
 def _common(parser: argparse.ArgumentParser, *, filters: bool) -> None:
     parser.add_argument("--topic", required=True, help="the dead-letter topic (<input topic>.dlq)")
     parser.add_argument("--json", action="store_true", help="JSON for scripts instead of text")
     parser.add_argument(
         "--timeout", type=positive, default=30.0, metavar="S", help="give up reading after S seconds (default 30)"
     )
-    parser.add_argument("--offset", type=_non_negative_int, metavar="N", help="only the record at offset N")
-    parser.add_argument("--partition", type=_non_negative_int, metavar="P", help="only partition P")
+    parser.add_argument("--offset", type=non_negative_int, metavar="N", help="only the record at offset N")
+    parser.add_argument("--partition", type=non_negative_int, metavar="P", help="only partition P")
     if filters:
         parser.add_argument("--code", metavar="C", help="only dead letters with dlq.error.code C")
         parser.add_argument("--category", choices=[c.value for c in ErrorCategory], help="only this dlq.category")

@@ -20,6 +20,7 @@ from workers.non_payments import non_payments_specs
 from workers.observability.logs import configure_logging
 from workers.risk import risk_poller_spec
 from workers.runtime.run import WorkerSpec, run_worker
+from workers.runtime.settings import RuntimeSettings
 
 __all__ = ["WORKERS", "register", "secret_values"]
 
@@ -57,10 +58,17 @@ def _run(args: argparse.Namespace) -> int:
         print(f"cesce-worker run {args.worker}: configuration error: LOG_FORMAT: json or text", file=sys.stderr)
         return 2
     configure_logging(args.log_level, json_lines=log_format == "json", secrets=secret_values(env))
+    problems: list[str] = []
+    try:  # the runtime's settings too, before anything starts: every problem in one line
+        RuntimeSettings.model_validate({k: v for k, v in env.items() if k.isupper()})
+    except ValidationError as exc:
+        problems.append(configuration_errors(exc))
     try:
         specs = WORKERS[args.worker](env)
     except ValidationError as exc:
-        print(f"cesce-worker run {args.worker}: configuration error: {configuration_errors(exc)}", file=sys.stderr)
+        problems.append(configuration_errors(exc))
+    if problems:
+        print(f"cesce-worker run {args.worker}: configuration error: {'; '.join(problems)}", file=sys.stderr)
         return 2
     return run_worker(specs, env)
 

@@ -25,7 +25,7 @@ ROW_SCHEMA = "cesce.erp.CreditRequest"
 
 
 class CreditRequestsTopics(BaseSettings):
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True, hide_input_in_errors=True)
 
     input: str = Field(default="erp.credit-requests", alias="CREDIT_REQUESTS_TOPIC")
     results: str = Field(default="cesce.classification-results", alias="CLASSIFICATION_RESULTS_TOPIC")

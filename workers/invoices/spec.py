@@ -21,7 +21,7 @@ ROW_SCHEMA = "cesce.erp.Invoice"
 
 
 class InvoicesTopics(BaseSettings):
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True, hide_input_in_errors=True)
 
     input: str = Field(default="erp.invoices", alias="INVOICES_TOPIC")
     results: str = Field(default="cesce.sale-results", alias="SALE_RESULTS_TOPIC")

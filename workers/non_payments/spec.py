@@ -25,7 +25,7 @@ ROW_SCHEMA = "cesce.erp.NonPayment"
 
 
 class NonPaymentsTopics(BaseSettings):
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True, hide_input_in_errors=True)
 
     input: str = Field(default="erp.non-payments", alias="NON_PAYMENTS_TOPIC")
     results: str = Field(default="cesce.non-payment-results", alias="NON_PAYMENT_RESULTS_TOPIC")

@@ -39,7 +39,7 @@ _log = logging.getLogger(__name__)
 
 
 class RiskTopics(BaseSettings):
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True, hide_input_in_errors=True)
 
     contracts: str = Field(alias="RISK_CONTRACTS", min_length=1)
     """The contracts to poll, comma-separated contractNo (11 digits each); see `contract_numbers`."""

@@ -28,8 +28,9 @@ from fastavro.schema import SchemaParseException, expand_schema
 
 __all__ = ["DEFAULT_SCHEMAS_DIR", "CatalogError", "SchemaCatalog"]
 
-DEFAULT_SCHEMAS_DIR: Final = Path(__file__).resolve().parents[2] / "schemas"
-"""``schemas/`` at the repository root (the package is installed in editable mode beside it)."""
+DEFAULT_SCHEMAS_DIR: Final = Path(__file__).parents[1] / "schemas"
+"""``workers/schemas``: a link to ``schemas/`` at the repository root, copied into the wheel (package data),
+so an editable install and an installed wheel (the container image) read the same files."""
 
 _NAMED_TYPES: Final = frozenset({"record", "enum", "fixed"})
 

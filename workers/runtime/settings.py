@@ -26,7 +26,7 @@ class Reconcile(StrEnum):
 
 
 class RuntimeSettings(BaseSettings):
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True, hide_input_in_errors=True)
 
     bootstrap_servers: str = Field(alias="KAFKA_BOOTSTRAP_SERVERS", min_length=1)
     schema_registry_url: str = Field(default="mock://cesce", alias="SCHEMA_REGISTRY_URL")

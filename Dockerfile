@@ -1,0 +1,38 @@
+# syntax=docker/dockerfile:1
+# The cesce-workers image:  docker build -t cesce-workers:0.1.0 .
+#
+# build:   the wheel of this package and of every dependency (confluent-kafka's wheel carries librdkafka),
+#          installed into a virtual environment, byte-compiled.
+# runtime: the same slim Python with only that environment; a non-root user; nothing written at run time,
+#          so the Helm chart can mount the root filesystem read-only. `cesce-worker` is the entrypoint:
+#          `docker run cesce-workers:0.1.0 run invoices`, `... dlq list erp.invoices.dlq`, `... demo`.
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY schemas ./schemas
+COPY workers ./workers
+RUN python -m pip wheel --wheel-dir /wheels . \
+ && python -m venv /opt/cesce-workers \
+ && /opt/cesce-workers/bin/pip install --no-index --find-links /wheels cesce-workers \
+ && /opt/cesce-workers/bin/cesce-worker --help > /dev/null
+
+FROM ${PYTHON_IMAGE} AS runtime
+ARG VERSION=0.1.0
+LABEL org.opencontainers.image.title="cesce-workers" \
+      org.opencontainers.image.description="Kafka workers that connect an ERP to the Cesce credit-insurance APIs, exactly once" \
+      org.opencontainers.image.version="${VERSION}"
+RUN groupadd --system --gid 10001 cesce \
+ && useradd --system --uid 10001 --gid cesce --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin cesce
+COPY --from=build /opt/cesce-workers /opt/cesce-workers
+ENV PATH=/opt/cesce-workers/bin:${PATH} \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+USER 10001:10001
+# /healthz, /readyz and /metrics (WORKER_HTTP_PORT)
+EXPOSE 9464
+ENTRYPOINT ["cesce-worker"]
+CMD ["--help"]

@@ -5,7 +5,7 @@
 #          installed into a virtual environment, byte-compiled.
 # runtime: the same slim Python with only that environment; a non-root user; nothing written at run time,
 #          so the Helm chart can mount the root filesystem read-only. `cesce-worker` is the entrypoint:
-#          `docker run cesce-workers:0.1.0 run invoices`, `... dlq list erp.invoices.dlq`, `... demo`.
+#          `docker run cesce-workers:0.1.0 run invoices`, `... dlq list --topic erp.invoices.dlq`, `... demo`.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
@@ -13,9 +13,13 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
+# The dependencies' wheels first, in a layer of their own: a change to the code does not rebuild them.
+RUN mkdir workers schemas \
+ && python -m pip wheel --wheel-dir /wheels . \
+ && rm /wheels/cesce_workers-*.whl
 COPY schemas ./schemas
 COPY workers ./workers
-RUN python -m pip wheel --wheel-dir /wheels . \
+RUN python -m pip wheel --no-deps --wheel-dir /wheels . \
  && python -m venv /opt/cesce-workers \
  && /opt/cesce-workers/bin/pip install --no-index --find-links /wheels cesce-workers \
  && /opt/cesce-workers/bin/cesce-worker --help > /dev/null

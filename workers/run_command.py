@@ -24,7 +24,7 @@ from workers.runtime.settings import RuntimeSettings
 
 __all__ = ["WORKERS", "register", "secret_values"]
 
-_SECRET_NAME = re.compile(r"SECRET|PASSWORD|TOKEN|PRIVATE|CREDENTIAL", re.IGNORECASE)
+_SECRET_NAME = re.compile(r"SECRET|PASSWORD|TOKEN|PRIVATE|CREDENTIAL|USER_INFO|HEADERS", re.IGNORECASE)
 
 WORKERS: dict[str, Callable[[Mapping[str, str]], WorkerSpec | Sequence[WorkerSpec]]] = {
     "invoices": invoices_spec,

@@ -63,9 +63,12 @@ def test_two_stages_on_a_slim_python_and_the_runtime_carries_only_the_virtual_en
 
 def test_the_package_is_installed_from_its_wheel() -> None:
     build, _ = stages()
-    (run,) = [args for word, args in build if word == "RUN"]
-    assert "pip wheel --wheel-dir /wheels ." in run
-    assert "pip install --no-index --find-links /wheels cesce-workers" in run
+    dependencies, package = [args for word, args in build if word == "RUN"]
+    assert "pip wheel --wheel-dir /wheels ." in dependencies  # before the code is copied: a layer of its own
+    words = [word for word, _ in build]
+    assert words.index("RUN") < words.index("COPY", words.index("RUN"))
+    assert "pip wheel --no-deps --wheel-dir /wheels ." in package
+    assert "pip install --no-index --find-links /wheels cesce-workers" in package
 
 
 def test_the_runtime_runs_cesce_worker_as_the_charts_non_root_user() -> None:

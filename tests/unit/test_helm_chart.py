@@ -24,7 +24,6 @@ import kubernetes_validate
 import pytest
 import yaml
 from confluent_kafka import Consumer, Producer
-from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from workers.cesce.config import CesceSettings
 from workers.credit_requests.spec import CreditRequestsTopics
@@ -32,7 +31,7 @@ from workers.invoices.spec import InvoicesTopics
 from workers.non_payments.spec import NonPaymentsTopics
 from workers.risk.spec import RiskTopics
 from workers.run_command import WORKERS
-from workers.runtime.kafka_config import schema_registry_config
+from workers.runtime.registry import registry_from_env
 from workers.runtime.run import WorkerSpec, consumer_config, producer_config
 from workers.runtime.settings import RuntimeSettings
 
@@ -284,7 +283,8 @@ def test_every_rendered_variable_is_one_the_workers_read(rendered: Rendered) -> 
 
 def test_the_values_schema_allows_exactly_the_settings_the_chart_leaves_to_env() -> None:
     schema = json.loads((CHART / "values.schema.json").read_text(encoding="utf-8"))
-    allowed = set(schema["$defs"]["env"]["propertyNames"]["anyOf"][0]["enum"])
+    allowed = set(schema["$defs"]["workerEnv"]["properties"])
+    assert set(schema["$defs"]["env"]["properties"]) == allowed - {"WORKER_GROUP_ID"}  # a group is per worker
     default = render()
     set_by_chart = set(default.one("ConfigMap")["data"]) - set(default.values["env"])
     set_by_chart |= {"WORKER_INSTANCE_ID", "RISK_CONTRACTS"}
@@ -314,16 +314,27 @@ def test_each_worker_starts_from_its_rendered_environment(rendered: Rendered) ->
         assert settings.http_port == container(deployment)["ports"][0]["containerPort"]
         assert specs[0].name == command
 
-        local = dict(env)
-        if "KAFKA_SSL_CA_LOCATION" in local:  # mounted in the pod; any CA bundle proves the setting is accepted
-            local["KAFKA_SSL_CA_LOCATION"] = certifi.where()
+        local = dict(env)  # the CA files are mounted in the pod; any CA bundle proves the settings are accepted
+        for name in ("KAFKA_SSL_CA_LOCATION", "SCHEMA_REGISTRY_SSL_CA_LOCATION"):
+            if name in local:
+                local[name] = certifi.where()
         for spec in specs:
             group = spec.group_id(settings)
             consumer = Consumer(consumer_config(settings, local, group))
             consumer.close()
             producer = Producer(producer_config(settings, local, group))
             producer.flush(0)
-        SchemaRegistryClient(schema_registry_config(env))
+        registry_from_env(local)  # the worker's own registry client: unknown or malformed settings raise here
+
+
+def test_the_workers_registry_client_gets_the_basic_auth_and_ca_from_the_environment() -> None:
+    rendered = render(all_options())
+    env = pod_environment(rendered, rendered.deployment("invoices"))
+    with pytest.raises(FileNotFoundError):  # the rendered ssl.ca.location (mounted in the pod) is read
+        registry_from_env(env)
+    env["SCHEMA_REGISTRY_SSL_CA_LOCATION"] = certifi.where()
+    rest = registry_from_env(env)._rest_client  # the client keeps its HTTP settings there
+    assert rest.auth == ("ci-registry-user", "ci-registry-password-48f0")
 
 
 def test_the_risk_poller_reads_the_contracts_named_in_values() -> None:
@@ -407,8 +418,17 @@ def test_keda_scales_on_the_lag_of_the_workers_own_group_and_input() -> None:
         assert [trigger["metadata"]["topic"]] == list(spec.input_topics)
         assert trigger["metadata"]["bootstrapServers"] == env["KAFKA_BOOTSTRAP_SERVERS"]
         assert (trigger["metadata"]["sasl"], trigger["metadata"]["tls"]) == ("scram_sha512", "enable")
+        assert scaler["spec"]["minReplicaCount"] >= 1  # the process also runs its companion loop
     auth = rendered.one("TriggerAuthentication")
-    assert {ref["key"] for ref in auth["spec"]["secretTargetRef"]} == {"KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"}
+    refs = {ref["parameter"]: (ref["name"], ref["key"]) for ref in auth["spec"]["secretTargetRef"]}
+    assert refs == {
+        "username": ("cw-cesce-workers-credentials", "KAFKA_SASL_USERNAME"),
+        "password": ("cw-cesce-workers-credentials", "KAFKA_SASL_PASSWORD"),
+        "ca": ("my-cluster-cluster-ca-cert", "ca.crt"),  # the workers' CA too
+    }
+    (mount,) = [m for m in container(rendered.deployment("invoices"))["volumeMounts"] if m["name"] == "kafka-ca"]
+    env = pod_environment(rendered, rendered.deployment("invoices"))
+    assert env["KAFKA_SSL_CA_LOCATION"] == mount["mountPath"] + "/ca.crt"
 
 
 def test_kafka_topics_are_exactly_the_topics_the_workers_use() -> None:
@@ -428,6 +448,7 @@ def test_kafka_topics_are_exactly_the_topics_the_workers_use() -> None:
     for name, topic in topics.items():
         config = topic["spec"]["config"]
         assert topic["metadata"]["namespace"] == "kafka"
+        assert topic["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"  # uninstall keeps the data
         assert topic["metadata"]["labels"]["strimzi.io/cluster"] == "my-cluster"
         assert (topic["spec"]["replicas"], config["min.insync.replicas"]) == (3, "2"), name
         if name in compacted:
@@ -439,12 +460,14 @@ def test_kafka_topics_are_exactly_the_topics_the_workers_use() -> None:
             assert config["retention.ms"] == "2592000000", name  # 30 days to read and replay
 
 
-def test_the_network_policy_allows_egress_only_to_dns_kafka_the_registry_and_cesce() -> None:
+def test_the_network_policy_allows_egress_only_to_dns_kafka_the_registry_cesce_and_the_collector() -> None:
     rendered = render(all_options())
     policy = rendered.one("NetworkPolicy")["spec"]
     assert policy["policyTypes"] == ["Ingress", "Egress"]
     ports = [sorted({p["port"] for p in rule["ports"]}) for rule in policy["egress"]]
-    assert ports == [[53], [9093], [8081], [443]]
+    env = pod_environment(rendered, rendered.deployment("invoices"))
+    collector_port = int(env["OTEL_EXPORTER_OTLP_ENDPOINT"].rsplit(":", 1)[1])
+    assert ports == [[53], [9093], [8081], [443], [collector_port]]  # extraEgress: the OTLP endpoint
     assert all(rule.get("to") for rule in policy["egress"])
     (ingress,) = policy["ingress"]
     assert ingress["ports"] == [{"port": 9464, "protocol": "TCP"}]
@@ -481,6 +504,24 @@ def test_notes_tell_the_operator_what_was_deployed() -> None:
         ({"httpPort": 80}, "/httpPort"),
         ({"topics": {"invoices": "erp invoices"}}, "/topics/invoices"),
         ({"kafkaTopics": {"partitions": {"input": 0}}}, "/kafkaTopics/partitions/input"),
+        # a SASL protocol without its mechanism (librdkafka would try GSSAPI) and a mechanism without SASL
+        ({"kafka": {"securityProtocol": "SASL_SSL"}}, "/kafka/saslMechanism"),
+        ({"kafka": {"saslMechanism": "PLAIN"}}, "/kafka/securityProtocol"),
+        # values the workers would refuse at start (exit 2, a crash loop)
+        ({"env": {"WORKER_MAX_IN_FLIGHT": "many"}}, "/env/WORKER_MAX_IN_FLIGHT"),
+        ({"env": {"LOG_FORMAT": "yaml"}}, "/env/LOG_FORMAT"),
+        ({"env": {"CESCE_VERIFY_TLS": "nah"}}, "/env/CESCE_VERIFY_TLS"),
+        ({"env": {"CESCE_SALES_URL": "https://user:pw@sales"}}, "/env/CESCE_SALES_URL"),
+        ({"env": {"OTEL_SERVICE NAME": "x"}}, "OTEL_SERVICE NAME"),
+        ({"env": {"WORKER_GROUP_ID": "one-group-for-all"}}, "WORKER_GROUP_ID"),  # per worker only
+        ({"podLabels": {"app.kubernetes.io/component": "x"}}, "app.kubernetes.io/component"),  # the selector's
+        ({"topics": {"invoices": "_erp.invoices"}}, "/topics/invoices"),
+        ({"topics": {"invoices": ".."}}, "/topics/invoices"),
+        ({"workers": {"invoices": {"keda": {"minReplicas": 0}}}}, "/workers/invoices/keda/minReplicas"),
+        ({"workers": {"riskPoller": {"keda": {"enabled": True}}}}, "'keda' not allowed"),
+        ({"workers": {"invoices": {"podDisruptionBudget": {"maxUnavailable": "0%"}}}}, "maxUnavailable"),
+        ({"cesce": {"baseUrl": "https://user:password@api.cesce.es"}}, "/cesce/baseUrl"),
+        ({"podSecurityContext": {"seccompProfile": {"type": "Unconfined"}}}, "/podSecurityContext/seccompProfile"),
     ],
 )
 def test_the_values_schema_rejects_wrong_values_naming_them(values: dict[str, Any], message: str) -> None:
@@ -499,6 +540,26 @@ def test_the_values_schema_rejects_wrong_values_naming_them(values: dict[str, An
         (
             {"workers": {"invoices": {"keda": {"enabled": True}, "autoscaling": {"enabled": True}}}},
             "workers.invoices: keda and autoscaling are both enabled",
+        ),
+        (
+            {"credentials": {"CESCE_PASSWORD": "typed-into-values"}},
+            "credentials.CESCE_PASSWORD is given but credentials.existingSecret (cesce-workers-credentials) is set",
+        ),
+        (
+            {"workers": {"invoices": {"keda": {"enabled": True, "minReplicas": 5, "maxReplicas": 2}}}},
+            "workers.invoices.keda: minReplicas is above maxReplicas",
+        ),
+        (
+            {"workers": {"invoices": {"autoscaling": {"enabled": True, "minReplicas": 5, "maxReplicas": 2}}}},
+            "workers.invoices.autoscaling: minReplicas is above maxReplicas",
+        ),
+        (
+            {"kafkaTopics": {"enabled": True, "replicas": 1}},
+            "min.insync.replicas (2) must be below kafkaTopics.replicas (1)",
+        ),
+        (
+            {"kafka": {"caSecret": {"name": "ca"}, "config": {"ssl.ca.location": "/x"}}},
+            "kafka.caSecret sets ssl.ca.location: remove it from kafka.config",
         ),
     ],
 )

@@ -59,7 +59,9 @@ def test_configure_logging_routes_every_logger_through_the_redacting_formatter()
 
 def test_secret_values_are_taken_by_the_variables_names() -> None:
     env = {"CESCE_CLIENT_SECRET": "a", "CESCE_PASSWORD": "b", "KAFKA_SASL_PASSWORD": "c", "CESCE_USERNAME": "u"}
-    assert sorted(secret_values({**env, "SOME_TOKEN": "d", "EMPTY_SECRET": ""})) == ["a", "b", "c", "d"]
+    more = {"SOME_TOKEN": "d", "EMPTY_SECRET": "", "SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO": "e:f"}
+    more["OTEL_EXPORTER_OTLP_HEADERS"] = "authorization=Bearer g"
+    assert sorted(secret_values({**env, **more})) == ["a", "authorization=Bearer g", "b", "c", "d", "e:f"]
 
 
 def test_exporters_default_to_otlp_only_when_an_endpoint_is_configured() -> None:

@@ -24,6 +24,7 @@ from typing import Any, Final
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient, record_subject_name_strategy
 
 from workers.runtime.catalog import DEFAULT_SCHEMAS_DIR, SchemaCatalog
+from workers.runtime.kafka_config import schema_registry_config
 
 __all__ = [
     "MOCK_SCHEME",
@@ -31,6 +32,7 @@ __all__ = [
     "expected_mock_ids",
     "is_mock_registry",
     "register_catalog",
+    "registry_from_env",
     "registry_url",
     "schema_registry_client",
     "subject_for",
@@ -74,6 +76,16 @@ def register_catalog(client: SchemaRegistryClient, catalog: SchemaCatalog) -> di
         name: int(client.register_schema(subject_for(name), Schema(catalog.schema_str(name), schema_type="AVRO")))
         for name in catalog.names()
     }
+
+
+def registry_from_env(
+    env: Mapping[str, str], directories: Sequence[Path] = (DEFAULT_SCHEMAS_DIR,)
+) -> SchemaRegistryClient:
+    """The client ``SCHEMA_REGISTRY_*`` describe: ``SCHEMA_REGISTRY_URL`` (default ``mock://cesce``) and every other
+    setting (``SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO``, ``SCHEMA_REGISTRY_SSL_CA_LOCATION``, ...)."""
+    config = schema_registry_config(env)
+    url = config.pop("url")
+    return schema_registry_client(url, directories, config=config)
 
 
 def schema_registry_client(

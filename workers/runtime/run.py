@@ -32,7 +32,7 @@ from workers.runtime.contract import Handler, Output
 from workers.runtime.embedded import is_mock_cluster
 from workers.runtime.engine import Decoder, Engine
 from workers.runtime.kafka_config import librdkafka_config, redacted
-from workers.runtime.registry import schema_registry_client
+from workers.runtime.registry import registry_from_env
 from workers.runtime.serde import AvroCodec
 from workers.runtime.settings import Reconcile, RuntimeSettings
 
@@ -164,7 +164,7 @@ async def serve(spec: WorkerSpec, env: Mapping[str, str], stop: asyncio.Event, h
         redacted({k: str(v) for k, v in consumer.items() if k != "logger"}),
         reconcile,
     )
-    registry = schema_registry_client(settings.schema_registry_url)
+    registry = registry_from_env(env)
     async with spec.handler(WorkerContext(spec.label, registry, health)) as handler:
         engine = Engine(
             worker=spec.label,

@@ -37,8 +37,8 @@ from typing import Any, Final
 
 from workers.argtypes import add_schemas_dir, positive, positive_int
 from workers.runtime.catalog import DEFAULT_SCHEMAS_DIR, CatalogError, SchemaCatalog
-from workers.runtime.kafka_config import librdkafka_config, schema_registry_config
-from workers.runtime.registry import RegistryMismatch, schema_registry_client
+from workers.runtime.kafka_config import librdkafka_config
+from workers.runtime.registry import RegistryMismatch, registry_from_env
 from workers.runtime.serde import (
     MAGIC_BYTE,
     AvroCodec,
@@ -155,9 +155,7 @@ def register(
 
 def avro_decoder(schema: str | None, directories: Sequence[Path]) -> ValueDecoder:
     """Avro values through the Schema Registry (``SCHEMA_REGISTRY_*``): as `schema`, else with the writer's."""
-    registry_config = schema_registry_config(os.environ)
-    url = registry_config.pop("url")
-    registry = schema_registry_client(url, directories, config=registry_config)
+    registry = registry_from_env(os.environ, directories)
     if schema is not None:
         return AvroCodec(registry, schema, catalog=SchemaCatalog.load(directories), auto_register=False).decode
     reader = AvroReader(registry)

@@ -27,8 +27,8 @@ from typing import Any, Final
 
 from workers.argtypes import add_schemas_dir, positive
 from workers.runtime.catalog import DEFAULT_SCHEMAS_DIR, CatalogError, SchemaCatalog
-from workers.runtime.kafka_config import librdkafka_config, schema_registry_config
-from workers.runtime.registry import RegistryMismatch, schema_registry_client
+from workers.runtime.kafka_config import librdkafka_config
+from workers.runtime.registry import RegistryMismatch, registry_from_env
 from workers.runtime.serde import (
     AvroCodec,
     DeserializationError,
@@ -165,9 +165,7 @@ def _read(file: str) -> list[str]:
 def _codec(schema: str | None, directories: Sequence[Path]) -> AvroCodec | None:
     if schema is None:
         return None
-    registry_config = schema_registry_config(os.environ)
-    url = registry_config.pop("url")
-    registry = schema_registry_client(url, directories, config=registry_config)
+    registry = registry_from_env(os.environ, directories)
     return AvroCodec(registry, schema, catalog=SchemaCatalog.load(directories))
 
 

@@ -20,7 +20,7 @@ from workers.non_payments import non_payments_specs
 from workers.observability.logs import configure_logging
 from workers.risk import risk_poller_spec
 from workers.runtime.run import WorkerSpec, run_worker
-from workers.runtime.settings import RuntimeSettings
+from workers.runtime.settings import RuntimeSettings, from_env
 
 __all__ = ["WORKERS", "register", "secret_values"]
 
@@ -60,7 +60,7 @@ def _run(args: argparse.Namespace) -> int:
     configure_logging(args.log_level, json_lines=log_format == "json", secrets=secret_values(env))
     problems: list[str] = []
     try:  # the runtime's settings too, before anything starts: every problem in one line
-        RuntimeSettings.model_validate({k: v for k, v in env.items() if k.isupper()})
+        from_env(RuntimeSettings, env)
     except ValidationError as exc:
         problems.append(configuration_errors(exc))
     try:

@@ -18,6 +18,7 @@ from workers.runtime.engine import Decoder
 from workers.runtime.envelope import EnvelopeDecoder
 from workers.runtime.run import WorkerSpec
 from workers.runtime.serde import state_decoder
+from workers.runtime.settings import from_env
 
 __all__ = ["ROW_SCHEMA", "CreditRequestsTopics", "credit_requests_specs"]
 
@@ -45,7 +46,7 @@ def _pending(registry: SchemaRegistryClient) -> Decoder:
 
 def credit_requests_specs(env: Mapping[str, str]) -> list[WorkerSpec]:
     """The worker and its follow-up, configured by `env` (the topics above, ``CESCE_*``)."""
-    topics = CreditRequestsTopics.model_validate({k: v for k, v in env.items() if k.isupper()})
+    topics = from_env(CreditRequestsTopics, env)
     cesce_settings = CesceSettings.from_env(env)
     interval = timedelta(seconds=topics.followup_seconds)
 

@@ -14,6 +14,7 @@ from workers.invoices.handler import InvoicesHandler
 from workers.runtime.engine import Decoder
 from workers.runtime.envelope import EnvelopeDecoder
 from workers.runtime.run import WorkerSpec
+from workers.runtime.settings import from_env
 
 __all__ = ["ROW_SCHEMA", "InvoicesTopics", "invoices_spec"]
 
@@ -33,7 +34,7 @@ def _decoder(registry: SchemaRegistryClient) -> Decoder:
 
 def invoices_spec(env: Mapping[str, str]) -> WorkerSpec:
     """The worker, configured by `env` (``INVOICES_TOPIC``, ``SALE_RESULTS_TOPIC``, ``CESCE_*``)."""
-    topics = InvoicesTopics.model_validate({k: v for k, v in env.items() if k.isupper()})
+    topics = from_env(InvoicesTopics, env)
     cesce_settings = CesceSettings.from_env(env)
 
     return WorkerSpec(

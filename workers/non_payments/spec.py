@@ -18,6 +18,7 @@ from workers.runtime.engine import Decoder
 from workers.runtime.envelope import EnvelopeDecoder
 from workers.runtime.run import WorkerSpec
 from workers.runtime.serde import state_decoder
+from workers.runtime.settings import from_env
 
 __all__ = ["ROW_SCHEMA", "NonPaymentsTopics", "non_payments_specs"]
 
@@ -46,7 +47,7 @@ def _watches(registry: SchemaRegistryClient) -> Decoder:
 
 def non_payments_specs(env: Mapping[str, str]) -> list[WorkerSpec]:
     """The worker and its claims poller, configured by `env` (the topics above, ``CESCE_*``)."""
-    topics = NonPaymentsTopics.model_validate({k: v for k, v in env.items() if k.isupper()})
+    topics = from_env(NonPaymentsTopics, env)
     cesce_settings = CesceSettings.from_env(env)
     interval = timedelta(seconds=topics.poll_interval_seconds)
 

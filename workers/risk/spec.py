@@ -29,7 +29,7 @@ from workers.runtime.contract import Handler
 from workers.runtime.engine import Decoder
 from workers.runtime.run import WorkerContext, WorkerSpec, client_config
 from workers.runtime.serde import AvroCodec, state_decoder
-from workers.runtime.settings import RuntimeSettings
+from workers.runtime.settings import RuntimeSettings, from_env
 from workers.runtime.table import CompactedTable
 
 __all__ = ["RiskTopics", "risk_poller_spec", "seed_schedules"]
@@ -102,9 +102,9 @@ async def seed_schedules(
 
 def risk_poller_spec(env: Mapping[str, str]) -> WorkerSpec:
     """The risk poller, configured by `env` (the settings above, ``CESCE_*``, ``KAFKA_*``)."""
-    topics = RiskTopics.model_validate({k: v for k, v in env.items() if k.isupper()})
+    topics = from_env(RiskTopics, env)
     cesce_settings = CesceSettings.from_env(env)
-    settings = RuntimeSettings.model_validate({k: v for k, v in env.items() if k.isupper()})
+    settings = from_env(RuntimeSettings, env)
     readers = client_config(settings, env, consumer=True)
 
     def schedules(registry: SchemaRegistryClient) -> Decoder:

@@ -34,7 +34,7 @@ from workers.runtime.engine import Decoder, Engine
 from workers.runtime.kafka_config import librdkafka_config, redacted
 from workers.runtime.registry import registry_from_env
 from workers.runtime.serde import AvroCodec
-from workers.runtime.settings import Reconcile, RuntimeSettings
+from workers.runtime.settings import Reconcile, RuntimeSettings, from_env
 
 __all__ = [
     "WorkerContext",
@@ -149,7 +149,7 @@ async def serve(spec: WorkerSpec, env: Mapping[str, str], stop: asyncio.Event, h
     """Run `spec` in this event loop until `stop` is set (the demo and tests run workers this way); its
     readiness checks go to `health` (the process's, when `run_worker` serves the probes)."""
     health = health or Health()
-    settings = RuntimeSettings.model_validate({k: v for k, v in env.items() if k.isupper()})
+    settings = from_env(RuntimeSettings, env)
     group_id = spec.group_id(settings)
     consumer = consumer_config(settings, env, group_id)
     reconcile = settings.reconcile is Reconcile.ON or (
@@ -237,7 +237,7 @@ def run_worker(specs: WorkerSpec | Sequence[WorkerSpec], env: Mapping[str, str])
     prevents the start: an ``OTEL_*`` value we cannot honour, the health port taken)."""
     specs = [specs] if isinstance(specs, WorkerSpec) else list(specs)
     name = specs[0].name
-    settings = RuntimeSettings.model_validate({k: v for k, v in env.items() if k.isupper()})
+    settings = from_env(RuntimeSettings, env)
     health = Health(stall_seconds=settings.liveness_stall_seconds)
     try:
         telemetry = configure_telemetry(env, worker=name, instance=settings.instance_id)

@@ -189,3 +189,35 @@ async def test_retries_are_span_events_and_counted_and_lag_is_observed(
     assert (event.name, dict(event.attributes or {})) == ("retry", {"attempt": 1, "code": "1001"})
     assert _total(telemetry, "cesce.worker.retries", worker="retrying", code="1001") == 1
     assert not telemetry.points("cesce.worker.consumer_lag", worker="retrying")  # forgotten once stopped
+
+
+async def test_a_caught_up_transactional_input_reads_no_lag(kafka: KafkaBackend, telemetry: Telemetry) -> None:
+    """Each transaction leaves a commit marker after its records: not a record to consume, so not lag."""
+    source, sink = unique_topic("in"), unique_topic("out")
+    producer = Producer(producer_config(kafka, {"transactional.id": unique_topic("txn")}))
+    producer.init_transactions(10)
+    for n in range(3):
+        producer.begin_transaction()
+        producer.produce(source, key="k", value=str(n).encode(), partition=0)
+        producer.commit_transaction(10)
+
+    async def handler(record: InputRecord) -> Outcome:
+        return Publish([Output(sink, record.key, b"ok")])
+
+    async with running_engine(
+        kafka,
+        handler=handler,
+        decode=lambda value, _topic: value,
+        input_topic=source,
+        output_topic=sink,
+        runtime=settings(kafka),
+        worker="transactional",
+        consumer_extra={"statistics.interval.ms": 200},
+    ):
+        await asyncio.to_thread(read, kafka, [sink], expect=3)
+
+        def lag() -> float | None:
+            points = telemetry.points("cesce.worker.consumer_lag", worker="transactional", topic=source, partition=0)
+            return points[0].value if points else None
+
+        await wait_until(lambda: lag() == 0)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from workers.runtime.assignment import Assignment
 from workers.runtime.breaker import OutageBreaker
 from workers.runtime.chains import Chains
 from workers.runtime.contract import DeadLetter, Defer, ErrorCategory, InputRecord
@@ -295,3 +296,51 @@ def test_chains_follow_one_chain_per_key_record_by_record() -> None:
     assert fresh.admit("k", later, chain_record(11, None))
     assert fresh.admit("k", first, chain_record(14, 12))
     assert not fresh.admit("k", later, chain_record(16, 11))
+
+
+def test_chains_forget_a_partition_once_it_has_been_away() -> None:
+    """Issue 15, defect 1: this member handled 100; others handled 150 and 200 while the partition was
+    theirs; back here, 250 (child of 200) is the chain's next record, not a stale twin."""
+    chains = Chains()
+    chain = (datetime(2026, 1, 1, tzinfo=UTC), "erp:0:5")
+    assert chains.admit("k", chain, replace(chain_record(100, 90), assignment=1))
+    assert not chains.admit("k", chain, replace(chain_record(250, 200), assignment=1)), "the same stay: stale"
+    assert chains.admit("k", chain, replace(chain_record(250, 200), assignment=2)), "a new stay: followed"
+    assert not chains.admit("k", chain, replace(chain_record(251, 200), assignment=2)), "its twin still is not"
+    assert chains.admit("k", chain, replace(chain_record(7, None), topic="u", assignment=3)), "partitions apart"
+    assert chains.admit("k", chain, replace(chain_record(300, 250), assignment=2)), "the other partition kept"
+
+
+async def test_a_fresh_assignment_lets_an_open_breaker_probe_at_once() -> None:
+    clock = Clock()
+    breaker = OutageBreaker(1, 60.0, clock=clock)
+    breaker.failure()
+    waiting = asyncio.create_task(breaker.admit())
+    await asyncio.sleep(0.05)
+    assert not waiting.done(), "the next probe is a minute away"
+    breaker.probe_now()
+    assert await asyncio.wait_for(waiting, 1) is True
+    breaker.success()
+    breaker.probe_now()  # closed: nothing to do
+    assert await breaker.admit() is False
+
+
+def test_lag_counts_records_not_transaction_markers() -> None:
+    state = Assignment(PartitionProgress())
+    assert state.lag is None, "no end known yet"
+    state.end, state.fetched = 6, 6  # three transactions: records at 0, 2, 4 and their commit markers
+    assert state.lag == 0, "nothing consumed in this stay, and librdkafka is past the end"
+    for offset in (0, 2):
+        state.progress.begin(offset)
+        state.progress.finish(offset, [])
+    state.progress.begin(4)
+    assert state.lag == 6, "records unfinished: behind by the committed position (markers included)"
+    state.progress.finish(4, [])
+    _, next_offset = state.progress.release()
+    assert next_offset == 5
+    state.progress.confirm(next_offset)
+    assert state.lag == 0, "everything committed: the marker at 5 is not lag"
+    state.end = 8
+    state.fetched = 6
+    assert state.lag == 2, "a record appended since"
+    assert Assignment(PartitionProgress()).number != state.number, "every stay has its own number"

@@ -38,6 +38,7 @@ class OutageBreaker:
         self._probing = False
         self._closed = asyncio.Event()
         self._closed.set()
+        self._nudge = asyncio.Event()  # set (and replaced) when waiters should look again before their time
 
     @property
     def is_open(self) -> bool:
@@ -65,6 +66,14 @@ class OutageBreaker:
         elif self._open:
             self._next_probe = self._clock() + self.probe_interval
 
+    def probe_now(self) -> None:
+        """Let the next record probe at once (a fresh assignment: whatever waited to probe was abandoned)."""
+        if self._open:
+            self._next_probe = self._clock()
+            self._probing = False
+            self._nudge.set()
+            self._nudge = asyncio.Event()
+
     def abandon(self) -> None:
         """A probe ended without an answer either way (cancelled): let another record probe."""
         self._probing = False
@@ -77,8 +86,10 @@ class OutageBreaker:
                 self._probing = True
                 return True
             wait = max(self._next_probe - now, 0.05) if not self._probing else self.probe_interval
+            closed, nudged = asyncio.ensure_future(self._closed.wait()), asyncio.ensure_future(self._nudge.wait())
             try:
-                await asyncio.wait_for(self._closed.wait(), timeout=wait)
-            except TimeoutError:
-                continue
+                await asyncio.wait([closed, nudged], timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                closed.cancel()
+                nudged.cancel()
         return False

@@ -9,7 +9,10 @@ follows and the offset of the record it last handled, and admits a record only i
 record again (handled anew after a `Defer`), or its child, or the first of an earlier chain. Chain
 names order the same way in every process, so every owner keeps the same chain.
 
-Memory only: after a restart the first record met is followed, so a duplicate met first may be
+What it remembers belongs to one stay of the partition with this member (`InputRecord.assignment`):
+once the partition has been away, other members may have handled the chain further, so a record
+of a new stay finds the partition forgotten and is followed as the first met. Memory only, for the
+same reason: after a restart the first record met is followed, so a duplicate met first may be
 handled once more before its twin's chain is dropped.
 """
 
@@ -21,6 +24,8 @@ from workers.runtime.contract import InputRecord
 from workers.runtime.dlq import SOURCE_OFFSET, SOURCE_PARTITION, SOURCE_TOPIC
 
 __all__ = ["Chains"]
+
+_Followed = dict[str, tuple[tuple[datetime, str], int]]
 
 
 def _parent_offset(record: InputRecord) -> int | None:
@@ -37,19 +42,24 @@ def _parent_offset(record: InputRecord) -> int | None:
 
 
 class Chains:
-    """Which chain this follow-up keeps per key, and where in it it is."""
+    """Which chain this follow-up keeps per key, and where in it it is, per partition and stay."""
 
     def __init__(self) -> None:
-        self._followed: dict[str, tuple[tuple[datetime, str], int]] = {}
+        self._partitions: dict[tuple[str, int], tuple[int, _Followed]] = {}
 
     def admit(self, key: str, chain: tuple[datetime, str], record: InputRecord) -> bool:
         """True to handle `record`, of the chain named `chain` (when it began, what began it); False to drop it."""
-        followed = self._followed.get(key)
+        partition = (record.topic, record.partition)
+        stay, followed_here = self._partitions.get(partition, (None, None))
+        if followed_here is None or stay != record.assignment:
+            followed_here = {}
+            self._partitions[partition] = (record.assignment, followed_here)
+        followed = followed_here.get(key)
         if followed is not None:
             name, last = followed
             if chain > name:
                 return False  # a later chain of something already followed
             if chain == name and record.offset != last and _parent_offset(record) != last:
                 return False  # a twin of a record already handled, or a stale one
-        self._followed[key] = (chain, record.offset)
+        followed_here[key] = (chain, record.offset)
         return True

@@ -11,6 +11,16 @@ hangs while `consume()` runs; measured with confluent-kafka 2.16). So the loop n
 pause, resume, commit and the group metadata are commands queued to this thread, which serves
 them between `consume()` calls and while it waits inside a rebalance callback (a revocation's
 commit needs them then).
+
+Pause and resume belong to one assignment. librdkafka forgets a partition's pause flag when the
+partition is assigned again, so a pause queued before a rebalance and served after it would
+pause a fresh assignment behind the engine's back (and nothing would ever resume it). Every
+rebalance callback therefore starts a new generation, and a pause or resume queued in an earlier
+one is dropped. An assignment is applied (`assign()`) before the engine hears of it, so what the
+engine decides about a fresh assignment is applied to it, not undone by the assignment.
+
+librdkafka's statistics are handed to the loop after the records of the same `consume()` call, so
+a statistics document never counts records the engine has not been given yet (the lag).
 """
 
 from __future__ import annotations
@@ -52,10 +62,15 @@ class ConsumerThread:
         on_assign: PartitionsCallback,
         on_revoke: PartitionsCallback,
         on_lost: PartitionsCallback,
+        on_statistics: Callable[[str], None] | None = None,
         batch_size: int,
         callback_timeout: float,
     ) -> None:
-        self._consumer = Consumer(dict(config))
+        self._statistics: list[str] = []  # documents waiting for the records consumed with them
+        self._on_statistics = on_statistics
+        extra: dict[str, Any] = {"stats_cb": self._statistics.append} if on_statistics is not None else {}
+        self._consumer = Consumer({**config, **extra})
+        self._generation = 0  # bumped by every rebalance callback: pause and resume belong to one
         self._topics = list(topics)
         self._loop = loop
         self._on_records = on_records
@@ -80,11 +95,21 @@ class ConsumerThread:
 
     def pause(self, partitions: Sequence[Partition]) -> None:
         if partitions:
-            self._command(lambda c: c.pause([TopicPartition(t, p) for t, p in partitions]))
+            self._command(self._of_generation(lambda c: c.pause([TopicPartition(t, p) for t, p in partitions])))
 
     def resume(self, partitions: Sequence[Partition]) -> None:
         if partitions:
-            self._command(lambda c: c.resume([TopicPartition(t, p) for t, p in partitions]))
+            self._command(self._of_generation(lambda c: c.resume([TopicPartition(t, p) for t, p in partitions])))
+
+    def _of_generation(self, action: Callable[[Consumer], None]) -> Callable[[Consumer], None]:
+        """`action`, dropped if a rebalance happens before it is served (its partitions were reassigned)."""
+        generation = self._generation
+
+        def act(consumer: Consumer) -> None:
+            if generation == self._generation:
+                action(consumer)
+
+        return act
 
     async def group_metadata(self) -> Any:
         return await asyncio.wrap_future(self._command(lambda c: c.consumer_group_metadata()))
@@ -122,6 +147,7 @@ class ConsumerThread:
                 records = [m for m in messages if self._usable(m)]
                 if records:
                     self._loop.call_soon_threadsafe(self._on_records, records)
+                self._hand_statistics()
         except BaseException as exc:  # surfaced by the engine, which stops the worker
             self.failure = exc
             _log.exception("kafka consumer thread failed")
@@ -133,6 +159,11 @@ class ConsumerThread:
                 _log.exception("kafka consumer close failed")
             self._serve_closed()
             self._loop.call_soon_threadsafe(self.finished.set)
+
+    def _hand_statistics(self) -> None:
+        if self._on_statistics is not None:
+            while self._statistics:
+                self._loop.call_soon_threadsafe(self._on_statistics, self._statistics.pop(0))
 
     def _serve_closed(self) -> None:
         while True:
@@ -156,6 +187,8 @@ class ConsumerThread:
         return False
 
     def _in_loop(self, kind: str, partitions: list[TopicPartition]) -> None:
+        self._generation += 1
+        self._hand_statistics()
         names = [(tp.topic, tp.partition) for tp in partitions]
         future = asyncio.run_coroutine_threadsafe(self._callbacks[kind](names), self._loop)
         deadline = time.monotonic() + self._callback_timeout
@@ -169,7 +202,12 @@ class ConsumerThread:
                     future.cancel()
                     raise
 
-    def _assigned(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # assigned now, and not paused (a pause from an earlier assignment can survive the rebalance), so that
+        # the engine starts from a known state and what it decides is not undone by the assignment
+        consumer.assign(partitions)
+        if partitions:
+            consumer.resume(partitions)
         self._in_loop("assign", partitions)
 
     def _revoked(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:

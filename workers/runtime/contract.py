@@ -65,6 +65,10 @@ class InputRecord:
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...]
     decoded: Any
+    assignment: int = 0
+    """Which stay of its partition with this member delivered it (unique in the process; 0 outside an
+    engine). What a handler remembers per partition may be stale once it changes: another member may
+    have handled the partition in between."""
 
     def header(self, name: str) -> bytes | None:
         """The last value of header `name`, if any."""

@@ -36,7 +36,7 @@ import json
 import logging
 import random
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -47,6 +47,7 @@ from opentelemetry.trace import Span, StatusCode
 
 from workers.observability import metrics
 from workers.observability.tracing import consumer_span, producer_headers
+from workers.runtime.assignment import Assignment
 from workers.runtime.breaker import OutageBreaker
 from workers.runtime.consumer_thread import ConsumerThread, Partition, headers_of
 from workers.runtime.contract import (
@@ -124,16 +125,11 @@ class Engine:
         self._producer_config = dict(producer_config)
         self._reconcile = reconcile
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
-        self._partitions: dict[Partition, PartitionProgress[Encoded]] = {}
-        self._closing: set[Partition] = set()
-        self._paused: set[Partition] = set()
+        self._partitions: dict[Partition, Assignment] = {}  # what this member owns now, one state each
         self._lanes = KeyLanes()
-        self._in_flight = 0
-        self._deferred: Counter[Partition] = Counter()  # records sleeping until they fall due
-        self._running: Counter[Partition] = Counter()  # records whose handling has started (not queued)
         # Records fetched while the pause was on its way: they wait here, in order, so that never more
         # than max_in_flight records are being handled (the pause is a command to the consumer thread).
-        self._backlog: deque[tuple[Partition, PartitionProgress[Encoded], InputRecord]] = deque()
+        self._backlog: deque[tuple[Assignment, InputRecord]] = deque()
         self._finished_since_commit = 0
         self._stopping = False
         self._wake = asyncio.Event()
@@ -149,7 +145,11 @@ class Engine:
         self._paused_for: tuple[bool, bool] = (False, False)  # (outage, backpressure), as last reported
         self._assigned_once = False
         self._brokers_up: bool | None = None  # None until librdkafka's first statistics
-        self._ends: dict[Partition, int] = {}  # last stable offset per partition, from the statistics
+
+    @property
+    def _in_flight(self) -> int:
+        """Records handed to their key's lane and not finished, of the partitions this member still owns."""
+        return sum(state.submitted for state in self._partitions.values())
 
     # --- health ----------------------------------------------------------------------------------
 
@@ -170,18 +170,15 @@ class Engine:
         """Consume until `stop` is set (or the consumer fails), then drain, commit and close."""
         loop = asyncio.get_running_loop()
         self._publisher = await asyncio.to_thread(TransactionalPublisher, self._producer_config)
-
-        def statistics(document: str) -> None:  # on the consumer's thread
-            loop.call_soon_threadsafe(self._statistics, document)
-
         self._consumer = ConsumerThread(
-            {"statistics.interval.ms": _STATISTICS_MS, **self._consumer_config, "stats_cb": statistics},
+            {"statistics.interval.ms": _STATISTICS_MS, **self._consumer_config},
             self._input_topics,
             loop=loop,
             on_records=self._accept_all,
             on_assign=self._assigned,
             on_revoke=self._revoked,
             on_lost=self._lost,
+            on_statistics=self._statistics,
             batch_size=min(500, self._settings.max_in_flight),
             callback_timeout=self._settings.drain_seconds + 120,
         )
@@ -217,26 +214,30 @@ class Engine:
             found = await asyncio.to_thread(published_sources, self._consumer_config, self._output_topics, partitions)
         for partition in partitions:
             published = found.get(partition) or Published()
-            self._partitions[partition] = PartitionProgress(skip=published.complete, published=published.partial)
-            self._closing.discard(partition)
+            progress: PartitionProgress[Encoded] = PartitionProgress(
+                skip=published.complete, published=published.partial
+            )
+            self._partitions[partition] = Assignment(progress)
         self._assigned_once = True
+        if partitions:
+            self._breaker.probe_now()  # whatever an open breaker held was abandoned: try again at once
+        self._sync_pause()  # a fresh assignment is not paused; pause it if the engine is holding back
         _log.info("%s: assigned %s", self._worker, sorted(partitions))
 
     async def _revoked(self, partitions: list[Partition]) -> None:
         """Finish (within the drain deadline) or abandon what is in flight, and commit what finished."""
-        mine = [p for p in partitions if p in self._partitions]
-        if not mine:
+        states = [self._partitions[p] for p in partitions if p in self._partitions]
+        if not states:
             return
-        self._closing.update(mine)
+        for state in states:
+            state.closing = True
         deadline = time.monotonic() + self._settings.drain_seconds
-        while (
-            any(self._partitions[p].in_flight > self._deferred[p] for p in mine)
-            and (left := deadline - time.monotonic()) > 0
-        ):
+        while any(state.draining for state in states) and (left := deadline - time.monotonic()) > 0:
             self._progressed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._progressed.wait(), timeout=left)
         await self._commit()
+        mine = [p for p in partitions if p in self._partitions]
         self._forget(mine)
         _log.info("%s: revoked %s", self._worker, sorted(mine))
 
@@ -245,14 +246,11 @@ class Engine:
         self._forget([p for p in partitions if p in self._partitions])
 
     def _forget(self, partitions: list[Partition]) -> None:
-        gone = set(partitions)
+        """Drop these partitions' states (librdkafka unassigns them, pause flags included)."""
+        gone = {self._partitions.pop(p) for p in partitions if p in self._partitions}
+        metrics.IN_FLIGHT.add(-sum(state.submitted for state in gone), self._labels)
         self._backlog = deque(item for item in self._backlog if item[0] not in gone)
         self._lanes.cancel(lambda lane: lane[0] in gone)  # type: ignore[index]
-        for partition in gone:
-            self._partitions.pop(partition, None)
-            self._closing.discard(partition)
-            self._paused.discard(partition)
-            self._ends.pop(partition, None)
         self._publish_lag()
 
     # --- accepting and handling ------------------------------------------------------------------
@@ -267,9 +265,10 @@ class Engine:
         if topic is None or number is None or offset is None:
             return
         partition: Partition = (topic, number)
-        progress = self._partitions.get(partition)
-        if progress is None or partition in self._closing or self._stopping:
+        state = self._partitions.get(partition)
+        if state is None or state.closing or self._stopping:
             return  # not ours (any more): whoever owns it next consumes it from the committed offset
+        progress = state.progress
         if not progress.begin(offset):
             return
         timestamp_type, timestamp = message.timestamp()
@@ -283,6 +282,7 @@ class Engine:
             value=value.encode() if isinstance(value, str) else value,
             headers=headers_of(message),
             decoded=None,
+            assignment=state.number,
         )
         if progress.should_skip(offset):
             _log.info("%s: %s[%d]@%d already published; skipped", self._worker, *partition, offset)
@@ -290,32 +290,34 @@ class Engine:
             progress.finish(offset, [])
             self._record_finished()
             return
-        self._backlog.append((partition, progress, record))
+        self._backlog.append((state, record))
         self._start_backlog()
+
+    def _owns(self, state: Assignment, record: InputRecord) -> bool:
+        """Whether `state` is still this member's assignment of `record`'s partition."""
+        return self._partitions.get((record.topic, record.partition)) is state
 
     def _start_backlog(self) -> None:
         while self._backlog and self._in_flight < self._settings.max_in_flight:
-            partition, progress, record = self._backlog.popleft()
-            if self._partitions.get(partition) is not progress:
+            state, record = self._backlog.popleft()
+            if not self._owns(state, record):
                 continue  # revoked while waiting
-            self._in_flight += 1
+            state.submitted += 1
             metrics.IN_FLIGHT.add(1, self._labels)
-            self._lanes.submit((partition, record.key), functools.partial(self._process, partition, progress, record))
+            self._lanes.submit((state, record.key), functools.partial(self._process, state, record))
 
-    async def _process(self, partition: Partition, progress: PartitionProgress[Encoded], record: InputRecord) -> None:
-        self._running[partition] += 1
+    async def _process(self, state: Assignment, record: InputRecord) -> None:
         try:
-            encoded = await self._outcome(record)
+            encoded = await self._outcome(state, record)
         finally:
-            self._running[partition] -= 1
-            if not self._running[partition]:
-                del self._running[partition]
-            self._in_flight -= 1
-            metrics.IN_FLIGHT.add(-1, self._labels)
+            state.submitted -= 1
+            if self._owns(state, record):  # a forgotten assignment's records left the count with it
+                metrics.IN_FLIGHT.add(-1, self._labels)
             self._progressed.set()
             self._start_backlog()
             self._sync_pause()
-        if self._partitions.get(partition) is progress:
+        if self._owns(state, record):
+            progress = state.progress
             out = progress.published_outputs(record.offset)  # a partial publish found by reconciliation
             progress.finish(record.offset, [e for index, e in enumerate(encoded) if index not in out])
             self._record_finished()
@@ -325,7 +327,7 @@ class Engine:
         if self._finished_since_commit >= self._settings.commit_batch_size:
             self._wake.set()
 
-    async def _outcome(self, record: InputRecord) -> list[Encoded]:
+    async def _outcome(self, state: Assignment, record: InputRecord) -> list[Encoded]:
         """Handle `record` in its span (one per look: a deferred record's early look is a short span of its own)."""
         while True:
             with consumer_span(
@@ -340,7 +342,7 @@ class Engine:
                 if not isinstance(handled, Defer):
                     return self._finish(record, span, *handled)
                 span.set_attribute("cesce.deferred_until", handled.until.isoformat())
-            await self._sleep_deferred(record, handled)
+            await self._sleep_deferred(state, handled)
 
     def _finish(
         self, record: InputRecord, span: Span, outcome: Publish | DeadLetter, attempts: int, first: datetime | None
@@ -421,16 +423,13 @@ class Engine:
             )
             await asyncio.sleep(max(wait, outcome.retry_after or 0.0))
 
-    async def _sleep_deferred(self, record: InputRecord, defer: Defer) -> None:
-        partition: Partition = (record.topic, record.partition)
-        self._deferred[partition] += 1
+    async def _sleep_deferred(self, state: Assignment, defer: Defer) -> None:
+        state.deferred += 1
         self._progressed.set()  # a drain waiting for this record stops waiting
         try:
             await asyncio.sleep(max(_MIN_DEFER_SECONDS, (defer.until - datetime.now(UTC)).total_seconds()))
         finally:
-            self._deferred[partition] -= 1
-            if not self._deferred[partition]:
-                del self._deferred[partition]
+            state.deferred -= 1
 
     def _encoded(self, record: InputRecord, output: Output, which: str) -> Encoded:
         key = output.key.encode() if isinstance(output.key, str) else output.key
@@ -471,20 +470,24 @@ class Engine:
     def _sync_pause(self) -> None:
         if self._consumer is None:
             return
-        full = self._in_flight >= self._settings.max_in_flight or bool(self._backlog)
-        want = self._stopping or self._breaker.is_open or full
-        reasons = (self._breaker.is_open and not self._stopping, full and not self._stopping)
+        in_flight = self._in_flight
+        full = in_flight >= self._settings.max_in_flight or bool(self._backlog)
+        # an open breaker holds consumption only while some record is there to probe with: after a
+        # rebalance abandoned them all, records must come in again, or nothing would ever probe
+        holding = self._breaker.is_open and in_flight > 0
+        want = self._stopping or holding or full
+        reasons = (holding and not self._stopping, full and not self._stopping)
         if reasons != self._paused_for:
             self._paused_for = reasons
             metrics.PAUSED.set(int(reasons[0]), {**self._labels, "reason": "outage"})
             metrics.PAUSED.set(int(reasons[1]), {**self._labels, "reason": "backpressure"})
-        assigned = set(self._partitions)
+        change = sorted(p for p, state in self._partitions.items() if state.paused != want)
+        for partition in change:
+            self._partitions[partition].paused = want
         if want:
-            self._consumer.pause(sorted(assigned - self._paused))
-            self._paused = assigned
-        elif self._paused:
-            self._consumer.resume(sorted(self._paused & assigned))
-            self._paused = set()
+            self._consumer.pause(change)
+        else:
+            self._consumer.resume(change)
 
     # --- statistics: lag and brokers --------------------------------------------------------------
 
@@ -496,20 +499,18 @@ class Engine:
             self._brokers_up = any(b.get("state") == "UP" for b in brokers)
             for topic, about in stats.get("topics", {}).items():
                 for number, partition in about.get("partitions", {}).items():
-                    end = partition.get("ls_offset", -1)
-                    if (topic, int(number)) in self._partitions and end >= 0:
-                        self._ends[(topic, int(number))] = end
+                    state = self._partitions.get((topic, int(number)))
+                    end, delivered = partition.get("ls_offset", -1), partition.get("app_offset", -1)
+                    if state is not None and end >= 0:
+                        state.end = end
+                        state.fetched = delivered if delivered >= 0 else None
         except (ValueError, TypeError, AttributeError) as exc:
             _log.warning("%s: unreadable librdkafka statistics (%s)", self._worker, exc)
             return
         self._publish_lag()
 
     def _publish_lag(self) -> None:
-        lags = {}
-        for partition, progress in self._partitions.items():
-            end, position = self._ends.get(partition), progress.position
-            if end is not None and position is not None:
-                lags[partition] = max(0, end - position)
+        lags = {partition: lag for partition, state in self._partitions.items() if (lag := state.lag) is not None}
         metrics.lag_board.publish(self._worker, lags)
 
     # --- committing ------------------------------------------------------------------------------
@@ -530,11 +531,11 @@ class Engine:
         async with self._commit_lock:
             records: list[Encoded] = []
             offsets: dict[Partition, tuple[PartitionProgress[Encoded], int]] = {}
-            for partition, progress in self._partitions.items():
-                released, next_offset = progress.release()
+            for partition, state in self._partitions.items():
+                released, next_offset = state.progress.release()
                 records.extend(released)
                 if next_offset is not None:
-                    offsets[partition] = (progress, next_offset)
+                    offsets[partition] = (state.progress, next_offset)
             self._finished_since_commit = 0
             if not offsets:
                 return

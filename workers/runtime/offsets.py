@@ -66,6 +66,11 @@ class PartitionProgress(Generic[T]):
         return self._committed
 
     @property
+    def idle(self) -> bool:
+        """Nothing consumed is waiting: every record begun has been committed."""
+        return not self._records
+
+    @property
     def in_flight(self) -> int:
         return sum(1 for state in self._records.values() if state is _PENDING)
 

@@ -1,15 +1,22 @@
 """`cesce-worker dlq list|show|replay` over the `kafka` backend (the embedded broker by default).
 
 Dead letters are written the way the runtime writes them (in a transaction, with its headers);
-the commands run in-process, reading their settings from the environment like in production.
+the commands run in-process, reading their settings from the environment like in production, and
+as real `cesce-worker` processes where two replays race.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
+import os
+import subprocess
+import sys
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,9 +31,11 @@ from tests.kafka_backends import KafkaBackend, producer_config, unique_topic
 from workers.demo.sample import sample_changes
 from workers.invoices import invoices_spec
 from workers.runtime.catalog import DEFAULT_SCHEMAS_DIR, SchemaCatalog
+from workers.runtime.dlq import REPLAY_SOURCE
 from workers.runtime.registry import schema_registry_client
 from workers.runtime.serde import AvroCodec, loads_exact
 from workers.runtime.tools import dlq
+from workers.runtime.tools.dlq_lock import LockEvent, LockRecord, holder_at, lock_key
 from workers.sandbox import RunningSandbox
 
 pytestmark = pytest.mark.integration
@@ -99,8 +108,11 @@ def dead_letter(
     return {"key": key, "value": value, "headers": dlq_headers(original, offset, **kind), "timestamp": timestamp}
 
 
-def write_dead_letters(kafka: KafkaBackend, topic: str, letters: list[dict[str, Any]]) -> list[tuple[int, int]]:
-    """Produce to partition 0 in one transaction, as the runtime does; their (partition, offset)."""
+def write_dead_letters(
+    kafka: KafkaBackend, topic: str, letters: list[dict[str, Any]], *, partitions: int = 1
+) -> list[tuple[int, int]]:
+    """Produce in one transaction, as the runtime does, round-robin over the first `partitions`
+    partitions (partition 0 by default); their (partition, offset)."""
     producer = Producer(producer_config(kafka, {"transactional.id": unique_topic("dlq-writer")}))
     producer.init_transactions(30)
     producer.begin_transaction()
@@ -110,17 +122,22 @@ def write_dead_letters(kafka: KafkaBackend, topic: str, letters: list[dict[str, 
         assert error is None, error
         placed.append((message.partition() or 0, message.offset() or 0))
 
-    for letter in letters:
+    for number, letter in enumerate(letters):
         extra = {} if letter["timestamp"] is None else {"timestamp": letter["timestamp"]}
-        producer.produce(
-            topic,
-            key=letter["key"],
-            value=letter["value"],
-            headers=letter["headers"],
-            partition=0,
-            on_delivery=delivered,
-            **extra,
-        )
+        while True:
+            try:
+                producer.produce(
+                    topic,
+                    key=letter["key"],
+                    value=letter["value"],
+                    headers=letter["headers"],
+                    partition=number % partitions,
+                    on_delivery=delivered,
+                    **extra,
+                )
+                break
+            except BufferError:
+                producer.poll(0.05)
     producer.commit_transaction(30)
     return sorted(placed)
 
@@ -352,3 +369,173 @@ async def test_a_1522_dead_letter_replayed_after_the_fix_declares_the_sale_once(
     assert [e["count"] for e in ledger["byDuplicateKey"] if e["invoiceNo"] == invoice] == [1]
     assert ledger["duplicateAttempts"] == 1
     assert len(read(kafka, [dead_letters], expect=1, timeout=2)) == 1  # the replays did not fail again
+
+
+# --- two replays of one DLQ at once: each dead letter is replayed exactly once --------------------
+
+RACE_SIZE = 5000
+
+
+def race_dead_letters(kafka: KafkaBackend) -> tuple[str, str, list[str]]:
+    """5,000 dead letters over all four partitions; (dlq topic, original topic, their refs)."""
+    topic, original = unique_topic("erp.invoices.dlq"), unique_topic("erp.invoices")
+    letters = [
+        dead_letter(f"CLI-{n % 97:04d}", b'{"op":"c","n":%d}' % n, original, n, category="transient", code="timeout")
+        for n in range(RACE_SIZE)
+    ]
+    placed = write_dead_letters(kafka, topic, letters, partitions=4)
+    return topic, original, [f"{topic}[{partition}]@{offset}" for partition, offset in placed]
+
+
+def assert_replayed_exactly_once(kafka: KafkaBackend, original: str, ledger_topic: str, refs: list[str]) -> None:
+    """Every dead letter once on `original` (read_committed, by replay.source), and once in the ledger."""
+    replayed = read(kafka, [original], expect=len(refs), timeout=40)
+    sources = Counter((headers_of(m).get(REPLAY_SOURCE) or b"").decode() for m in replayed)
+    assert len(replayed) == len(refs), f"{len(replayed) - len(refs)} more replays than dead letters"
+    assert sources == dict.fromkeys(refs, 1)
+    records = read(kafka, [ledger_topic], expect=len(refs), timeout=40)
+    entries = [json.loads(m.value() or b"") for m in records if b"@" in (m.key() or b"")]
+    assert Counter((m.key() or b"").decode() for m in records if b"@" in (m.key() or b"")) == dict.fromkeys(refs, 1)
+    assert {(e["replayedTo"], e["times"], e["replayCount"]) for e in entries} == {(original, 1, 1)}
+    topic = refs[0].split("[", 1)[0]
+    history = [LockRecord.decode(m.value() or b"") for m in records if m.key() == lock_key(topic).encode()]
+    if kafka.is_mock:  # the replay lock: both claimed, the winner renewed per batch, both released
+        events = Counter(r.event for r in history)
+        assert (events[LockEvent.CLAIM], events[LockEvent.RELEASE]) == (2, 2), history
+        after = [*history, LockRecord(LockEvent.CLAIM, "next", history[-1].at_ms + 1, 1, "next")]
+        holder = holder_at(after, "next")[1]
+        assert holder is not None
+        assert holder.run == "next"  # free again: the next replay need not wait for a lease
+    else:
+        assert history == []  # a real cluster fences: no lock
+
+
+class PerThreadStdout(io.TextIOBase):
+    """sys.stdout for two commands running in threads: what each thread printed, apart."""
+
+    def __init__(self) -> None:
+        self.written: dict[int, list[str]] = {}
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.written.setdefault(threading.get_ident(), []).append(text)
+        return len(text)
+
+    def of(self, thread: threading.Thread) -> str:
+        return "".join(self.written.get(thread.ident or 0, []))
+
+
+@pytest.mark.slow
+def test_two_replays_that_read_the_ledger_at_the_same_moment_replay_each_dead_letter_once(
+    kafka: KafkaBackend, tools: Tool, ledger_topic: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worst moment: both runs read the ledger together, before either has committed anything.
+
+    Before the fix each read an empty ledger and replayed all 5,000 (10,000 records on the input
+    topic). Now each fences (a real cluster: the older run's producer is fenced) or claims the
+    replay lock (the mock) before that read, and the one that lost says so and replays nothing.
+    """
+    topic, original, refs = race_dead_letters(kafka)
+    together = threading.Barrier(2, timeout=30)
+    first_read: set[int] = set()
+    read_ledger = dlq.read_ledger
+
+    def read_together(*args: Any, **kwargs: Any) -> Any:
+        if threading.get_ident() not in first_read:
+            first_read.add(threading.get_ident())
+            together.wait()
+        return read_ledger(*args, **kwargs)
+
+    monkeypatch.setattr(dlq, "read_ledger", read_together)
+    stdout = PerThreadStdout()
+    monkeypatch.setattr(sys, "stdout", stdout)
+    statuses: dict[int, int] = {}
+
+    def replay() -> None:
+        statuses[threading.get_ident()] = run_tool(["dlq", "replay", "--topic", topic, "--no-progress"])
+
+    runs = [threading.Thread(target=replay, name=f"replay-{n}") for n in range(2)]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join(60)
+    assert not any(run.is_alive() for run in runs)
+    results = sorted(((statuses[run.ident or 0], stdout.of(run)) for run in runs), key=lambda r: r[0])
+    assert results[0] == (0, f"replayed {RACE_SIZE} dead letter(s) from {topic}: {RACE_SIZE} to {original}\n")
+    status, out = results[1]
+    assert status == 1
+    assert out.splitlines()[0] == f"replayed 0 dead letter(s) from {topic}"
+    assert out.splitlines()[1].startswith(f"failed: another replay of {topic} ")  # is running / took over
+    assert len(out.splitlines()) == 2
+    assert_replayed_exactly_once(kafka, original, ledger_topic, refs)
+
+
+@pytest.mark.slow
+def test_two_replay_processes_started_together_replay_each_dead_letter_once(
+    kafka: KafkaBackend, tools: Tool, ledger_topic: str
+) -> None:
+    """The real command twice, as two operators would run it: no hooks, whatever the interleaving.
+
+    Each one that did not replay everything either lost (exit 1, another replay is running or took
+    over, nothing replayed) or came after the other had finished (exit 0, all skipped).
+    """
+    topic, original, refs = race_dead_letters(kafka)
+    command = [sys.executable, "-m", "workers.cli", "dlq", "replay", "--topic", topic, "--no-progress"]
+    runs = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+        for _ in range(2)
+    ]
+    try:
+        outputs = [run.communicate(timeout=50) for run in runs]
+    finally:
+        for run in runs:
+            if run.poll() is None:
+                run.kill()
+                run.wait()
+    results = [(run.returncode, out) for run, (out, _) in zip(runs, outputs, strict=True)]
+    errors = "".join(err for _, err in outputs)
+    done = f"replayed {RACE_SIZE} dead letter(s) from {topic}: {RACE_SIZE} to {original}"
+    assert sorted(out.splitlines()[0] for _, out in results) == sorted(
+        [done, f"replayed 0 dead letter(s) from {topic}"]
+    ), (results, errors)
+    winner = next(r for r in results if r[1].splitlines()[0] == done)
+    assert winner == (0, done + "\n"), errors
+    status, out = next(r for r in results if r is not winner)
+    lines = out.splitlines()
+    if status == 1:  # it ran while the other did
+        assert lines[1:] == [lines[1]], out
+        assert lines[1].startswith(f"failed: another replay of {topic} "), out
+    else:  # it read the ledger once the other had finished
+        assert status == 0, (out, errors)
+        assert lines[1] == f"skipped {RACE_SIZE} already replayed:", out
+    assert_replayed_exactly_once(kafka, original, ledger_topic, refs)
+
+
+def test_the_embedded_broker_fences_nobody_which_is_why_replay_takes_a_lock(kafka: KafkaBackend) -> None:
+    """Measured on librdkafka 2.16's mock: a second `init_transactions` with the same transactional.id
+    neither aborts the first producer's open transaction nor fences it; both commit. (A real
+    cluster aborts that transaction and fails the first producer's commit with the fatal _FENCED.)
+    If a librdkafka fixes this, this test fails: the replay lock can then go (`dlq_lock`)."""
+    if not kafka.is_mock:
+        pytest.skip("a real cluster fences; this measures the embedded broker")
+    topic, transactional_id = unique_topic("fencing"), unique_topic("same-id")
+    first = Producer(producer_config(kafka, {"transactional.id": transactional_id}))
+    first.init_transactions(10)
+    first.begin_transaction()
+    first.produce(topic, b"open while the second starts", partition=0)
+    first.flush(10)
+    second = Producer(producer_config(kafka, {"transactional.id": transactional_id}))
+    started = time.monotonic()
+    second.init_transactions(10)
+    assert time.monotonic() - started < 5  # it did not wait for the first one's transaction either
+    first.commit_transaction(10)  # not fenced
+    second.begin_transaction()
+    second.produce(topic, b"second", partition=0)
+    second.commit_transaction(10)
+    first.begin_transaction()
+    first.produce(topic, b"first, after being 'fenced'", partition=0)
+    first.commit_transaction(10)  # still not fenced
+    values = sorted(m.value() or b"" for m in read(kafka, [topic], expect=3, timeout=10))
+    assert values == sorted([b"open while the second starts", b"second", b"first, after being 'fenced'"])

@@ -1,15 +1,27 @@
-"""`cesce-worker dlq`'s decisions without a broker: durations, filters, the table, the ledger, replays, the summary."""
+"""`cesce-worker dlq`'s decisions without a broker: durations, filters, the table, the ledger, replays, the
+summary, the replay lock; and `dlq replay` against a fake cluster: the order of its calls (fence, then
+read the ledger, then decide), a fenced producer, two replays at once on a fencing cluster and on the mock."""
 
 from __future__ import annotations
 
 import argparse
+import json
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
 
+import confluent_kafka
 import pytest
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
+from workers.runtime import transactions
 from workers.runtime.dlq import REPLAY_COUNT, REPLAY_SOURCE
 from workers.runtime.tools import dlq
 from workers.runtime.tools.dlq_format import TABLE_COLUMNS, format_table, record_json, table_row
+from workers.runtime.tools.dlq_lock import Holder, LockEvent, LockRecord, ReplayLock, fences, holder_at
 from workers.runtime.tools.dlq_read import DeadLetterRecord, Filters, LedgerEntry, fold_ledger, parse_duration
 from workers.runtime.tools.dlq_replay import Action, Limit, Summary, decide, ledger_entry, replayed_headers
 
@@ -269,3 +281,374 @@ def test_a_bad_kafka_setting_is_reported_without_secret_values(
     err = capsys.readouterr().err
     assert 'Invalid value "***" for configuration property "security.protocol"' in err
     assert "hunter2" not in err
+
+
+# --- the replay lock (the mock cluster's stand-in for fencing) -----------------------------------
+
+
+def lock(event: LockEvent, run: str, at_s: float, lease_s: float = 60) -> LockRecord:
+    return LockRecord(event, run, int(at_s * 1000), int(lease_s * 1000), f"host-{run} pid 1")
+
+
+def test_the_first_claim_wins_and_a_later_one_loses_while_the_holder_lives() -> None:
+    history = [lock(LockEvent.CLAIM, "a", 0), lock(LockEvent.CLAIM, "b", 1), lock(LockEvent.RENEW, "a", 2)]
+    found, holder = holder_at(history, "a")
+    assert found
+    assert holder is not None
+    assert holder.run == "a"
+    found, holder = holder_at(history, "b")
+    assert found
+    assert holder is not None
+    assert (holder.run, holder.owner, holder.since_ms, holder.expires_ms) == ("a", "host-a pid 1", 0, 60_000)
+    assert LockRecord.decode(history[1].encode()) == history[1]
+
+
+def test_a_release_or_a_lapsed_lease_frees_the_lock_and_only_the_holder_renews_or_releases() -> None:
+    released = [lock(LockEvent.CLAIM, "a", 0), lock(LockEvent.RELEASE, "a", 5), lock(LockEvent.CLAIM, "b", 6)]
+    assert holder_at(released, "b")[1] == Holder("b", "host-b pid 1", 6000, 6000, 60_000)
+    renewed = [lock(LockEvent.CLAIM, "a", 0), lock(LockEvent.RENEW, "a", 50), lock(LockEvent.CLAIM, "b", 100)]
+    assert holder_at(renewed, "b")[1] == Holder("a", "host-a pid 1", 0, 50_000, 60_000)  # 100 s < 50 s + 60 s
+    lapsed = [lock(LockEvent.CLAIM, "a", 0), lock(LockEvent.RENEW, "a", 50), lock(LockEvent.CLAIM, "b", 111)]
+    assert holder_at(lapsed, "b")[1] == Holder("b", "host-b pid 1", 111_000, 111_000, 60_000)
+    strangers = [
+        lock(LockEvent.CLAIM, "a", 0),
+        lock(LockEvent.CLAIM, "b", 1),  # lost
+        lock(LockEvent.RELEASE, "b", 2),  # so its release changes nothing
+        lock(LockEvent.RENEW, "c", 3),  # nor does a renew by a run that never held it
+        lock(LockEvent.CLAIM, "c", 4),
+    ]
+    holder = holder_at(strangers, "c")[1]
+    assert holder is not None
+    assert (holder.run, holder.expires_ms) == ("a", 60_000)
+    assert holder_at(strangers[:1], "c") == (False, Holder("a", "host-a pid 1", 0, 0, 60_000))  # not claimed yet
+
+
+def test_lock_records_are_read_from_their_own_key_only() -> None:
+    mine = ReplayLock("erp.invoices.dlq", "cesce.dlq-replays", 90, clock=lambda: 1_000.5)
+    record = mine.record(LockEvent.CLAIM)
+    assert (record.run, record.at_ms, record.lease_ms) == (mine.run, 1_000_500, 90_000)
+    assert mine.key == "erp.invoices.dlq:replay-lock"
+    other = ReplayLock("erp.other.dlq", "cesce.dlq-replays", 90)
+    pairs = [
+        (mine.key.encode(), record.encode()),
+        (other.key.encode(), other.record(LockEvent.CLAIM).encode()),
+        (mine.key.encode(), b"not json"),
+        (mine.key.encode(), None),
+        (b"erp.invoices.dlq[0]@7", entry().encode()),
+    ]
+    assert mine.history(pairs) == [record]
+    assert fold_ledger(
+        [DeadLetterRecord("cesce.dlq-replays", 0, n, None, k, v, ()) for n, (k, v) in enumerate(pairs)],
+        "erp.invoices.dlq",
+    ) == ({"erp.invoices.dlq[0]@7": entry()}, [])
+    assert fences("lkc-1a2b3c")
+    assert fences(None)
+    assert not fences("mockCluster1a2b")
+
+
+# --- `dlq replay` against a fake cluster: fence, then read the ledger, then decide -----------------
+
+
+FENCED = KafkaError(KafkaError._FENCED, "Producer fenced by newer instance", fatal=True)
+
+
+@dataclass
+class Stored:
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes | None]]
+
+
+@dataclass
+class FakeMessage:
+    """What `read_records` asks of a confluent_kafka.Message."""
+
+    stored: Stored | None
+    at: int
+    eof: bool = False
+
+    def error(self) -> KafkaError | None:
+        return KafkaError(KafkaError._PARTITION_EOF) if self.eof else None
+
+    def partition(self) -> int:
+        return 0
+
+    def offset(self) -> int:
+        return self.at
+
+    def timestamp(self) -> tuple[int, int]:
+        return 1, int(NOW.timestamp() * 1000)
+
+    def key(self) -> bytes | None:
+        return None if self.stored is None else self.stored.key
+
+    def value(self) -> bytes | None:
+        return None if self.stored is None else self.stored.value
+
+    def headers(self) -> list[tuple[str, bytes | None]]:
+        return [] if self.stored is None else self.stored.headers
+
+
+class FakeCluster:
+    """One partition per topic; committed records only are read (read_committed without aborts).
+
+    ``fencing=True`` behaves like Kafka's transaction coordinator: `init_transactions` bumps the
+    transactional.id's epoch, drops the open transaction of an older producer, and that producer's
+    next produce or commit raises the fatal ``_FENCED``. ``fencing=False`` is librdkafka's mock:
+    each producer gets its own id and nobody is fenced. `calls` records, in order, what the
+    clients did (``read <topic>`` when a read starts); `failures` makes the n-th occurrence of a
+    call raise, and `hooks` runs a function once the n-th occurrence is done (a commit applied, a
+    read finished), to start another run there.
+    """
+
+    def __init__(self, *, fencing: bool) -> None:
+        self.fencing = fencing
+        self.cluster_id = "lkc-fake" if fencing else "mockCluster-fake"
+        self.topics: dict[str, list[Stored]] = {}
+        self.epochs: dict[str, int] = {}
+        self.calls: list[str] = []
+        self.hooks: dict[tuple[str, int], Callable[[], None]] = {}
+        self.failures: dict[tuple[str, int], KafkaError] = {}
+
+    def call(self, name: str) -> None:
+        self.calls.append(name)
+        error = self.failures.pop((name, self.calls.count(name)), None)
+        if error is not None:
+            raise KafkaException(error)
+
+    def done(self, name: str) -> None:
+        hook = self.hooks.pop((name, self.calls.count(name)), None)
+        if hook is not None:
+            hook()
+
+    def committed(self, topic: str) -> list[Stored]:
+        return self.topics.get(topic, [])
+
+
+class FakeProducer:
+    def __init__(self, cluster: FakeCluster, config: dict[str, Any]) -> None:
+        self.cluster = cluster
+        self.tid = str(config["transactional.id"])
+        self.epoch = 0
+        self.pending: list[tuple[str, Stored]] = []
+
+    def _check(self) -> None:
+        if self.cluster.fencing and self.epoch != self.cluster.epochs.get(self.tid):
+            raise KafkaException(FENCED)
+
+    def init_transactions(self, timeout: float) -> None:
+        self.cluster.call("init_transactions")
+        self.epoch = self.cluster.epochs[self.tid] = self.cluster.epochs.get(self.tid, 0) + 1
+
+    def begin_transaction(self) -> None:
+        self.cluster.call("begin_transaction")
+
+    def produce(self, topic: str, value: bytes | None = None, key: bytes | None = None, headers: Any = None) -> None:
+        self.cluster.call(f"produce {topic}")
+        self._check()
+        self.pending.append((topic, Stored(key, value, list(headers or []))))
+
+    def commit_transaction(self, timeout: float) -> None:
+        self.cluster.call("commit_transaction")
+        self._check()
+        for topic, stored in self.pending:
+            self.cluster.topics.setdefault(topic, []).append(stored)
+        self.pending.clear()
+        self.cluster.done("commit_transaction")
+
+    def abort_transaction(self, timeout: float) -> None:
+        self.cluster.call("abort_transaction")
+        self._check()
+        self.pending.clear()
+
+    def poll(self, timeout: float) -> int:
+        return 0
+
+    def flush(self, timeout: float) -> int:
+        return 0
+
+
+class FakeConsumer:
+    def __init__(self, cluster: FakeCluster) -> None:
+        self.cluster = cluster
+        self.queue: list[FakeMessage] = []
+        self.topic = ""
+
+    def list_topics(self, topic: str, timeout: float) -> Any:
+        self.topic = topic
+        self.cluster.call(f"read {topic}")
+        described = {topic: SimpleNamespace(partitions={0: None}, error=None)} if topic in self.cluster.topics else {}
+        return SimpleNamespace(cluster_id=self.cluster.cluster_id, topics=described)
+
+    def get_watermark_offsets(self, partition: TopicPartition, timeout: float, cached: bool) -> tuple[int, int]:
+        return 0, len(self.cluster.committed(partition.topic))
+
+    def assign(self, partitions: list[TopicPartition]) -> None:
+        [partition] = partitions
+        stored = self.cluster.committed(partition.topic)
+        self.queue = [FakeMessage(s, n) for n, s in enumerate(stored) if n >= partition.offset]
+        self.queue.append(FakeMessage(None, len(stored), eof=True))
+
+    def poll(self, timeout: float) -> FakeMessage | None:
+        return self.queue.pop(0) if self.queue else None
+
+    def close(self) -> None:
+        self.cluster.done(f"read {self.topic}")
+
+
+DLQ, TARGET, LEDGER = "erp.invoices.dlq", "erp.invoices", "cesce.dlq-replays"
+
+
+@pytest.fixture
+def cluster(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> FakeCluster:
+    """A fake cluster (fencing unless the test is parametrized with False) and the replay's settings."""
+    fake = FakeCluster(fencing=getattr(request, "param", True))
+    monkeypatch.setattr(transactions, "Producer", lambda config: FakeProducer(fake, config))
+    monkeypatch.setattr(confluent_kafka, "Consumer", lambda config: FakeConsumer(fake))
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "fake:9092")
+    monkeypatch.setenv("DLQ_REPLAYS_TOPIC", LEDGER)
+    monkeypatch.delenv("DLQ_MAX_REPLAYS", raising=False)
+    return fake
+
+
+def add_dead_letters(cluster: FakeCluster, count: int) -> None:
+    cluster.topics[DLQ] = [
+        Stored(f"CLI-{n % 7}".encode(), b'{"n":%d}' % n, [("dlq.original.topic", TARGET.encode())])
+        for n in range(count)
+    ]
+
+
+def replayed_sources(cluster: FakeCluster) -> Counter[str]:
+    return Counter(dict(s.headers)[REPLAY_SOURCE].decode() for s in cluster.committed(TARGET))  # type: ignore[union-attr]
+
+
+def ledger_keys(cluster: FakeCluster) -> Counter[str]:
+    return Counter((s.key or b"").decode() for s in cluster.committed(LEDGER) if b"@" in (s.key or b""))
+
+
+def test_replay_fences_before_it_reads_the_ledger_and_decides(
+    cluster: FakeCluster, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_dead_letters(cluster, 3)
+    assert run_dlq("replay", "--topic", DLQ, "--no-progress") == 0
+    assert capsys.readouterr().out.splitlines() == [f"replayed 3 dead letter(s) from {DLQ}: 3 to {TARGET}"]
+    assert cluster.calls == [
+        f"read {DLQ}",  # what to replay may be read first: the decision comes from the ledger
+        "init_transactions",  # fences an older replay of this DLQ, aborts its open transaction
+        f"read {LEDGER}",  # read_committed, after the fence: what the ledger says is final
+        "begin_transaction",
+        *[f"produce {topic}" for _ in range(3) for topic in (TARGET, LEDGER)],
+        "commit_transaction",
+    ]
+    assert replayed_sources(cluster) == {f"{DLQ}[0]@{n}": 1 for n in range(3)}
+
+
+def test_a_dry_run_creates_no_producer_so_it_fences_nobody(
+    cluster: FakeCluster, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_dead_letters(cluster, 2)
+    assert run_dlq("replay", "--topic", DLQ, "--dry-run") == 0
+    assert "would replay 2 dead letter(s)" in capsys.readouterr().out
+    assert cluster.calls == [f"read {DLQ}", f"read {LEDGER}"]  # no init_transactions
+
+
+@pytest.mark.parametrize(
+    ("call", "occurrence", "replayed"), [(f"produce {TARGET}", 1, 0), ("commit_transaction", 2, 500)]
+)
+def test_a_fenced_producer_stops_the_replay_at_once_and_says_another_replay_took_over(
+    cluster: FakeCluster, capsys: pytest.CaptureFixture[str], call: str, occurrence: int, replayed: int
+) -> None:
+    add_dead_letters(cluster, 700)  # two transactions: 500, then 200
+    cluster.failures[(call, occurrence)] = FENCED
+    assert run_dlq("replay", "--topic", DLQ, "--no-progress") == 1
+    out = capsys.readouterr().out.splitlines()
+    first = f"{DLQ}[0]@{replayed}"
+    assert out[0] == f"replayed {replayed} dead letter(s) from {DLQ}" + (
+        f": {replayed} to {TARGET}" if replayed else ""
+    )
+    assert out[1].startswith(
+        f"failed: another replay of {DLQ} took over (it fenced transactional.id cesce-dlq-replay.{DLQ}): "
+        f"this run stopped and replayed nothing from {first} on ("
+    )
+    assert len(out) == 2
+    assert replayed_sources(cluster) == {f"{DLQ}[0]@{n}": 1 for n in range(replayed)}
+    assert cluster.calls[-1] == call  # nothing after the fence: no other produce, commit or transaction
+    assert cluster.calls.count("begin_transaction") == (1 if replayed == 0 else 2)
+
+
+def test_another_fatal_error_is_not_called_a_takeover(cluster: FakeCluster, capsys: pytest.CaptureFixture[str]) -> None:
+    add_dead_letters(cluster, 2)
+    denied = KafkaError(KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, "not allowed", fatal=True)
+    cluster.failures[("commit_transaction", 1)] = denied
+    assert run_dlq("replay", "--topic", DLQ, "--no-progress", "--json") == 1
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["replayed"], summary["concurrentReplay"]) == (0, False)
+    assert summary["failure"].startswith("the transactional producer failed for good (")
+    assert "not allowed" in summary["failure"]
+
+
+@pytest.mark.parametrize("starts_after", [f"read {LEDGER}", "commit_transaction"])
+def test_on_a_fencing_cluster_a_second_replay_takes_over_and_each_dead_letter_goes_once(
+    cluster: FakeCluster, capsys: pytest.CaptureFixture[str], starts_after: str
+) -> None:
+    """B starts once A has read the ledger (A then replays nothing), or once A committed its first
+    batch (B replays the rest); before the fix A read the ledger before fencing and replayed it all again."""
+    add_dead_letters(cluster, 1200)
+    second: list[tuple[int, str]] = []
+
+    def run_b() -> None:
+        status = run_dlq("replay", "--topic", DLQ, "--no-progress")
+        second.append((status, capsys.readouterr().out))
+
+    cluster.hooks[(starts_after, 1)] = run_b
+    assert run_dlq("replay", "--topic", DLQ, "--no-progress") == 1
+    a_out = capsys.readouterr().out
+    [(b_status, b_out)] = second
+    assert b_status == 0, b_out
+    before = 0 if starts_after.startswith("read") else 500
+    assert a_out.splitlines()[0] == f"replayed {before} dead letter(s) from {DLQ}" + (
+        f": {before} to {TARGET}" if before else ""
+    )
+    assert f"failed: another replay of {DLQ} took over" in a_out
+    assert b_out.splitlines()[0] == f"replayed {1200 - before} dead letter(s) from {DLQ}: {1200 - before} to {TARGET}"
+    assert replayed_sources(cluster) == {f"{DLQ}[0]@{n}": 1 for n in range(1200)}
+    assert ledger_keys(cluster) == {f"{DLQ}[0]@{n}": 1 for n in range(1200)}
+
+
+@pytest.mark.parametrize("cluster", [False], indirect=True)
+def test_on_the_mock_a_second_replay_loses_the_lock_and_replays_nothing(
+    cluster: FakeCluster, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_dead_letters(cluster, 1200)
+    second: list[tuple[int, str]] = []
+
+    def run_b() -> None:
+        status = run_dlq("replay", "--topic", DLQ, "--no-progress", "--json")
+        second.append((status, capsys.readouterr().out))
+
+    cluster.hooks[("commit_transaction", 2)] = run_b  # A claimed (commit 1) and replayed a batch (commit 2)
+    assert run_dlq("replay", "--topic", DLQ, "--no-progress") == 0
+    assert capsys.readouterr().out.splitlines() == [f"replayed 1200 dead letter(s) from {DLQ}: 1200 to {TARGET}"]
+    [(b_status, b_out)] = second
+    assert b_status == 1
+    summary = json.loads(b_out)
+    assert (summary["replayed"], summary["concurrentReplay"]) == (0, True)
+    assert summary["failure"].startswith(f"another replay of {DLQ} is running (")
+    assert "this run replayed nothing; run it again once that one has finished" in summary["failure"]
+    assert replayed_sources(cluster) == {f"{DLQ}[0]@{n}": 1 for n in range(1200)}
+    assert ledger_keys(cluster) == {f"{DLQ}[0]@{n}": 1 for n in range(1200)}
+    lock_key = f"{DLQ}:replay-lock".encode()
+    history = [LockRecord.decode(s.value or b"") for s in cluster.committed(LEDGER) if s.key == lock_key]
+    assert [r.event for r in history] == [
+        LockEvent.CLAIM,  # A
+        LockEvent.RENEW,  # A's first batch
+        LockEvent.CLAIM,  # B, lost
+        LockEvent.RELEASE,  # B's, which changes nothing
+        LockEvent.RENEW,
+        LockEvent.RENEW,
+        LockEvent.RELEASE,  # A's: the next replay starts at once
+    ]
+    at_once = history[-1].at_ms / 1000 + 0.001  # the next replay, a moment after A's release
+    holder = holder_at([*history, lock(LockEvent.CLAIM, "next", at_once)], "next")[1]
+    assert holder is not None
+    assert holder.run == "next"

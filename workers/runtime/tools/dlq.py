@@ -12,6 +12,11 @@ Filters (list and replay): ``--code``, ``--category``, ``--since 2h``, ``--key``
 [--partition P]``. The topic is read without a consumer group, read_committed, up to its end
 offsets at the start, within ``--timeout`` seconds (default 30).
 
+Two replays of one DLQ at once never replay a dead letter twice: a replay fences any older one
+(``init_transactions``, transactional.id ``cesce-dlq-replay.<dlq topic>``) before it reads the
+ledger and decides, and the fenced one stops. The embedded broker fences nobody: there the first
+replay holds a lock in the ledger topic and a second one stops at once, replaying nothing.
+
 Exit status: 0; 1 a record not found (show), refused or not replayed (replay), or a read that did
 not finish in time; 2 a usage or configuration error.
 """
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -43,10 +49,13 @@ from workers.runtime.tools.dlq_format import (
     show_lines,
     table_row,
 )
+from workers.runtime.tools.dlq_lock import LEASE_MARGIN_SECONDS, LockEvent, ReplayLock, fences, holder_at
 from workers.runtime.tools.dlq_read import (
     DeadLetterRecord,
     Filters,
+    Ledger,
     LedgerEntry,
+    iso_ms,
     parse_duration,
     read_ledger,
     read_records,
@@ -58,6 +67,7 @@ from workers.runtime.tools.dlq_replay import (
     Limit,
     Summary,
     decide,
+    open_publisher,
     publish,
     transactional_id,
 )
@@ -66,6 +76,7 @@ from workers.runtime.tools.produce import producer_settings
 __all__ = ["HEADER_MEANINGS", "register"]
 
 _NAME: Final = "cesce-worker dlq"
+_LOCK_POLL_SECONDS: Final = 0.2
 
 
 def _duration(text: str) -> Any:
@@ -193,19 +204,29 @@ def _guarded(command: Callable[[argparse.Namespace, Mapping[str, str]], int]) ->
     return run
 
 
-def _read(
+def _dead_letters(
     args: argparse.Namespace, settings: Mapping[str, str], *, single: bool = False
-) -> tuple[list[DeadLetterRecord], dict[str, LedgerEntry]] | None:
-    """The selected dead letters and the ledger's entries for the topic; None if a read did not finish."""
+) -> tuple[list[DeadLetterRecord], str | None] | None:
+    """The selected dead letters and the cluster's id; None if the topic was not read to its end."""
     offset = args.offset if single else None
     read = read_records(settings, args.topic, timeout=args.timeout, partition=args.partition, offset=offset)
     if not read.complete:
         print(f"{_NAME}: {args.topic} was not read to its end within {args.timeout:g} s", file=sys.stderr)
         return None
+    return _filters(args).select(read.records, datetime.now(UTC)), read.cluster_id
+
+
+def _read(
+    args: argparse.Namespace, settings: Mapping[str, str], *, single: bool = False
+) -> tuple[list[DeadLetterRecord], dict[str, LedgerEntry]] | None:
+    """The selected dead letters and the ledger's entries for the topic; None if a read did not finish."""
+    found = _dead_letters(args, settings, single=single)
+    if found is None:
+        return None
     ledger = read_ledger(settings, _ledger_topic(), args.topic, timeout=args.timeout)
     if ledger is None:
         return None
-    return _filters(args).select(read.records, datetime.now(UTC)), ledger
+    return found[0], ledger.entries
 
 
 def _list(args: argparse.Namespace, settings: Mapping[str, str]) -> int:
@@ -260,33 +281,145 @@ def _show(args: argparse.Namespace, settings: Mapping[str, str]) -> int:
 
 
 def _replay(args: argparse.Namespace, settings: Mapping[str, str]) -> int:
+    """Read the dead letters; fence (and on the mock, lock), then read the ledger and decide; publish.
+
+    A dry run, or a run that selects nothing, creates no producer: it must not fence a replay
+    that is running.
+    """
     limit = _limit(args.max_replays)
-    found = _read(args, settings)
+    found = _dead_letters(args, settings)
     if found is None:
         print(f"{_NAME} replay: nothing was replayed", file=sys.stderr)
         return 1
-    records, ledger = found
-    decisions = [decide(r, ledger.get(r.ref), to=args.to, again=args.again, limit=limit) for r in records]
-    chosen = [d for d in decisions if d.action is Action.REPLAY]
-    summary = Summary(args.topic, args.dry_run, decisions)
-    if args.dry_run:
-        summary.replayed.update(d.target or "" for d in chosen)
-        if chosen and not args.json:
-            rows = [[*table_row(d.record, ledger.get(d.record.ref)), d.target or ""] for d in chosen]
-            for line in format_table([*TABLE_COLUMNS, "target"], rows):
-                print(line)
-    elif chosen:
-        config = {**producer_settings(settings), "transactional.id": transactional_id(args.topic)}
-        progress = args.progress if args.progress is not None else sys.stderr.isatty()
-        replayed, failure = publish(config, chosen, ledger, _ledger_topic(), progress=progress)
-        summary.replayed.update(replayed)
-        summary.failure = None if failure is None else _scrubbed(failure, settings)
+    records, cluster_id = found
+    if not records:
+        summary: Summary | None = Summary(args.topic, args.dry_run, [])
+    elif args.dry_run:
+        summary = _dry_run(args, settings, records, limit)
+    else:
+        summary = _replay_fenced(args, settings, records, limit, cluster_id)
+    if summary is None:
+        print(f"{_NAME} replay: nothing was replayed", file=sys.stderr)
+        return 1
     if args.json:
         print(dumps_exact(summary.to_json()))
     else:
         for line in summary.lines():
             print(line)
     return summary.exit_status
+
+
+def _dry_run(
+    args: argparse.Namespace, settings: Mapping[str, str], records: list[DeadLetterRecord], limit: Limit
+) -> Summary | None:
+    ledger = read_ledger(settings, _ledger_topic(), args.topic, timeout=args.timeout)
+    if ledger is None:
+        return None
+    decisions = [decide(r, ledger.entries.get(r.ref), to=args.to, again=args.again, limit=limit) for r in records]
+    chosen = [d for d in decisions if d.action is Action.REPLAY]
+    summary = Summary(args.topic, True, decisions)
+    summary.replayed.update(d.target or "" for d in chosen)
+    if chosen and not args.json:
+        rows = [[*table_row(d.record, ledger.entries.get(d.record.ref)), d.target or ""] for d in chosen]
+        for line in format_table([*TABLE_COLUMNS, "target"], rows):
+            print(line)
+    return summary
+
+
+def _replay_fenced(
+    args: argparse.Namespace,
+    settings: Mapping[str, str],
+    records: list[DeadLetterRecord],
+    limit: Limit,
+    cluster_id: str | None,
+) -> Summary | None:
+    """The replay proper, in the order that keeps two replays of one DLQ apart (`dlq_lock` says how).
+
+    1. the transactional producer and ``init_transactions``: an older replay of this DLQ is fenced
+       and its open transaction aborted (a real cluster);
+    2. on the mock, which fences nobody, the replay lock is claimed (a lost claim ends the run);
+    3. only then the ledger is read, ``read_committed``, and each dead letter decided;
+    4. a transaction per batch (renewing the lock on the mock), and the lock released.
+    """
+    from workers.runtime.transactions import ProducerFenced, TransactionAborted  # noqa: PLC0415 - keeps `--help` light
+
+    failed = (ProducerFenced, TransactionAborted, KafkaException)
+    ledger_topic = _ledger_topic()
+    config = {**producer_settings(settings), "transactional.id": transactional_id(args.topic)}
+    summary = Summary(args.topic, False, [])
+    try:
+        publisher = open_publisher(config)
+    except failed as exc:
+        summary.failure = _scrubbed(f"could not start the transactional producer: {exc}", settings)
+        return summary
+    lock = None if fences(cluster_id) else ReplayLock(args.topic, ledger_topic, args.timeout + LEASE_MARGIN_SECONDS)
+    claimed = False
+    try:
+        if lock is not None:
+            try:
+                publisher.commit([lock.encoded(LockEvent.CLAIM)], [], None)
+            except failed as exc:
+                summary.failure = _scrubbed(f"could not claim the replay lock in {ledger_topic}: {exc}", settings)
+                return summary
+            claimed = True
+        ledger = read_ledger(settings, ledger_topic, args.topic, timeout=args.timeout)
+        if ledger is not None and lock is not None:
+            ledger, lost, concurrent = _lock_outcome(args, settings, lock, ledger)
+            if lost is not None:
+                summary.failure, summary.concurrent = lost, concurrent
+                return summary
+        if ledger is None:
+            return None
+        decisions = [decide(r, ledger.entries.get(r.ref), to=args.to, again=args.again, limit=limit) for r in records]
+        summary = Summary(args.topic, False, decisions)
+        chosen = [d for d in decisions if d.action is Action.REPLAY]
+        if chosen:
+            progress = args.progress if args.progress is not None else sys.stderr.isatty()
+            renew = tuple if lock is None else lambda: [lock.encoded(LockEvent.RENEW)]
+            done = publish(publisher, chosen, ledger.entries, ledger_topic, progress=progress, extra=renew)
+            summary.replayed.update(done.replayed)
+            summary.concurrent = done.superseded
+            summary.failure = None if done.failure is None else _scrubbed(done.failure, settings)
+        return summary
+    finally:
+        if claimed and lock is not None:  # a release by a run that does not hold the lock changes nothing
+            try:
+                publisher.commit([lock.encoded(LockEvent.RELEASE)], [], None)
+            except failed as exc:
+                message = f"the replay lock of {args.topic} was not released ({exc}); it lapses with its lease"
+                print(f"{_NAME} replay: {_scrubbed(message, settings)}", file=sys.stderr)
+        publisher.close()
+
+
+def _lock_outcome(
+    args: argparse.Namespace, settings: Mapping[str, str], lock: ReplayLock, ledger: Ledger
+) -> tuple[Ledger | None, str | None, bool]:
+    """(the ledger read after this run's claim, None if this run holds the lock or else why not,
+    whether that is another replay holding it).
+
+    The claim is committed before the ledger is read, so it is there; a broker whose last stable
+    offset waits for another replay's open transaction shows it a moment later: read again until
+    it is, within ``--timeout``.
+    """
+    deadline = time.monotonic() + args.timeout
+    current: Ledger | None = ledger
+    while current is not None:
+        found, holder = holder_at(lock.history(current.pairs()), lock.run)
+        if found and holder is not None and holder.run == lock.run:
+            return current, None, False
+        if found and holder is not None:
+            return (
+                current,
+                f"another replay of {args.topic} is running ({holder.owner}, since {iso_ms(holder.since_ms)}; "
+                f"its lock lapses at {iso_ms(holder.expires_ms)} unless it renews it): this run replayed nothing; "
+                "run it again once that one has finished",
+                True,
+            )
+        if time.monotonic() >= deadline:
+            return current, f"this run's claim of the replay lock did not show in {lock.ledger_topic} in time", False
+        time.sleep(_LOCK_POLL_SECONDS)
+        current = read_ledger(settings, lock.ledger_topic, args.topic, timeout=max(0.1, deadline - time.monotonic()))
+    return None, None, False
 
 
 list_command = _guarded(_list)

@@ -7,8 +7,9 @@ so a transaction's control record at the end never keeps the reader waiting. ``-
 the whole read; a read that did not reach every end says so (`Read.complete`).
 
 The replay ledger (``DLQ_REPLAYS_TOPIC``, compacted) holds, per dead letter, its latest replay:
-key ``<dlq topic>[<partition>]@<offset>``, value `LedgerEntry` as JSON. Everything here but
-`read_records` and `read_ledger` is a pure function.
+key ``<dlq topic>[<partition>]@<offset>``, value `LedgerEntry` as JSON (and, under key
+``<dlq topic>:replay-lock``, the replay lock of `workers.runtime.tools.dlq_lock`). Everything here
+but `read_records` and `read_ledger` is a pure function.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from workers.runtime.tools.consume import consumer_settings
 __all__ = [
     "DeadLetterRecord",
     "Filters",
+    "Ledger",
     "LedgerEntry",
     "Read",
     "dead_letter_ref",
@@ -200,6 +202,8 @@ class Read:
 
     records: list[DeadLetterRecord]
     complete: bool
+    cluster_id: str | None = None
+    """The cluster's id, as its metadata gave it (a librdkafka mock cluster's starts with ``mockCluster``)."""
 
 
 def read_records(
@@ -220,11 +224,15 @@ def read_records(
     consumer = Consumer(config)
     deadline = time.monotonic() + timeout
     try:
-        ends = _assign(consumer, topic, partition=partition, offset=offset, deadline=deadline)
+        described = consumer.list_topics(topic, timeout=_left(deadline))
+        cluster_id = described.cluster_id if isinstance(described.cluster_id, str) else None
+        ends = _assign(
+            consumer, topic, described.topics.get(topic), partition=partition, offset=offset, deadline=deadline
+        )
         if ends is None:
-            return Read([], complete=True)
+            return Read([], complete=True, cluster_id=cluster_id)
         found = _drain(consumer, topic, ends, deadline)
-        return Read(sorted(found, key=lambda r: (r.partition, r.offset)), complete=not ends)
+        return Read(sorted(found, key=lambda r: (r.partition, r.offset)), complete=not ends, cluster_id=cluster_id)
     finally:
         consumer.close()
 
@@ -234,12 +242,12 @@ def _left(deadline: float) -> float:
 
 
 def _assign(
-    consumer: Any, topic: str, *, partition: int | None, offset: int | None, deadline: float
+    consumer: Any, topic: str, described: Any, *, partition: int | None, offset: int | None, deadline: float
 ) -> dict[int, int] | None:
-    """Assign the partitions that have something to read; their end offsets (None: no such topic)."""
+    """Assign the partitions of the `described` topic (its metadata) that have something to read;
+    their end offsets (None: no such topic)."""
     from confluent_kafka import TopicPartition  # noqa: PLC0415
 
-    described = consumer.list_topics(topic, timeout=_left(deadline)).topics.get(topic)
     if described is None or described.error is not None or not described.partitions:
         return None
     ends: dict[int, int] = {}
@@ -319,9 +327,19 @@ def fold_ledger(records: Iterable[DeadLetterRecord], dlq_topic: str) -> tuple[di
     return entries, unreadable
 
 
-def read_ledger(
-    settings: Mapping[str, str], ledger_topic: str, dlq_topic: str, *, timeout: float
-) -> dict[str, LedgerEntry] | None:
+@dataclass(frozen=True, slots=True)
+class Ledger:
+    """The replay ledger as read: the latest entry per dead letter of one DLQ, and every record."""
+
+    entries: dict[str, LedgerEntry]
+    records: list[DeadLetterRecord]
+    """Every record of the ledger topic, by partition and offset (the replay lock folds its own)."""
+
+    def pairs(self) -> list[tuple[bytes | None, bytes | None]]:
+        return [(r.key, r.value) for r in self.records]
+
+
+def read_ledger(settings: Mapping[str, str], ledger_topic: str, dlq_topic: str, *, timeout: float) -> Ledger | None:
     """`fold_ledger` of the whole ledger topic; None (after saying why) if it could not be read to its end."""
     read = read_records(settings, ledger_topic, timeout=timeout)
     if not read.complete:
@@ -330,4 +348,4 @@ def read_ledger(
     entries, unreadable = fold_ledger(read.records, dlq_topic)
     for ref in unreadable:
         print(f"cesce-worker dlq: {ref}: not a replay-ledger entry, ignored", file=sys.stderr)
-    return entries
+    return Ledger(entries, read.records)

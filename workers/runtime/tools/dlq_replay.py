@@ -9,10 +9,14 @@
   ledger's (replays of this very dead letter, with ``--again``);
 - otherwise replayed with ``replay.count`` one higher.
 
-`publish` writes each batch of replayed records and their ledger entries in one Kafka transaction
-(`TransactionalPublisher`, ``transactional.id`` ``cesce-dlq-replay.<dlq topic>``, so two operators
-replaying one topic at once fence each other): a batch is replayed and recorded, or neither.
-The workers' duplicate detection makes a replay of something already done harmless anyway.
+`open_publisher` creates the transactional producer (``transactional.id``
+``cesce-dlq-replay.<dlq topic>``) and calls ``init_transactions``, which on a real cluster fences
+any older replay of the same DLQ and aborts its open transaction; only then does the command
+read the ledger and decide (`workers.runtime.tools.dlq_lock` says why, and what the mock cluster
+needs instead). `publish` writes each batch of replayed records and their ledger entries in one
+Kafka transaction: a batch is replayed and recorded, or neither. A fenced producer stops the
+replay at once, reported as such (`Publication.superseded`). The workers' duplicate detection
+makes a replay of something already done harmless anyway.
 """
 
 from __future__ import annotations
@@ -23,10 +27,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, Protocol, cast
 
 from workers.runtime.dlq import REPLAY_COUNT, replay_headers
 from workers.runtime.tools.dlq_read import DeadLetterRecord, LedgerEntry
+
+if TYPE_CHECKING:
+    from workers.runtime.transactions import Encoded
 
 __all__ = [
     "DEFAULT_MAX_REPLAYS",
@@ -34,9 +41,12 @@ __all__ = [
     "Action",
     "Decision",
     "Limit",
+    "Publication",
+    "Publisher",
     "Summary",
     "decide",
     "ledger_entry",
+    "open_publisher",
     "publish",
     "replayed_headers",
     "transactional_id",
@@ -130,6 +140,8 @@ class Summary:
     replayed: Counter[str] = field(default_factory=Counter)
     """Records replayed (or, in a dry run, to be replayed) by target topic."""
     failure: str | None = None
+    concurrent: bool = False
+    """It stopped (or never started) because another replay of the same DLQ runs or took over."""
 
     @property
     def skipped(self) -> list[Decision]:
@@ -144,7 +156,7 @@ class Summary:
         return 1 if self.refused or self.failure is not None else 0
 
     def lines(self) -> list[str]:
-        if not self.decisions:
+        if not self.decisions and self.failure is None:
             return [f"no dead letters match in {self.dlq_topic}"]
         total = sum(self.replayed.values())
         verb = "would replay" if self.dry_run else "replayed"
@@ -172,11 +184,60 @@ class Summary:
             "skipped": [{"deadLetter": d.record.ref, "reason": d.reason} for d in self.skipped],
             "refused": [{"deadLetter": d.record.ref, "reason": d.reason} for d in self.refused],
             "failure": self.failure,
+            "concurrentReplay": self.concurrent,
         }
 
 
+class Publisher(Protocol):
+    """What `publish` needs of `workers.runtime.transactions.TransactionalPublisher`."""
+
+    def commit(self, records: Sequence[Encoded], offsets: Sequence[Any], group_metadata: Any) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def open_publisher(config: Mapping[str, Any]) -> Publisher:
+    """The transactional producer, `init_transactions` done: from here on no older replay of the
+    same ``transactional.id`` commits anything (on a real cluster; see `workers.runtime.tools.dlq_lock`).
+
+    Raises `workers.runtime.transactions.ProducerFenced`, `TransactionAborted` or `KafkaException`.
+    """
+    from workers.runtime.transactions import TransactionalPublisher  # noqa: PLC0415 - keeps `--help` light
+
+    return TransactionalPublisher(config)
+
+
+def _fenced(exc: BaseException) -> bool:
+    """Whether `exc` (a `ProducerFenced`) comes from a newer producer with our transactional.id.
+
+    librdkafka normalises the broker's PRODUCER_FENCED and INVALID_PRODUCER_EPOCH to the fatal
+    ``_FENCED``; any other fatal error (authorisation, ...) is not another replay's doing.
+    `TransactionalPublisher` raises `ProducerFenced` for every fatal error, while handling the
+    `KafkaException` that says which: the chain tells.
+    """
+    from confluent_kafka import KafkaError, KafkaException  # noqa: PLC0415
+
+    codes = {KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH}
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, KafkaException) and seen.args and isinstance(seen.args[0], KafkaError):
+            return seen.args[0].code() in codes
+        seen = seen.__cause__ or seen.__context__
+    return "_FENCED" in str(exc) or "PRODUCER_FENCED" in str(exc) or "INVALID_PRODUCER_EPOCH" in str(exc)
+
+
+@dataclass(slots=True)
+class Publication:
+    """What `publish` did: records replayed by target topic, and why it stopped early, if it did."""
+
+    replayed: Counter[str] = field(default_factory=Counter)
+    failure: str | None = None
+    superseded: bool = False
+    """The producer was fenced: another replay of this DLQ started after this one."""
+
+
 def publish(
-    config: Mapping[str, Any],
+    publisher: Publisher,
     decisions: Sequence[Decision],
     ledger: Mapping[str, LedgerEntry],
     ledger_topic: str,
@@ -184,26 +245,18 @@ def publish(
     progress: bool,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     batch_size: int = BATCH_SIZE,
-) -> tuple[Counter[str], str | None]:
-    """Replay `decisions` (all `Action.REPLAY`), a transaction per batch; (replayed by topic, failure or None).
+    extra: Callable[[], Sequence[Encoded]] = tuple,
+) -> Publication:
+    """Replay `decisions` (all `Action.REPLAY`), a transaction per batch, each with `extra()` added.
 
     After a failure nothing more is sent; the batches committed before it stay replayed and recorded.
     """
     from confluent_kafka import KafkaException  # noqa: PLC0415 - keeps `--help` light
     from tqdm import tqdm  # noqa: PLC0415
 
-    from workers.runtime.transactions import (  # noqa: PLC0415
-        Encoded,
-        ProducerFenced,
-        TransactionAborted,
-        TransactionalPublisher,
-    )
+    from workers.runtime.transactions import Encoded, ProducerFenced, TransactionAborted  # noqa: PLC0415
 
-    replayed: Counter[str] = Counter()
-    try:
-        publisher = TransactionalPublisher(config)
-    except (ProducerFenced, TransactionAborted, KafkaException) as exc:
-        return replayed, f"could not start the transactional producer: {exc}"
+    done = Publication()
     bar = tqdm(total=len(decisions), unit="record", desc="replaying", file=sys.stderr, disable=not progress)
     try:
         for start in range(0, len(decisions), batch_size):
@@ -215,17 +268,32 @@ def publish(
                 entry = ledger_entry(decision, ledger.get(record.ref), now())
                 records.append(Encoded(target, record.key, record.value, headers))
                 records.append(Encoded(ledger_topic, entry.key.encode(), entry.encode(), ()))
+            records.extend(extra())
+            first, last = batch[0].record.ref, batch[-1].record.ref
             try:
                 publisher.commit(records, [], None)
-            except (ProducerFenced, TransactionAborted, KafkaException) as exc:
-                first, last = batch[0].record.ref, batch[-1].record.ref
-                return replayed, (
+            except ProducerFenced as exc:  # fatal: this producer can do nothing more
+                dlq_topic = batch[0].record.topic
+                if _fenced(exc):
+                    done.superseded = True
+                    done.failure = (
+                        f"another replay of {dlq_topic} took over (it fenced transactional.id "
+                        f"{transactional_id(dlq_topic)}): this run stopped and replayed nothing from {first} on ({exc})"
+                    )
+                else:
+                    done.failure = (
+                        f"the transactional producer failed for good ({exc}): this run stopped and replayed nothing "
+                        f"from {first} on"
+                    )
+                return done
+            except (TransactionAborted, KafkaException) as exc:
+                done.failure = (
                     f"the transaction for {first} .. {last} did not commit ({exc}); it was aborted: "
                     "none of that batch was replayed or recorded"
                 )
-            replayed.update(d.target or "" for d in batch)
+                return done
+            done.replayed.update(d.target or "" for d in batch)
             bar.update(len(batch))
     finally:
         bar.close()
-        publisher.close()
-    return replayed, None
+    return done

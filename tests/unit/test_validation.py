@@ -24,6 +24,7 @@ from workers.cesce.validation import (
     check_contract_no,
     check_debtor_id,
     check_fields,
+    check_sale_amount,
     check_sale_changes,
     check_sale_ref,
     check_single_debtor,
@@ -183,6 +184,23 @@ def test_a_modification_must_change_something() -> None:
     check_sale_changes({"currencyAmount": "10,00"})
 
 
+@pytest.mark.parametrize("amount", ["0,00", "-0,00", "0", "-0", "0,0"])
+def test_a_sale_of_zero_is_refused_whatever_its_sign(amount: str) -> None:
+    # our assumption (workers.cesce.assumptions, "zero-amount"): Cesce answers 422 'currencyAmount' is invalid.
+    with refused("currencyAmount") as error:
+        check_sale_amount({"currencyAmount": amount})
+    assert "zero" in str(error.value)
+
+
+@pytest.mark.parametrize("amount", ["0,01", "-0,01", "1234,50", "-99,90"])
+def test_a_sale_or_credit_note_of_any_other_amount_passes(amount: str) -> None:
+    check_sale_amount({"currencyAmount": amount})
+
+
+def test_a_modification_that_leaves_the_amount_alone_passes() -> None:
+    check_sale_amount({"invoiceNo": "F-2"})
+
+
 @pytest.mark.parametrize("value", ["202613", "202600", "2026-01", "26001", "2026011"])
 def test_invoice_year_month_is_yyyymm(value: str) -> None:
     with refused("invoiceYearMonth"):
@@ -262,6 +280,15 @@ async def collect(iterator: Any) -> list[Any]:
         (lambda c: c.sales.declare(CONTRACT, sale(endorsementNo="1234567")), "endorsementNo"),
         (lambda c: c.sales.declare(CONTRACT, sale(currencyCode="EURO")), "currencyCode"),
         (lambda c: c.sales.declare(CONTRACT, sale(taxCodeTransferor="")), "taxCodeTransferor"),
+        (lambda c: c.sales.declare(CONTRACT, sale(currencyAmount=Decimal(0))), "currencyAmount"),
+        (lambda c: c.sales.declare(CONTRACT, sale(currencyAmount=Decimal("-0"))), "currencyAmount"),
+        (lambda c: c.sales.declare(CONTRACT, sale(currencyAmount=Decimal("-0.00"))), "currencyAmount"),
+        (lambda c: c.sales.declare(CONTRACT, sale(currencyAmount=Decimal("-0E+2"))), "currencyAmount"),
+        (lambda c: c.sales.declare(CONTRACT, sale(currencyAmount="0,00")), "currencyAmount"),
+        (
+            lambda c: c.sales.modify(CONTRACT, SaleRef.by_reference("1"), SaleChanges(currencyAmount=Decimal("-0.00"))),
+            "currencyAmount",
+        ),
         (lambda c: c.sales.get(CONTRACT), "invoiceNo"),
         (lambda c: c.sales.get(CONTRACT, invoice_no="F-1"), "maturityDate"),
         (lambda c: c.sales.get("99999999999", sale_cesce_reference_no="1"), "contractNo"),

@@ -28,6 +28,7 @@ __all__ = [
     "MSG_MODIFICATION_WINDOW",
     "MSG_NO_IDENTIFIER",
     "MSG_SALE_NOT_FOUND",
+    "MSG_ZERO_AMOUNT",
     "SALES_LIST_PARAMS",
     "Assumption",
     "ClassificationStatus",
@@ -66,6 +67,11 @@ MSG_BOTH_IDENTIFIERS: Final = "ONLY ONE OF endorsementNo OR customerReference MA
 # send the HTTP status as the code. A field present but malformed gets the counterpart text.
 ERROR_CODE_VALIDATION: Final = "422"
 MSG_INVALID_FIELD: Final = "'{field}' is invalid."
+# A sale of 0,00: the documents give currencyAmount as "Amount of bill" and a negative amount as a
+# credit note (abono), and say nothing of zero. A sale of nothing is neither, so we take it to be
+# invalid: the sandbox answers it 422 "'currencyAmount' is invalid." and the client refuses it
+# before sending, whatever its sign or notation (0, -0, -0.00, -0E+2 all encode as "0,00").
+MSG_ZERO_AMOUNT: Final = "is zero: a sale of nothing is neither a sale nor a credit note (Cesce answers 422)"
 # errorCode 18 comes with no text in the catalogue.
 MSG_MAINTENANCE: Final = "Servicio en mantenimiento"
 
@@ -224,6 +230,12 @@ ASSUMPTIONS: Final[tuple[Assumption, ...]] = (
         f"A 422 carries errorCode {ERROR_CODE_VALIDATION} and the catalogue's \"'field' is missing.\", or "
         f'"{MSG_INVALID_FIELD}" for a malformed value; sales bodies refuse unknown properties '
         "(the schemas' additionalProperties false) the same way. A blank value anywhere is the documented 500.",
+    ),
+    Assumption(
+        "zero-amount",
+        'A sale, credit note or modification whose currencyAmount is zero (0, -0, -0.00, -0E+2: all "0,00" on '
+        f'the wire) is invalid: Cesce answers 422 "{MSG_INVALID_FIELD.format(field="currencyAmount")}", and the '
+        "client refuses it before sending (a validation dead letter naming currencyAmount).",
     ),
     Assumption(
         "duplicate-key-debtor",

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Final
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
 
 from workers.cesce.catalogue import CONTRACT_MODALITIES
+from workers.cesce.errors import quoted
 
 __all__ = [
     "AMOUNT_PLACES",
@@ -52,7 +53,7 @@ def decode_amount(text: str) -> Decimal:
         raise CodecError(f"amount must be a string with a decimal comma, got {type(text).__name__}")
     match = _WIRE_NUMBER.match(text.strip())
     if match is None:
-        raise CodecError(f"not a Cesce amount: {text!r} (expected digits with a decimal comma, e.g. '-1234,50')")
+        raise CodecError(f"not a Cesce amount: {quoted(text)} (expected digits with a decimal comma, e.g. '-1234,50')")
     sign, integer, fraction = match.groups()
     return Decimal(f"{sign}{integer}.{fraction}" if fraction else f"{sign}{integer}")
 
@@ -81,11 +82,11 @@ def encode_amount(value: Decimal | int, places: int = AMOUNT_PLACES) -> str:
 def decode_date(text: str) -> date:
     """``"20200417"`` -> ``date(2020, 4, 17)``."""
     if not isinstance(text, str) or not _WIRE_DATE.match(text):
-        raise CodecError(f"not a Cesce date: {text!r} (expected YYYYMMDD)")
+        raise CodecError(f"not a Cesce date: {quoted(text)} (expected YYYYMMDD)")
     try:
         return date(int(text[:4]), int(text[4:6]), int(text[6:]))
     except ValueError as exc:
-        raise CodecError(f"not a calendar date: {text!r}") from exc
+        raise CodecError(f"not a calendar date: {quoted(text)}") from exc
 
 
 def encode_date(value: date) -> str:
@@ -98,9 +99,9 @@ def encode_date(value: date) -> str:
 def check_contract_no(contract_no: str) -> str:
     """A contractNo is 11 digits, modality (341 or 381) and policy number together, no spaces."""
     if not isinstance(contract_no, str) or not _CONTRACT_NO.match(contract_no):
-        raise CodecError(f"contractNo must be 11 digits, got {contract_no!r}")
+        raise CodecError(f"contractNo must be 11 digits, got {quoted(contract_no)}")
     if contract_no[:3] not in CONTRACT_MODALITIES:
-        raise CodecError(f"contractNo must start with modality 341 or 381, got {contract_no!r}")
+        raise CodecError(f"contractNo must start with modality 341 or 381, got {quoted(contract_no)}")
     return contract_no
 
 

@@ -46,8 +46,23 @@ __all__ = [
     "RejectionReason",
     "classify",
     "error_for",
+    "quoted",
     "rejection_reason",
 ]
+
+_QUOTED_CHARACTERS = 40
+
+
+def quoted(value: object, limit: int = _QUOTED_CHARACTERS) -> str:
+    """`value` as an error message may quote it: its repr when short, else the beginning and the length.
+
+    Requests are built from input (an ERP row can hold a megabyte in any column), and error messages
+    end up in dead letters and log lines, so they quote at most an excerpt.
+    """
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]!r}... ({len(value)} characters)"
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({type(value).__name__})"
 
 
 class ErrorKind(StrEnum):

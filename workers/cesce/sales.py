@@ -24,7 +24,13 @@ from workers.cesce.models.sales import (
     SaleRef,
     Subsidiary,
 )
-from workers.cesce.validation import check_sale_changes, check_sale_ref, check_single_debtor, check_year_month
+from workers.cesce.validation import (
+    check_sale_amount,
+    check_sale_changes,
+    check_sale_ref,
+    check_single_debtor,
+    check_year_month,
+)
 
 __all__ = ["SalesApi"]
 
@@ -48,6 +54,7 @@ class SalesApi:
         operation = "sales.declare"
         data = sale.to_wire()
         check_single_debtor(data, operation=operation)
+        check_sale_amount(data, operation=operation)
         answer = await self._http.post(
             CesceApi.SALES, _SALES, contract_no, operation=operation, sections={"generalData": data}, idempotent=True
         )
@@ -75,6 +82,7 @@ class SalesApi:
         ref, new_data = sale.to_wire(), changes.to_wire()
         check_sale_ref(ref, operation=operation)
         check_sale_changes(new_data, operation=operation)
+        check_sale_amount(new_data, operation=operation)
         answer = await self._http.post(
             CesceApi.SALES,
             _SALE,

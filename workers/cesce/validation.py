@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from workers.cesce import codecs
+from workers.cesce.assumptions import MSG_ZERO_AMOUNT
 from workers.cesce.catalogue import FIELD_MAX_LENGTHS
 from workers.cesce.errors import CesceValidationError
 
@@ -26,6 +27,7 @@ __all__ = [
     "check_contract_no",
     "check_debtor_id",
     "check_fields",
+    "check_sale_amount",
     "check_sale_changes",
     "check_sale_ref",
     "check_single_debtor",
@@ -140,6 +142,17 @@ def check_sale_ref(data: Mapping[str, Any], *, operation: str = "") -> None:
             raise CesceValidationError(
                 name, "is required to identify the sale without saleCesceReferenceNo", operation=operation
             )
+
+
+def check_sale_amount(data: Mapping[str, Any], *, operation: str = "") -> None:
+    """A sale's currencyAmount, when given, is not zero in any sign ("0,00"; a -0 encodes the same).
+
+    Our assumption "zero-amount" (`workers.cesce.assumptions`): a sale of nothing is neither a sale
+    nor a credit note, and Cesce answers it 422 'currencyAmount' is invalid.
+    """
+    amount = _amount(data, "currencyAmount", operation)
+    if amount is not None and amount == 0:
+        raise CesceValidationError("currencyAmount", MSG_ZERO_AMOUNT, operation=operation)
 
 
 def check_sale_changes(data: Mapping[str, Any], *, operation: str = "") -> None:

@@ -17,6 +17,7 @@ from datetime import date
 from typing import Any, Final
 
 from workers.cesce import SaleChanges, SaleDeclaration, SaleRef
+from workers.cesce.errors import quoted
 from workers.change_plans import Deleted, NoChange, Refuse, by_op, debtor_of
 
 __all__ = [
@@ -102,7 +103,7 @@ def _update(before: Mapping[str, Any], after: Mapping[str, Any]) -> Plan:
         if name in changed:
             return Refuse(
                 name,
-                f"{name} changed from {before.get(name)!r} to {after.get(name)!r}; a declared "
+                f"{name} changed from {quoted(before.get(name))} to {quoted(after.get(name))}; a declared "
                 "sale cannot move to another policy or subsidiary (declare a credit note and a new sale)",
             )
     values: dict[str, Any] = {_MODIFIABLE[name]: after.get(name) for name in changed}

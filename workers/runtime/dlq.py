@@ -7,6 +7,11 @@ in the headers. The original record's own headers are kept as they came, and our
 (the span that dead-lettered it). `replay_headers` undoes all of that and counts the replay in
 ``replay.count``, a header that survives the next dead-lettering, so a record that keeps failing
 is refused after the configured number of replays.
+
+The headers we fill from the failure (``dlq.error.description``, ``dlq.error.code``) often quote the
+input, which can be anything: each is cut to a bound (`DESCRIPTION_LIMIT`, `ERROR_CODE_LIMIT`) and
+marked ``... [truncated: <n> bytes]`` with its full length, so a megabyte-long value makes one
+dead letter of about its own size, never twice it (which the broker would refuse).
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ from typing import Final
 from workers.runtime.contract import DeadLetter, InputRecord
 
 __all__ = [
+    "DESCRIPTION_LIMIT",
     "DLQ_PREFIX",
+    "ERROR_CODE_LIMIT",
     "REPLAY_COUNT",
     "REPLAY_SOURCE",
     "SOURCE_OFFSET",
@@ -27,6 +34,7 @@ __all__ = [
     "SOURCE_PARTITION",
     "SOURCE_TOPIC",
     "Failure",
+    "bounded_header",
     "dead_letter_headers",
     "replay_count",
     "replay_headers",
@@ -47,6 +55,10 @@ REPLAY_COUNT: Final = "replay.count"
 """How many times the record was replayed from a dead-letter topic (not ``dlq.``: it survives the next failure)."""
 REPLAY_SOURCE: Final = "replay.source"
 """``<dlq topic>[<partition>]@<offset>``: the dead letter a replayed record came from."""
+DESCRIPTION_LIMIT: Final = 1024
+"""Bytes at most in ``dlq.error.description``: the reason, and any excerpt of the input it quotes."""
+ERROR_CODE_LIMIT: Final = 128
+"""Bytes at most in ``dlq.error.code`` (a code, or the name of a field, which may come from the input)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +79,18 @@ def source_headers(record: InputRecord) -> list[tuple[str, bytes]]:
     ]
 
 
+def bounded_header(text: str, limit: int) -> bytes:
+    """`text` as UTF-8 in at most `limit` bytes: whole when it fits, else cut at a character boundary and
+    ended by ``... [truncated: <n> bytes]`` (its full length). Never fails: a character UTF-8 cannot
+    carry (a lone surrogate, which JSON input may hold) is written as its escape."""
+    data = text.encode("utf-8", errors="backslashreplace")
+    if len(data) <= limit:
+        return data
+    marker = f" ... [truncated: {len(data)} bytes]".encode()
+    kept = data[: max(0, limit - len(marker))].decode("utf-8", errors="ignore").encode()
+    return kept + marker
+
+
 def _iso(moment: datetime) -> bytes:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").encode()
 
@@ -81,8 +105,8 @@ def dead_letter_headers(record: InputRecord, failure: Failure, worker: str) -> S
     return [
         *kept,
         ("dlq.category", str(outcome.category).encode()),
-        ("dlq.error.code", outcome.code.encode()),
-        ("dlq.error.description", outcome.description.encode()),
+        ("dlq.error.code", bounded_header(outcome.code, ERROR_CODE_LIMIT)),
+        ("dlq.error.description", bounded_header(outcome.description, DESCRIPTION_LIMIT)),
         ("dlq.original.topic", record.topic.encode()),
         ("dlq.original.partition", str(record.partition).encode()),
         ("dlq.original.offset", str(record.offset).encode()),

@@ -33,6 +33,7 @@ from workers.runtime.serde import (
     coerce,
     loads_exact,
 )
+from workers.runtime.values import shown
 
 __all__ = ["OPS", "Envelope", "EnvelopeDecoder", "Op", "envelope_from", "unwrap_connect"]
 
@@ -87,7 +88,7 @@ def envelope_from(raw: Any, row_schema: Mapping[str, Any], *, connect: Mapping[s
         raise DeserializationError(ErrorCode.NOT_AN_ENVELOPE, "no 'op' field: not a change record")
     op = raw["op"]
     if op not in OPS:
-        raise _bad("op", f"{op!r} is not one of {', '.join(OPS)}")
+        raise _bad("op", f"{shown(op)} is not one of {', '.join(OPS)}")
     rows: dict[str, dict[str, Any] | None] = {}
     for image in ("before", "after"):
         value = raw.get(image)
@@ -100,10 +101,10 @@ def envelope_from(raw: Any, row_schema: Mapping[str, Any], *, connect: Mapping[s
             raise _bad(exc.field, exc.reason) from None
     needed = _NEEDS[op]
     if rows[needed] is None:
-        raise _bad(needed, f"missing: op {op!r} must carry the row's {needed} image")
+        raise _bad(needed, f"missing: op {shown(op)} must carry the row's {needed} image")
     ts_ms = raw.get("ts_ms")
     if ts_ms is not None and (not isinstance(ts_ms, int) or isinstance(ts_ms, bool)):
-        raise _bad("ts_ms", f"expected milliseconds since the epoch, got {ts_ms!r}")
+        raise _bad("ts_ms", f"expected milliseconds since the epoch, got {shown(ts_ms)}")
     source = raw.get("source")
     if source is not None and not isinstance(source, Mapping):
         raise _bad("source", f"expected an object, got {type(source).__name__}")

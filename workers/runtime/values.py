@@ -4,8 +4,9 @@ JSON is parsed with ``parse_float=Decimal`` (a float never exists, so 0.1 + 0.2 
 NaN/Infinity are refused. `coerce` turns JSON-ish values into the Python values an Avro schema
 describes (ISO dates or Debezium's days since the epoch -> `date`; decimal strings, exact JSON
 numbers or Debezium's unscaled bytes -> `Decimal`), exactly or not at all: a value that would lose
-a digit raises `FieldError` naming its field. Pure; `workers.runtime.serde` uses it on both sides
-of Avro.
+a digit raises `FieldError` naming its field. A message quotes the offending value only as far as
+`shown` lets it: input can be a megabyte long, and messages become dead-letter headers and log
+lines. Pure; `workers.runtime.serde` uses it on both sides of Avro.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from enum import StrEnum
 from typing import Any, Final, Literal
 from uuid import UUID
 
-__all__ = ["DeserializationError", "ErrorCode", "FieldError", "coerce", "dumps_exact", "loads_exact"]
+__all__ = ["DeserializationError", "ErrorCode", "FieldError", "coerce", "dumps_exact", "loads_exact", "shown"]
 
 _EPOCH_DATE: Final = date(1970, 1, 1)
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -29,6 +30,7 @@ _DECIMAL_TEXT: Final = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)
 _ISO_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
 _CONNECT_DECIMAL: Final = "org.apache.kafka.connect.data.Decimal"
 _INT_RANGE: Final = {"int": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
+_SHOWN_CHARACTERS: Final = 40
 
 _Extra = Literal["ignore", "reject"]
 _Connect = Mapping[str, Any] | None  # a Kafka Connect schema node, when the JSON carried one
@@ -77,6 +79,21 @@ class FieldError(Exception):
         super().__init__(f"{field or 'value'}: {reason}")
         self.field = field
         self.reason = reason
+
+
+def shown(value: Any, limit: int = _SHOWN_CHARACTERS) -> str:
+    """`value` as an error message may quote it: its repr (a number as written) when short, else its first
+    `limit` characters and its length, so a megabyte of input never becomes a megabyte of error text."""
+    if isinstance(value, Decimal | int) and not isinstance(value, bool):
+        try:
+            text = str(value)
+        except ValueError:  # an int beyond sys.get_int_max_str_digits()
+            return f"an integer of {int(value).bit_length()} bits"
+        return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+    if isinstance(value, str | bytes) and len(value) > limit:
+        return f"{value[:limit]!r}... ({len(value)} {'characters' if isinstance(value, str) else 'bytes'})"
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({type(value).__name__})"
 
 
 # --- JSON, exactly ---------------------------------------------------------------------------------
@@ -184,7 +201,7 @@ def _kind(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, Decimal | float | int) and not isinstance(value, bool):
-        return f"the number {value}"
+        return f"the number {shown(value)}"
     if isinstance(value, str):
         return f"the string {value!r}" if len(value) <= 40 else "a string"
     return type(value).__name__
@@ -254,7 +271,7 @@ def _primitive(value: Any, kind: str, path: str) -> Any:
             raise FieldError(path, f"expected an integer, got {_kind(value)}")
         low, high = _INT_RANGE[kind]
         if not low <= value <= high:
-            raise FieldError(path, f"{value} does not fit an Avro {kind}")
+            raise FieldError(path, f"{shown(value)} does not fit an Avro {kind}")
         return value
     if kind in ("float", "double"):
         if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
@@ -318,10 +335,10 @@ def _decimal(value: Any, schema: Mapping[str, Any], path: str, connect: Mapping[
 def _exact(number: Decimal, scale: int, precision: int, path: str) -> Decimal:
     """`number` at exactly `scale` places, or FieldError if that would drop a non-zero digit."""
     if not number.is_finite():
-        raise FieldError(path, f"{number} is not a finite decimal")
+        raise FieldError(path, f"{shown(number)} is not a finite decimal")
     sign, digits, exponent = number.as_tuple()
     if not isinstance(exponent, int):  # pragma: no cover - only NaN/Infinity have a letter here
-        raise FieldError(path, f"{number} is not a finite decimal")
+        raise FieldError(path, f"{shown(number)} is not a finite decimal")
     # string arithmetic: an exponent like 1E-999999999 must not become a 10**999999999 division
     text = "".join(map(str, digits)).lstrip("0")
     shift = exponent + scale
@@ -329,19 +346,19 @@ def _exact(number: Decimal, scale: int, precision: int, path: str) -> Decimal:
         unscaled = 0
     elif shift >= 0:
         if len(text) + shift > precision:
-            raise FieldError(path, f"{number} has more than {precision} digits")
+            raise FieldError(path, f"{shown(number)} has more than {precision} digits")
         unscaled = int(text + "0" * shift)
     else:
         kept, dropped = text[:shift], text[shift:]
         if len(text) < -shift or dropped.strip("0"):
-            raise FieldError(path, f"{number} has more than {scale} decimal places")
+            raise FieldError(path, f"{shown(number)} has more than {scale} decimal places")
         unscaled = int(kept or "0")
     if len(str(unscaled)) > precision:
-        raise FieldError(path, f"{number} has more than {precision} digits")
+        raise FieldError(path, f"{shown(number)} has more than {precision} digits")
     try:
         return Decimal((sign if unscaled else 0, tuple(int(d) for d in str(unscaled)), -scale))  # no -0.00
     except InvalidOperation:  # pragma: no cover - the tuple is always well formed
-        raise FieldError(path, f"{number} is not a decimal") from None
+        raise FieldError(path, f"{shown(number)} is not a decimal") from None
 
 
 def _date(value: Any, path: str) -> date:
@@ -353,7 +370,7 @@ def _date(value: Any, path: str) -> date:
         try:
             return _EPOCH_DATE + timedelta(days=value)
         except OverflowError:
-            raise FieldError(path, f"{value} days since 1970-01-01 is out of range") from None
+            raise FieldError(path, f"{shown(value)} days since 1970-01-01 is out of range") from None
     if isinstance(value, str) and _ISO_DATE.fullmatch(value):
         try:
             return date.fromisoformat(value)
@@ -369,12 +386,12 @@ def _timestamp(value: Any, path: str, per_second: int) -> datetime:
         try:
             return _EPOCH + timedelta(microseconds=value * (1_000_000 // per_second))
         except OverflowError:
-            raise FieldError(path, f"{value} is out of range for a timestamp") from None
+            raise FieldError(path, f"{shown(value)} is out of range for a timestamp") from None
     elif isinstance(value, str):
         try:
             moment = datetime.fromisoformat(value)
         except ValueError:
-            raise FieldError(path, f"{value!r} is not an ISO-8601 timestamp") from None
+            raise FieldError(path, f"{shown(value)} is not an ISO-8601 timestamp") from None
     else:
         raise FieldError(path, f"expected a timestamp (ISO-8601 with offset, or epoch units), got {_kind(value)}")
     if moment.tzinfo is None:

@@ -281,7 +281,9 @@ def test_broker_command_prints_its_address_first_writes_the_file_and_exits_zero_
     process.send_signal(stop_signal)
     assert process.wait(timeout=10) == 0
     assert process.stdout.read() == ""  # the address is the only thing on stdout
-    assert f"listening on {first_line}" in process.stderr.read()
+    said = process.stderr.read()
+    assert f"listening on {first_line}" in said
+    assert "each partition keeps about 5 MiB or 100,000 batches and silently drops its oldest records" in said
     assert not bootstrap_file.exists()  # nobody is pointed at a broker that is gone
     assert not any(_accepts(address) for address in addresses)
 

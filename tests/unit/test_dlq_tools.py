@@ -8,7 +8,7 @@ import argparse
 import json
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -211,6 +211,21 @@ def test_without_an_original_topic_only_to_helps() -> None:
     assert refused.action is Action.REFUSE
     assert "give --to TOPIC" in str(refused.reason)
     assert decide(lost, None, to="erp.invoices", again=False, limit=LIMIT).action is Action.REPLAY
+
+
+def test_a_dead_letter_kept_without_its_value_is_never_replayed() -> None:
+    """The engine keeps a dead letter too large for the cluster without key and value (``dlq.omitted``):
+    replaying it would send nothing, a tombstone, to the input topic."""
+    whole = dead_letter()
+    bare = replace(
+        whole, key=None, value=None, headers=(*whole.headers, ("dlq.omitted", b"key=8,value=999901,headers=1"))
+    )
+    refused = decide(bare, None, to=None, again=True, limit=LIMIT)
+    assert refused.action is Action.REFUSE
+    assert refused.reason == (
+        "erp.invoices.dlq[0]@7: its dead letter holds no key or value (dlq.omitted: key=8,value=999901,headers=1: "
+        "too large to keep); the original is at erp.invoices[2]@41, while the topic's retention keeps it"
+    )
 
 
 def test_the_summary_names_every_skip_and_refusal() -> None:
@@ -443,7 +458,9 @@ class FakeProducer:
     def begin_transaction(self) -> None:
         self.cluster.call("begin_transaction")
 
-    def produce(self, topic: str, value: bytes | None = None, key: bytes | None = None, headers: Any = None) -> None:
+    def produce(
+        self, topic: str, value: bytes | None = None, key: bytes | None = None, headers: Any = None, **_: Any
+    ) -> None:
         self.cluster.call(f"produce {topic}")
         self._check()
         self.pending.append((topic, Stored(key, value, list(headers or []))))

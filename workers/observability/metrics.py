@@ -26,6 +26,7 @@ __all__ = [
     "RECORDS",
     "RETRIES",
     "TOKEN_RENEWALS",
+    "TRANSACTIONS_ABORTED",
     "LagBoard",
     "lag_board",
 ]
@@ -45,6 +46,12 @@ DEAD_LETTERS: Final = _meter.create_counter(
     "cesce.worker.dead_letters", unit="{record}", description="Records sent to a dead-letter topic"
 )
 """``worker``, ``topic`` (the dead-letter topic), ``category``, ``code``."""
+TRANSACTIONS_ABORTED: Final = _meter.create_counter(
+    "cesce.worker.transactions_aborted",
+    unit="{transaction}",
+    description="Transactions aborted (the batch goes again), by worker and reason",
+)
+"""``worker``, ``reason``: ``refused`` (the cluster refused a record; it is rerouted) or ``error`` (anything else)."""
 IN_FLIGHT: Final = _meter.create_up_down_counter(
     "cesce.worker.in_flight", unit="{record}", description="Records being handled (consumed, not yet finished)"
 )

@@ -27,6 +27,7 @@ __all__ = [
     "DESCRIPTION_LIMIT",
     "DLQ_PREFIX",
     "ERROR_CODE_LIMIT",
+    "OMITTED",
     "REPLAY_COUNT",
     "REPLAY_SOURCE",
     "SOURCE_OFFSET",
@@ -51,6 +52,9 @@ SOURCE_OUTPUT: Final = "source.output"
 TRACE_HEADERS: Final = ("traceparent", "tracestate")
 """W3C trace context: the dead letter's own; the original's are kept as ``dlq.original.<name>``."""
 _ORIGINAL: Final = "dlq.original."
+OMITTED: Final = "dlq.omitted"
+"""On a dead letter the cluster would not take whole: what was left out, ``key=<bytes>,value=<bytes>,headers=<n>``
+(the original stays in its topic, at the offset ``dlq.original.*`` names)."""
 REPLAY_COUNT: Final = "replay.count"
 """How many times the record was replayed from a dead-letter topic (not ``dlq.``: it survives the next failure)."""
 REPLAY_SOURCE: Final = "replay.source"

@@ -17,9 +17,13 @@ transaction calls (run in a worker thread, one at a time):
   holding its partition's later offsets (a delay topic's later records are due later), and is
   called again. Deferred records are abandoned at once on revocation or shutdown.
 - **Rebalance and shutdown**: on revocation or SIGTERM, stop taking records, give those in flight
-  (deferred ones excepted) `drain_seconds` to finish, commit what finished, abandon the rest (they are consumed again by
-  whoever owns the partition next, and the workers' own duplicate detection holds on the Cesce
-  side).
+  (deferred ones excepted) `drain_seconds` to finish (a revocation: within half a session, and not at
+  all while the breaker is open), commit what finished if the group still counts this member, abandon
+  the rest (they are consumed again by whoever owns the partition next, and the workers' own
+  duplicate detection holds on the Cesce side). Each stay of a partition is one `Assignment`.
+- **Refusals**: a record the cluster refuses comes back on `TransactionAborted`; its input is
+  dead-lettered instead (a dead letter refused whole goes without key and value), and a topic that
+  refuses everything stops the engine (`OutputUnwritable`).
 - **Reconcile** (brokers without transactional semantics, see `workers.runtime.reconcile`).
 - **Observe**: each record is handled in a ``process <topic>`` span continuing the trace in its
   headers, and every record published carries the context of its ``send`` span
@@ -42,8 +46,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from confluent_kafka import KafkaException, Message, TopicPartition
-from opentelemetry.trace import Span, StatusCode
+from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
+from opentelemetry.trace import INVALID_SPAN, Span, StatusCode
 
 from workers.observability import metrics
 from workers.observability.tracing import consumer_span, producer_headers
@@ -61,15 +65,22 @@ from workers.runtime.contract import (
     Publish,
     Retry,
 )
-from workers.runtime.dlq import SOURCE_OUTPUT, Failure, dead_letter_headers, source_headers
+from workers.runtime.dlq import DLQ_PREFIX, OMITTED, SOURCE_OUTPUT, Failure, dead_letter_headers, source_headers
 from workers.runtime.lanes import KeyLanes
 from workers.runtime.offsets import PartitionProgress
 from workers.runtime.reconcile import Published, published_sources
 from workers.runtime.serde import RegistryUnavailable
 from workers.runtime.settings import RuntimeSettings
-from workers.runtime.transactions import Encoded, TransactionAborted, TransactionalPublisher
+from workers.runtime.transactions import (
+    Encoded,
+    ProducerFailed,
+    Refusal,
+    TransactionAborted,
+    TransactionalPublisher,
+    refusal_of,
+)
 
-__all__ = ["Decoder", "Encoder", "Engine", "backoff_seconds"]
+__all__ = ["Decoder", "Encoder", "Engine", "OutputUnwritable", "backoff_seconds"]
 
 _log = logging.getLogger(__name__)
 
@@ -80,7 +91,16 @@ Encoder = Callable[[Output], bytes | None]
 
 
 _MIN_DEFER_SECONDS = 0.05  # a Defer already due still yields: no busy loop
+_STUCK_ABORTS = 3  # consecutive aborted transactions after which readiness fails
+_SESSION_TIMEOUT_MS = 45_000  # librdkafka's default session.timeout.ms
+# what a commit from a member the group no longer counts is answered (REBALANCE_IN_PROGRESS is not: still a member)
+_EVICTED = frozenset({KafkaError.UNKNOWN_MEMBER_ID, KafkaError.ILLEGAL_GENERATION, KafkaError.FENCED_INSTANCE_ID})
 _STATISTICS_MS = 5000  # librdkafka statistics: partition ends (for the lag) and broker states (for readiness)
+
+
+class OutputUnwritable(Exception):
+    """The cluster refuses every record for an output topic (unknown topic, no permission): the worker
+    stops, with this one line as the reason; no record can mend it, a person must."""
 
 
 class _Undecodable(Exception):
@@ -89,6 +109,14 @@ class _Undecodable(Exception):
     def __init__(self, outcome: DeadLetter) -> None:
         super().__init__(outcome.description)
         self.outcome = outcome
+
+
+def _ours(header: str) -> bool:
+    return header.startswith((DLQ_PREFIX, "source."))
+
+
+def _ours_only(headers: Sequence[tuple[str, bytes]]) -> bool:
+    return all(_ours(name) for name, _ in headers)
 
 
 def backoff_seconds(attempt: int, base: float, cap: float, rng: random.Random) -> float:
@@ -142,9 +170,14 @@ class Engine:
         self._publisher: TransactionalPublisher | None = None
         self._labels = {"worker": worker}
         self._group = str(consumer_config.get("group.id", ""))
+        # a revocation's drain ends within half a session: the member is still in the group when it commits
+        self._rebalance_drain = int(consumer_config.get("session.timeout.ms", _SESSION_TIMEOUT_MS)) / 2000
         self._paused_for: tuple[bool, bool] = (False, False)  # (outage, backpressure), as last reported
         self._assigned_once = False
         self._brokers_up: bool | None = None  # None until librdkafka's first statistics
+        self._aborts = 0  # consecutive aborted transactions
+        self._failed: BaseException | None = None  # the producer failed or an output is unwritable: commit nothing
+        self._last_abort = ""
 
     @property
     def _in_flight(self) -> int:
@@ -162,6 +195,8 @@ class Engine:
             return "no broker statistics yet"
         if not self._brokers_up:
             return "no broker reachable"
+        if self._aborts >= _STUCK_ABORTS:
+            return f"{self._aborts} transactions aborted in a row (last: {self._last_abort})"
         return None
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -229,17 +264,56 @@ class Engine:
         states = [self._partitions[p] for p in partitions if p in self._partitions]
         if not states:
             return
+        if self._failed is not None:  # nothing more may be committed: whoever owns them next handles them again
+            self._forget([p for p in partitions if p in self._partitions])
+            return
         for state in states:
             state.closing = True
-        deadline = time.monotonic() + self._settings.drain_seconds
-        while any(state.draining for state in states) and (left := deadline - time.monotonic()) > 0:
+        # A revocation is a rebalance: the group waits for this member only about a session, and a member
+        # that drains past it is evicted while another takes its partitions over. SIGTERM is no rebalance.
+        drain = (
+            self._settings.drain_seconds if self._stopping else min(self._settings.drain_seconds, self._rebalance_drain)
+        )
+        deadline = time.monotonic() + drain
+        while (
+            any(state.draining for state in states)
+            and not self._breaker.is_open  # an outage holds them: abandon them at once
+            and (left := deadline - time.monotonic()) > 0
+        ):
             self._progressed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._progressed.wait(), timeout=left)
-        await self._commit()
+        if self._stopping or await self._still_member(states):
+            await self._commit()
         mine = [p for p in partitions if p in self._partitions]
         self._forget(mine)
         _log.info("%s: revoked %s", self._worker, sorted(mine))
+
+    async def _still_member(self, states: Sequence[Assignment]) -> bool:
+        """Whether the group still counts this member, asked by committing the offsets already committed (a no-op
+        for a member, refused for one evicted). A real cluster would also refuse the transaction's offsets of an
+        evicted member (KIP-447), unless librdkafka already forgot the generation; the mock refuses nothing."""
+        if self._consumer is None:
+            return False
+        positions = [
+            TopicPartition(t, p, position)
+            for (t, p), state in self._partitions.items()
+            if state in states and (position := state.progress.position) is not None
+        ]
+        if not positions:
+            return True
+        try:
+            await self._consumer.commit(positions)
+        except KafkaException as exc:
+            error: KafkaError = exc.args[0]
+            if error.code() in _EVICTED:
+                _log.warning(
+                    "%s: evicted from the group during the drain (%s): nothing is published for its partitions",
+                    self._worker,
+                    error.name(),
+                )
+                return False
+        return True
 
     async def _lost(self, partitions: list[Partition]) -> None:
         """Lost (not revoked): another member owns them already; nothing may be committed for them."""
@@ -436,16 +510,16 @@ class Engine:
         value = output.value if isinstance(output.value, bytes | None) else self._encode(output)
         headers = [(name, text.encode()) for name, text in output.headers.items()]
         trace = producer_headers(output.topic, size=len(value or b""), tombstone=value is None)
-        return Encoded(
-            output.topic, key, value, [*headers, *trace, *source_headers(record), (SOURCE_OUTPUT, which.encode())]
-        )
+        headers = [*headers, *trace, *source_headers(record), (SOURCE_OUTPUT, which.encode())]
+        return Encoded(output.topic, key, value, headers, source=record)
 
-    def _dead_letter(self, record: InputRecord, failure: Failure, span: Span) -> Encoded:
+    def _dead_letter(self, record: InputRecord, failure: Failure, span: Span, *, counted: bool = True) -> Encoded:
         outcome, topic = failure.outcome, self._dlq_topic(record.topic)
         span.set_attributes({"cesce.outcome": "dead_lettered", "cesce.dlq.category": str(outcome.category)})
         span.set_attributes({"error.type": outcome.code, "cesce.dlq.code": outcome.code})
         span.set_status(StatusCode.ERROR, f"{outcome.category} {outcome.code}")
-        metrics.RECORDS.add(1, {**self._labels, "outcome": "dead_lettered"})
+        if counted:  # not when an output the cluster refused becomes a dead letter: the record was counted
+            metrics.RECORDS.add(1, {**self._labels, "outcome": "dead_lettered"})
         labels = {**self._labels, "topic": topic, "category": str(outcome.category), "code": outcome.code}
         metrics.DEAD_LETTERS.add(1, labels)
         trace = producer_headers(topic, size=len(record.value or b""), tombstone=record.value is None)
@@ -459,7 +533,61 @@ class Engine:
             failure.outcome.code,
             failure.outcome.description,
         )
-        return Encoded(topic, record.key, record.value, [*dead_letter_headers(record, failure, self._worker), *trace])
+        headers = [*dead_letter_headers(record, failure, self._worker), *trace]
+        return Encoded(topic, record.key, record.value, headers, source=record, dead_letter=True)
+
+    # --- records the cluster refused -------------------------------------------------------------
+
+    def _aborted(self, exc: TransactionAborted) -> None:
+        """Count the abort; reroute each refused record, or stop when its topic cannot be written at all."""
+        self._aborts += 1
+        self._last_abort = str(exc)
+        metrics.TRANSACTIONS_ABORTED.add(1, {**self._labels, "reason": "refused" if exc.refused else "error"})
+        rerouted = 0
+        for encoded, error in exc.refused:
+            kind = refusal_of(error)
+            if kind == Refusal.CONFIGURATION:
+                raise OutputUnwritable(
+                    f"{self._worker}: cannot write to {encoded.topic} ({error.str()}): create the topic or grant "
+                    "this worker's principal write access to it; nothing was committed, the worker stops"
+                )
+            if kind == Refusal.RECORD:
+                rerouted += self._reroute(encoded, error)
+        _log.warning(
+            "%s: transaction aborted (%s); the batch goes again%s (%d in a row)",
+            self._worker,
+            exc,
+            f", {rerouted} record(s) rerouted to their dead-letter topic" if rerouted else "",
+            self._aborts,
+        )
+
+    def _reroute(self, encoded: Encoded, error: KafkaError) -> int:
+        """Replace the outputs of the record that made `encoded` by what the cluster will take: a dead letter
+        saying why, or, for a dead letter refused whole, the same without key, value and the original headers
+        (they stay in the input topic at the offset the dead letter names). 1 when rerouted."""
+        record = encoded.source
+        state = None if record is None else self._partitions.get((record.topic, record.partition))
+        if record is None or state is None:
+            return 0  # not ours any more: whoever owns the partition handles the record again
+        if not encoded.dead_letter:
+            description = f"{encoded.topic} refused the output ({encoded.size} bytes): {error.str()}"
+            failure = DeadLetter(ErrorCategory.INTERNAL, f"output:{error.name()}", description)
+            now = datetime.now(UTC)
+            replacement = self._dead_letter(record, Failure(failure, 1, now, now), INVALID_SPAN, counted=False)
+        elif encoded.key is not None or encoded.value is not None or not _ours_only(encoded.headers):
+            omitted = (
+                f"key={len(encoded.key or b'')},value={len(encoded.value or b'')},"
+                f"headers={sum(1 for name, _ in encoded.headers if not _ours(name))}"
+            )
+            headers = [(name, value) for name, value in encoded.headers if _ours(name)]
+            replacement = replace(encoded, key=None, value=None, headers=[*headers, (OMITTED, omitted.encode())])
+        else:
+            raise OutputUnwritable(
+                f"{self._worker}: {encoded.topic} refused even a dead letter of {encoded.size} bytes with no key or "
+                f"value ({error.str()}): check the topic's max.message.bytes; the worker stops"
+            )
+        state.progress.replace(record.offset, [replacement])
+        return 1
 
     # --- flow control ----------------------------------------------------------------------------
 
@@ -529,6 +657,8 @@ class Engine:
             raise RuntimeError("the engine is not running")
         publisher, consumer = self._publisher, self._consumer
         async with self._commit_lock:
+            if self._failed is not None:
+                raise self._failed
             records: list[Encoded] = []
             offsets: dict[Partition, tuple[PartitionProgress[Encoded], int]] = {}
             for partition, state in self._partitions.items():
@@ -544,8 +674,16 @@ class Engine:
                 metadata = await consumer.group_metadata()
                 await asyncio.to_thread(publisher.commit, records, positions, metadata)
             except TransactionAborted as exc:
-                _log.warning("%s: transaction aborted (%s); the batch goes again", self._worker, exc)
+                try:
+                    self._aborted(exc)
+                except OutputUnwritable as unwritable:
+                    self._failed = unwritable
+                    raise
                 return
+            except ProducerFailed as exc:
+                self._failed = exc
+                raise
+            self._aborts = 0
             for progress, next_offset in offsets.values():
                 progress.confirm(next_offset)
             if self._reconcile:

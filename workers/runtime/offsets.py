@@ -49,6 +49,12 @@ class PartitionProgress(Generic[T]):
             raise KeyError(f"offset {offset} is not in flight")
         self._records[offset] = list(outputs)
 
+    def replace(self, offset: int, outputs: Iterable[T]) -> None:
+        """Change the outputs of finished, uncommitted `offset` (the cluster refused one of them)."""
+        if offset not in self._records or self._records[offset] is _PENDING:
+            raise KeyError(f"offset {offset} is not finished and uncommitted")
+        self._records[offset] = list(outputs)
+
     def should_skip(self, offset: int) -> bool:
         """Whether `offset`'s outputs are already published; forgets the mark once used."""
         if offset in self.skip:

@@ -30,11 +30,12 @@ from workers.observability.health import Health, HealthServer
 from workers.observability.setup import TelemetryConfigError, configure_telemetry
 from workers.runtime.contract import Handler, Output
 from workers.runtime.embedded import is_mock_cluster
-from workers.runtime.engine import Decoder, Engine
+from workers.runtime.engine import Decoder, Engine, OutputUnwritable
 from workers.runtime.kafka_config import librdkafka_config, redacted
 from workers.runtime.registry import registry_from_env
 from workers.runtime.serde import AvroCodec
 from workers.runtime.settings import Reconcile, RuntimeSettings, from_env
+from workers.runtime.transactions import ProducerFailed
 
 __all__ = [
     "WorkerContext",
@@ -232,6 +233,17 @@ async def _until_signalled(
         heartbeat.cancel()
 
 
+def _stopping_reason(exc: BaseException) -> BaseException | None:
+    """The error that stopped the worker on purpose (a fenced or failed producer, an output it cannot write),
+    found along `exc`'s causes; its message is the whole story, no traceback needed."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ProducerFailed | OutputUnwritable):
+            return seen
+        seen = seen.__cause__
+    return None
+
+
 def run_worker(specs: WorkerSpec | Sequence[WorkerSpec], env: Mapping[str, str]) -> int:
     """Run `specs` (a worker and its companions) until SIGTERM or Ctrl-C; the exit status (2: a setting
     prevents the start: an ``OTEL_*`` value we cannot honour, the health port taken)."""
@@ -252,8 +264,12 @@ def run_worker(specs: WorkerSpec | Sequence[WorkerSpec], env: Mapping[str, str])
     _log.info("health and metrics on http://%s:%d (/healthz /readyz /metrics)", settings.http_host, server.port)
     try:
         asyncio.run(_until_signalled(specs, env, health, server))
-    except Exception:
-        _log.exception("%s stopped on an error", name)
+    except Exception as exc:
+        reason = _stopping_reason(exc)
+        if reason is None:
+            _log.exception("%s stopped on an error", name)
+        else:
+            _log.error("%s stopped: %s", name, reason)
         return 1
     finally:
         server.close()

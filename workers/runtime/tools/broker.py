@@ -5,7 +5,9 @@ servers it prints on the first line of stdout and, with ``--bootstrap-file``, wr
 The file is written before the line is printed (so a script that has read the line finds the
 file), atomically (so a script polling for it never reads half an address), and removed on exit
 if it still holds our address (so nobody is pointed at a broker that is gone). The cluster keeps
-everything in memory: stopping the command discards every topic and group.
+everything in memory: stopping the command discards every topic and group. It says its limits when
+it starts (stderr): a partition keeps about 5 MiB or 100,000 batches and silently drops its
+oldest records beyond that (``rdkafka_mock.c``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,12 @@ from confluent_kafka import libversion
 from workers.runtime.embedded import run_broker
 
 __all__ = ["register"]
+
+_LIMITS = (
+    "Limits: topics are created with 4 partitions; each partition keeps about 5 MiB or 100,000 batches and "
+    "silently drops its oldest records beyond that; transactions have no semantics (aborted records stay "
+    "visible, no fencing). A test broker, not a store."
+)
 
 
 def _broker_count(text: str) -> int:
@@ -69,6 +77,7 @@ def _broker(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
+        print(_LIMITS, file=sys.stderr, flush=True)
 
     try:
         run_broker(args.brokers, on_ready=ready)

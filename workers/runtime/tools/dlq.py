@@ -341,9 +341,9 @@ def _replay_fenced(
     3. only then the ledger is read, ``read_committed``, and each dead letter decided;
     4. a transaction per batch (renewing the lock on the mock), and the lock released.
     """
-    from workers.runtime.transactions import ProducerFenced, TransactionAborted  # noqa: PLC0415 - keeps `--help` light
+    from workers.runtime.transactions import ProducerFailed, TransactionAborted  # noqa: PLC0415 - keeps `--help` light
 
-    failed = (ProducerFenced, TransactionAborted, KafkaException)
+    failed = (ProducerFailed, TransactionAborted, KafkaException)
     ledger_topic = _ledger_topic()
     config = {**producer_settings(settings), "transactional.id": transactional_id(args.topic)}
     summary = Summary(args.topic, False, [])

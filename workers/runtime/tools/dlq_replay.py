@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final, Protocol, cast
 
-from workers.runtime.dlq import REPLAY_COUNT, replay_headers
+from workers.runtime.dlq import OMITTED, REPLAY_COUNT, replay_headers
 from workers.runtime.tools.dlq_read import DeadLetterRecord, LedgerEntry
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ class Action(StrEnum):
     SKIP = "skip"
     """Replayed already (the ledger says so); ``--again`` replays it anyway."""
     REFUSE = "refuse"
-    """At the maximum number of replays, or nowhere to send it."""
+    """At the maximum number of replays, nowhere to send it, or nothing to send (a dead letter without its value)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +98,11 @@ def decide(
 
     if target is None:
         return refuse("no dlq.original.topic header says where it came from; give --to TOPIC")
+    if record.header(OMITTED) is not None:
+        return refuse(
+            f"its dead letter holds no key or value ({OMITTED}: {record.header(OMITTED)}: too large to keep); "
+            f"the original is at {record.original}, while the topic's retention keeps it"
+        )
     if entry is not None and not again:
         reason = f"already replayed at {entry.replayed_at} to {entry.replayed_to}, use --again to replay it anyway"
         return Decision(record, Action.SKIP, target, f"{record.ref}: {reason}", previous)
@@ -200,7 +205,7 @@ def open_publisher(config: Mapping[str, Any]) -> Publisher:
     """The transactional producer, `init_transactions` done: from here on no older replay of the
     same ``transactional.id`` commits anything (on a real cluster; see `workers.runtime.tools.dlq_lock`).
 
-    Raises `workers.runtime.transactions.ProducerFenced`, `TransactionAborted` or `KafkaException`.
+    Raises `workers.runtime.transactions.ProducerFailed`, `TransactionAborted` or `KafkaException`.
     """
     from workers.runtime.transactions import TransactionalPublisher  # noqa: PLC0415 - keeps `--help` light
 
@@ -208,22 +213,11 @@ def open_publisher(config: Mapping[str, Any]) -> Publisher:
 
 
 def _fenced(exc: BaseException) -> bool:
-    """Whether `exc` (a `ProducerFenced`) comes from a newer producer with our transactional.id.
+    """Whether `exc` (a `ProducerFailed`) comes from a newer producer with our transactional.id, rather
+    than any other fatal error (authorisation, ...), which is not another replay's doing."""
+    from workers.runtime.transactions import ProducerFailed  # noqa: PLC0415 - keeps `--help` light
 
-    librdkafka normalises the broker's PRODUCER_FENCED and INVALID_PRODUCER_EPOCH to the fatal
-    ``_FENCED``; any other fatal error (authorisation, ...) is not another replay's doing.
-    `TransactionalPublisher` raises `ProducerFenced` for every fatal error, while handling the
-    `KafkaException` that says which: the chain tells.
-    """
-    from confluent_kafka import KafkaError, KafkaException  # noqa: PLC0415
-
-    codes = {KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH}
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, KafkaException) and seen.args and isinstance(seen.args[0], KafkaError):
-            return seen.args[0].code() in codes
-        seen = seen.__cause__ or seen.__context__
-    return "_FENCED" in str(exc) or "PRODUCER_FENCED" in str(exc) or "INVALID_PRODUCER_EPOCH" in str(exc)
+    return isinstance(exc, ProducerFailed) and exc.fenced
 
 
 @dataclass(slots=True)
@@ -254,7 +248,7 @@ def publish(
     from confluent_kafka import KafkaException  # noqa: PLC0415 - keeps `--help` light
     from tqdm import tqdm  # noqa: PLC0415
 
-    from workers.runtime.transactions import Encoded, ProducerFenced, TransactionAborted  # noqa: PLC0415
+    from workers.runtime.transactions import Encoded, ProducerFailed, TransactionAborted  # noqa: PLC0415
 
     done = Publication()
     bar = tqdm(total=len(decisions), unit="record", desc="replaying", file=sys.stderr, disable=not progress)
@@ -272,7 +266,7 @@ def publish(
             first, last = batch[0].record.ref, batch[-1].record.ref
             try:
                 publisher.commit(records, [], None)
-            except ProducerFenced as exc:  # fatal: this producer can do nothing more
+            except ProducerFailed as exc:  # fatal: this producer can do nothing more
                 dlq_topic = batch[0].record.topic
                 if _fenced(exc):
                     done.superseded = True

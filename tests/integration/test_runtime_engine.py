@@ -24,6 +24,7 @@ from tests.integration.runtime_support import (
 )
 from tests.kafka_backends import KafkaBackend, producer_config, unique_topic
 from workers.runtime.contract import DeadLetter, Defer, ErrorCategory, InputRecord, Outcome, Output, Publish, Retry
+from workers.runtime.serde import RegistryUnavailable
 
 pytestmark = pytest.mark.integration
 
@@ -242,3 +243,40 @@ async def test_deferred_records_wait_until_due_and_never_hold_a_shutdown(kafka: 
     outputs = read(kafka, [sink], expect=2)
     assert sorted(m.key() for m in outputs) == [b"later", b"soon"]
     assert not read(kafka, [f"{source}.dlq"], expect=0, timeout=1)
+
+
+async def test_a_record_is_decoded_once_and_a_registry_outage_is_an_ordinary_retry(kafka: KafkaBackend) -> None:
+    """Issue 15, defect 9: retries and deferred wake-ups reuse the decoded value; the registry's outage is
+    retried like any transient failure, never dead-lettered."""
+    source, sink = unique_topic("in"), unique_topic("out")
+    produce(kafka, source, [("retried", b'{"n": 0}'), ("deferred", b'{"n": 1}')])
+    decodes: dict[bytes, int] = defaultdict(int)
+    registry_down = 2
+    tries: dict[bytes | None, int] = defaultdict(int)
+
+    def decode(value: bytes | None, topic: str) -> Any:
+        nonlocal registry_down
+        assert value is not None
+        decodes[value] += 1
+        if value == b'{"n": 0}' and registry_down:
+            registry_down -= 1
+            raise RegistryUnavailable("schema registry: connection refused")
+        return json_decode(value, topic)
+
+    async def handler(record: InputRecord) -> Outcome:
+        tries[record.key] += 1
+        if record.key == b"retried" and tries[record.key] == 1:
+            return Retry("1001", "ERROR INTERNO")
+        if record.key == b"deferred" and tries[record.key] == 1:
+            return Defer(datetime.now(UTC) + timedelta(seconds=0.2))
+        return echo(sink, record)
+
+    runtime = settings(kafka, WORKER_OUTAGE_THRESHOLD=10)
+    async with running_engine(
+        kafka, handler=handler, decode=decode, input_topic=source, output_topic=sink, runtime=runtime
+    ):
+        outputs = await asyncio.to_thread(read, kafka, [sink], expect=2)
+    assert sorted(json.loads(m.value())["n"] for m in outputs) == [0, 1]
+    assert dict(decodes) == {b'{"n": 0}': 3, b'{"n": 1}': 1}, "two refusals by the registry, then one decode each"
+    assert dict(tries) == {b"retried": 2, b"deferred": 2}
+    assert read(kafka, [f"{source}.dlq"], expect=0, timeout=2) == []

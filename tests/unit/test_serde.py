@@ -16,6 +16,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient, SchemaRegistry
 from workers.runtime.catalog import DEFAULT_SCHEMAS_DIR, SchemaCatalog
 from workers.runtime.registry import RegistryMismatch, schema_registry_client
 from workers.runtime.serde import (
+    TOMBSTONE,
     AvroCodec,
     AvroReader,
     DeserializationError,
@@ -23,6 +24,7 @@ from workers.runtime.serde import (
     ErrorCode,
     FieldError,
     RegistryUnavailable,
+    Tombstone,
     coerce,
     dumps_exact,
     loads_exact,
@@ -415,3 +417,9 @@ def test_dumps_exact_keeps_every_digit() -> None:
 def test_dumps_exact_refuses_what_json_cannot_hold(value: Any) -> None:
     with pytest.raises((ValueError, TypeError)):
         dumps_exact({"v": value})
+
+
+def test_a_tombstone_is_a_type_of_its_own() -> None:
+    assert Tombstone() is TOMBSTONE
+    assert repr(TOMBSTONE) == "TOMBSTONE"
+    assert TOMBSTONE != "tombstone", "no decoded string can pass for one"

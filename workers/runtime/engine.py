@@ -44,7 +44,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 from opentelemetry.trace import INVALID_SPAN, Span, StatusCode
@@ -91,6 +91,7 @@ Encoder = Callable[[Output], bytes | None]
 
 
 _MIN_DEFER_SECONDS = 0.05  # a Defer already due still yields: no busy loop
+_UNDECODED: Final = object()  # an accepted record's value until its first successful decode
 _STUCK_ABORTS = 3  # consecutive aborted transactions after which readiness fails
 _SESSION_TIMEOUT_MS = 45_000  # librdkafka's default session.timeout.ms
 # what a commit from a member the group no longer counts is answered (REBALANCE_IN_PROGRESS is not: still a member)
@@ -355,7 +356,7 @@ class Engine:
             key=key.encode() if isinstance(key, str) else key,
             value=value.encode() if isinstance(value, str) else value,
             headers=headers_of(message),
-            decoded=None,
+            decoded=_UNDECODED,
             assignment=state.number,
         )
         if progress.should_skip(offset):
@@ -412,7 +413,7 @@ class Engine:
                 size=len(record.value or b""),
                 headers=record.headers,
             ) as span:
-                handled = await self._handle_with_retries(record, span)
+                record, handled = await self._handle_with_retries(record, span)
                 if not isinstance(handled, Defer):
                     return self._finish(record, span, *handled)
                 span.set_attribute("cesce.deferred_until", handled.until.isoformat())
@@ -435,22 +436,24 @@ class Engine:
         metrics.RECORDS.add(1, {**self._labels, "outcome": "published"})
         return encoded
 
-    async def _attempt(self, record: InputRecord) -> Outcome:
-        """Decode (once it succeeds) and handle. A registry outage is transient; bad bytes are not."""
-        if record.decoded is None:
+    async def _attempt(self, record: InputRecord) -> tuple[InputRecord, Outcome]:
+        """Decode (until it succeeds once: the record returned carries its value for every later attempt and
+        look) and handle. A registry outage is an ordinary `Retry`; bad bytes are a dead letter at once."""
+        if record.decoded is _UNDECODED:
             try:
                 record = replace(record, decoded=self._decode(record.value, record.topic))
             except RegistryUnavailable as exc:
-                return Retry("registry-unavailable", str(exc))
+                return record, Retry("registry-unavailable", str(exc))
             except Exception as exc:
                 code = str(getattr(exc, "code", type(exc).__name__))
                 raise _Undecodable(DeadLetter(ErrorCategory.DESERIALIZATION, code, str(exc) or repr(exc))) from exc
-        return await self._handler(record)
+        return record, await self._handler(record)
 
     async def _handle_with_retries(
         self, record: InputRecord, span: Span
-    ) -> tuple[Publish | DeadLetter, int, datetime | None] | Defer:
-        """The final outcome, the attempts it took and the first failure's time; or a `Defer` to sleep on."""
+    ) -> tuple[InputRecord, tuple[Publish | DeadLetter, int, datetime | None] | Defer]:
+        """The record (decoded once it could be) and its final outcome, the attempts it took and the first failure's
+        time; or a `Defer` to sleep on."""
         settings = self._settings
         attempts = budget_spent = 0
         first_failure: datetime | None = None
@@ -459,7 +462,7 @@ class Engine:
             probing = await self._breaker.admit()
             attempts += 1
             try:
-                outcome = await self._attempt(record)
+                record, outcome = await self._attempt(record)
             except asyncio.CancelledError:
                 if probing:
                     self._breaker.abandon()
@@ -467,19 +470,20 @@ class Engine:
             except _Undecodable as undecodable:
                 if probing:
                     self._breaker.abandon()
-                return undecodable.outcome, attempts, None
+                return record, (undecodable.outcome, attempts, None)
             except Exception as exc:
                 _log.exception("%s: handler failed on %s@%d", self._worker, record.topic, record.offset)
                 if probing:
                     self._breaker.abandon()
-                return DeadLetter(ErrorCategory.INTERNAL, type(exc).__name__, str(exc) or repr(exc)), attempts, None
+                internal = DeadLetter(ErrorCategory.INTERNAL, type(exc).__name__, str(exc) or repr(exc))
+                return record, (internal, attempts, None)
             if isinstance(outcome, Defer):
                 if probing:
                     self._breaker.abandon()
-                return outcome  # nothing was tried; the retry budget starts afresh after the sleep
+                return record, outcome  # nothing was tried; the retry budget starts afresh after the sleep
             if not isinstance(outcome, Retry):
                 self._breaker.success()
-                return outcome, attempts, first_failure
+                return record, (outcome, attempts, first_failure)
             metrics.RETRIES.add(1, {**self._labels, "code": outcome.code})
             span.add_event("retry", {"attempt": attempts, "code": outcome.code})
             first_failure = first_failure or datetime.now(UTC)
@@ -491,7 +495,7 @@ class Engine:
                 over_time = time.monotonic() - budget_started > settings.retry_max_seconds
                 if budget_spent >= settings.retry_attempts or over_time:
                     failure = DeadLetter(ErrorCategory.TRANSIENT, outcome.code, outcome.description)
-                    return failure, attempts, first_failure
+                    return record, (failure, attempts, first_failure)
             wait = backoff_seconds(
                 max(budget_spent, 1), settings.retry_backoff_base_seconds, settings.retry_backoff_max_seconds, self._rng
             )

@@ -49,6 +49,7 @@ __all__ = [
     "ErrorCode",
     "FieldError",
     "RegistryUnavailable",
+    "Tombstone",
     "coerce",
     "dumps_exact",
     "loads_exact",
@@ -245,7 +246,22 @@ class AvroCodec:
         return value
 
 
-TOMBSTONE: Final = "tombstone"
+class Tombstone:
+    """A record without a value: its key was deleted (a compacted topic's deletion, Debezium's record after a
+    delete). A type of its own, so that no decoded value can be mistaken for one; `TOMBSTONE` is the one instance."""
+
+    _instance: Tombstone | None = None
+
+    def __new__(cls) -> Tombstone:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "TOMBSTONE"
+
+
+TOMBSTONE: Final = Tombstone()
 """What `state_decoder` makes of a tombstone: the key was deleted from its compacted topic."""
 
 

@@ -9,6 +9,7 @@ wrapper that reports the chosen error in the delivery reports of one topic.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -22,7 +23,7 @@ from tests.kafka_backends import KafkaBackend, consumer_config, unique_topic
 from workers.runtime import transactions
 from workers.runtime.contract import InputRecord, Outcome, Output, Publish
 from workers.runtime.dlq import OMITTED
-from workers.runtime.engine import OutputUnwritable
+from workers.runtime.engine import Engine, OutputUnwritable
 
 pytestmark = pytest.mark.integration
 
@@ -45,6 +46,23 @@ class RefusingProducer:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._producer, name)
+
+
+def _engine(kafka: KafkaBackend, source: str, sink: str, group: str) -> contextlib.AbstractAsyncContextManager[Engine]:
+    """An engine of `group` that answers every record of `source` with ``{}`` on `sink`."""
+
+    async def handler(record: InputRecord) -> Outcome:
+        return Publish([Output(sink, record.key, b"{}")])
+
+    return running_engine(
+        kafka,
+        handler=handler,
+        decode=json_decode,
+        input_topic=source,
+        output_topic=sink,
+        runtime=settings(kafka),
+        group=group,
+    )
 
 
 def committed_offset(kafka: KafkaBackend, group: str, topic: str) -> int:
@@ -121,20 +139,9 @@ async def test_an_output_topic_that_refuses_everything_stops_the_engine(
     denied = KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED, "Broker: Topic authorization failed")
     monkeypatch.setattr(transactions, "Producer", lambda config: RefusingProducer(config, sink, lambda: denied))
 
-    async def handler(record: InputRecord) -> Outcome:
-        return Publish([Output(sink, record.key, b"{}")])
-
     group = unique_topic("group")
     with pytest.raises(OutputUnwritable, match=f"cannot write to {sink}.*Topic authorization failed"):
-        async with running_engine(
-            kafka,
-            handler=handler,
-            decode=json_decode,
-            input_topic=source,
-            output_topic=sink,
-            runtime=settings(kafka),
-            group=group,
-        ):
+        async with _engine(kafka, source, sink, group):
             await asyncio.sleep(30)  # the engine stops on its own long before
     # nothing committed (the mock shows aborted records to read_committed readers, so the sink cannot tell)
     assert committed_offset(kafka, group, source) < 0
@@ -151,19 +158,8 @@ async def test_transactions_that_keep_aborting_fail_readiness_until_one_commits(
         transactions, "Producer", lambda config: RefusingProducer(config, sink, lambda: timed_out if failing else None)
     )
 
-    async def handler(record: InputRecord) -> Outcome:
-        return Publish([Output(sink, record.key, b"{}")])
-
     group = unique_topic("group")
-    async with running_engine(
-        kafka,
-        handler=handler,
-        decode=json_decode,
-        input_topic=source,
-        output_topic=sink,
-        runtime=settings(kafka),
-        group=group,
-    ) as engine:
+    async with _engine(kafka, source, sink, group) as engine:
         await wait_until(lambda: "transactions aborted in a row" in (engine.readiness() or ""))
         assert committed_offset(kafka, group, source) < 0
         failing = False

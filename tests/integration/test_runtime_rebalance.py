@@ -15,11 +15,29 @@ import pytest
 from tests.integration.runtime_support import keyed_json, produce, read, running_engine, settings, sources, wait_until
 from tests.integration.test_runtime_engine import echo, json_decode
 from tests.kafka_backends import KafkaBackend, unique_topic
-from workers.runtime.contract import InputRecord, Outcome, Retry
+from workers.runtime.contract import Handler, InputRecord, Outcome, Retry
+from workers.runtime.engine import Engine
+from workers.runtime.settings import RuntimeSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 _GROUP_TIMING = {"session.timeout.ms": "6000", "heartbeat.interval.ms": "500"}
+
+
+def _member(
+    kafka: KafkaBackend, handler: Handler, runtime: RuntimeSettings, *, source: str, sink: str, group: str
+) -> contextlib.AbstractAsyncContextManager[Engine]:
+    """One more member of `group`, JSON records from `source` to `sink`, the mock's short session."""
+    return running_engine(
+        kafka,
+        handler=handler,
+        decode=json_decode,
+        input_topic=source,
+        output_topic=sink,
+        runtime=runtime,
+        group=group,
+        consumer_extra=_GROUP_TIMING,
+    )
 
 
 @pytest.mark.timeout(150)
@@ -41,30 +59,21 @@ async def test_an_outage_through_a_rebalance_leaves_no_partition_paused(kafka: K
         handled[(record.key, record.decoded["n"])] += 1
         return echo(sink, record)
 
-    def member() -> contextlib.AbstractAsyncContextManager[object]:
+    def member() -> contextlib.AbstractAsyncContextManager[Engine]:
         runtime = settings(kafka, WORKER_OUTAGE_THRESHOLD=3, WORKER_PROBE_INTERVAL_SECONDS=0.5, WORKER_DRAIN_SECONDS=2)
-        return running_engine(
-            kafka,
-            handler=handler,
-            decode=json_decode,
-            input_topic=source,
-            output_topic=sink,
-            runtime=runtime,
-            group=group,
-            consumer_extra=_GROUP_TIMING,
-        )
+        return _member(kafka, handler, runtime, source=source, sink=sink, group=group)
 
     async with member() as a, member() as b:
         engines = [a, b]
-        await wait_until(lambda: refused >= 6 and all(e._breaker.is_open for e in engines), within=60)  # type: ignore[attr-defined]
+        await wait_until(lambda: refused >= 6 and all(e._breaker.is_open for e in engines), within=60)
         async with member() as c:
             engines.append(c)
             # the third member's join: every partition is revoked and assigned again, breakers still open
-            await wait_until(lambda: sum(len(e._partitions) for e in engines) == 4 and c._partitions, within=60)  # type: ignore[attr-defined]
+            await wait_until(lambda: sum(len(e._partitions) for e in engines) == 4 and c._partitions, within=60)
             await asyncio.sleep(1)
             down = False
             await wait_until(lambda: len(handled) == total, within=60)
-            assert not any(s.paused for e in engines for s in e._partitions.values())  # type: ignore[attr-defined]
+            assert not any(s.paused for e in engines for s in e._partitions.values())
     assert max(handled.values()) == 1
     assert read(kafka, [f"{source}.dlq"], expect=0, timeout=2) == []
 
@@ -89,18 +98,9 @@ async def test_a_member_evicted_during_its_drain_publishes_nothing(kafka: KafkaB
         handled[(record.key, record.decoded["n"])] += 1
         return echo(sink, record)
 
-    def member() -> contextlib.AbstractAsyncContextManager[object]:
+    def member() -> contextlib.AbstractAsyncContextManager[Engine]:
         runtime = settings(kafka, WORKER_DRAIN_SECONDS=20)  # far longer than the 6 s session
-        return running_engine(
-            kafka,
-            handler=handler,
-            decode=json_decode,
-            input_topic=source,
-            output_topic=sink,
-            runtime=runtime,
-            group=group,
-            consumer_extra=_GROUP_TIMING,
-        )
+        return _member(kafka, handler, runtime, source=source, sink=sink, group=group)
 
     async with member():
         await asyncio.wait_for(held.wait(), 30)

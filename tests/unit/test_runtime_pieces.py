@@ -8,16 +8,19 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
+from confluent_kafka import KafkaError
 
 from workers.runtime.assignment import Assignment
 from workers.runtime.breaker import OutageBreaker
 from workers.runtime.chains import Chains
 from workers.runtime.contract import DeadLetter, Defer, ErrorCategory, InputRecord
 from workers.runtime.dlq import Failure, dead_letter_headers, replay_count, replay_headers, source_headers
-from workers.runtime.engine import backoff_seconds
+from workers.runtime.engine import OutputUnwritable, backoff_seconds
 from workers.runtime.lanes import KeyLanes
 from workers.runtime.offsets import PartitionProgress
 from workers.runtime.reconcile import Published
+from workers.runtime.run import _stopping_reason
+from workers.runtime.transactions import ProducerFailed
 
 # --- PartitionProgress: what may be committed ------------------------------------------------------
 
@@ -344,3 +347,16 @@ def test_lag_counts_records_not_transaction_markers() -> None:
     state.fetched = 6
     assert state.lag == 2, "a record appended since"
     assert Assignment(PartitionProgress()).number != state.number, "every stay has its own number"
+
+
+def test_a_worker_stopped_on_purpose_says_why_in_one_line() -> None:
+    """`run_worker` logs these without a traceback (exit 1): the message is the whole story."""
+    fenced = ProducerFailed("commit_transaction: fenced", KafkaError(KafkaError._FENCED, "fenced", fatal=True))
+    unwritable = OutputUnwritable("invoices: cannot write to erp.invoices.dlq (Broker: Topic authorization failed)")
+    try:
+        raise RuntimeError("invoices: the Kafka consumer failed") from unwritable  # raised in a revocation
+    except RuntimeError as wrapped:
+        assert _stopping_reason(wrapped) is unwritable
+    assert _stopping_reason(fenced) is fenced
+    assert fenced.fenced
+    assert _stopping_reason(ValueError("a defect")) is None, "anything else keeps its traceback"

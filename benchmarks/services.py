@@ -10,8 +10,10 @@ two cores went.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -91,6 +93,7 @@ class Child:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
+            start_new_session=True,  # its own process group: stop() signals the group, not a name
         )
         try:
             self.address = self._first_line()
@@ -121,17 +124,23 @@ class Child:
         return process_cpu_seconds(self._process.pid)
 
     def stop(self) -> None:
-        """SIGTERM, then SIGKILL if it does not stop in time. Idempotent."""
+        """SIGTERM to its process group, then SIGKILL if it does not stop in time. Idempotent."""
         if self._process.poll() is None:
-            self._process.terminate()
+            self._signal_group(signal.SIGTERM)
             try:
                 self._process.wait(_STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
-                self._process.kill()
+                self._signal_group(signal.SIGKILL)
                 self._process.wait(_STOP_TIMEOUT)
         if self._process.stdout is not None:
             self._process.stdout.close()
         self._stderr.close()
+
+    def _signal_group(self, signum: int) -> None:
+        # the child leads its own session (start_new_session), so its pid is its group's id; it is not
+        # reaped yet (poll() said None), so the id cannot have been reused
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._process.pid, signum)
 
     def __enter__(self) -> Self:
         return self

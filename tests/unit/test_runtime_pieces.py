@@ -353,10 +353,9 @@ def test_a_worker_stopped_on_purpose_says_why_in_one_line() -> None:
     """`run_worker` logs these without a traceback (exit 1): the message is the whole story."""
     fenced = ProducerFailed("commit_transaction: fenced", KafkaError(KafkaError._FENCED, "fenced", fatal=True))
     unwritable = OutputUnwritable("invoices: cannot write to erp.invoices.dlq (Broker: Topic authorization failed)")
-    try:
-        raise RuntimeError("invoices: the Kafka consumer failed") from unwritable  # raised in a revocation
-    except RuntimeError as wrapped:
-        assert _stopping_reason(wrapped) is unwritable
+    wrapped = RuntimeError("invoices: the Kafka consumer failed")  # raised in a revocation
+    wrapped.__cause__ = unwritable
+    assert _stopping_reason(wrapped) is unwritable
     assert _stopping_reason(fenced) is fenced
     assert fenced.fenced
     assert _stopping_reason(ValueError("a defect")) is None, "anything else keeps its traceback"

@@ -10,6 +10,7 @@ import pytest
 
 from workers.cesce.assumptions import MSG_MODIFICATION_NOT_ALLOWED
 from workers.cesce.catalogue import SALE_REJECTED, SALE_TARIFFED
+from workers.sandbox import sales_rules
 from workers.sandbox.sales_rules import (
     Window,
     credit_note_balance,
@@ -125,6 +126,32 @@ def test_the_duplicate_key_uses_the_debtor_not_the_identifier_sent() -> None:
     assert duplicate_key(by_reference) == duplicate_key(by_number)
     assert find_duplicate([by_reference], duplicate_key(by_number)) is by_reference
     assert find_duplicate([by_reference], duplicate_key(by_reference), ignore=by_reference) is None
+
+
+def test_find_duplicate_builds_the_key_only_of_sales_with_the_same_invoice_number(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a ledger of thousands of sales (the chaos harness's 10,000) the scan stays cheap, and the answer
+    is the whole key's: the same invoiceNo with another amount, date or debtor is not a duplicate."""
+    others = [sale(invoice_no=f"F-{n}", reference=str(200000000100 + n)) for n in range(2, 2002)]
+    near = [
+        sale(amount=Decimal("1000.01"), countervalue=Decimal("1000.01")),
+        sale(maturity_date=date(2023, 7, 11)),
+        sale(debtor_no=2, customer_reference="CLI-0002"),
+    ]
+    original = sale()
+    built: list[str] = []
+
+    def counting_key(recorded: Sale) -> sales_rules.DuplicateKey:
+        built.append(recorded.invoice_no)
+        return duplicate_key(recorded)
+
+    monkeypatch.setattr(sales_rules, "duplicate_key", counting_key)
+    key = duplicate_key(original)
+    assert find_duplicate([*others, *near], key) is None
+    assert built == ["F-1"] * len(near)
+    assert find_duplicate([*others, *near, original], key) is original
+    assert find_duplicate([*others, original], key, ignore=original) is None
 
 
 @pytest.mark.parametrize(

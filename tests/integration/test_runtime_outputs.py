@@ -20,6 +20,7 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from tests.integration.runtime_support import header, produce, read, running_engine, settings, wait_until
 from tests.integration.test_runtime_engine import json_decode
 from tests.kafka_backends import KafkaBackend, consumer_config, unique_topic
+from tests.otel_support import Telemetry
 from workers.runtime import transactions
 from workers.runtime.contract import InputRecord, Outcome, Output, Publish
 from workers.runtime.dlq import OMITTED
@@ -107,9 +108,11 @@ async def test_an_output_over_the_size_limit_is_dead_lettered_and_the_rest_go_on
     assert letter.value() == json.dumps({"n": 3}).encode(), "the input, unchanged"
 
 
-async def test_a_dead_letter_too_large_to_keep_whole_goes_without_its_value(kafka: KafkaBackend) -> None:
+async def test_a_dead_letter_too_large_to_keep_whole_goes_without_its_value(
+    kafka: KafkaBackend, telemetry: Telemetry
+) -> None:
     """The fuzz harness's wedge: an undecodable input close to the limit, whose dead letter (the input plus
-    our headers) is over it."""
+    our headers) is over it. With tracing on, so the dead letter carries its own trace context, which stays."""
     source, sink = unique_topic("in"), unique_topic("out")
     big = b"{" + b" " * 999_900  # not JSON: a deserialization dead letter of its own size plus headers
     produce(kafka, source, [("k", json.dumps({"n": 0}).encode()), ("k", big), ("k", json.dumps({"n": 2}).encode())])
@@ -127,6 +130,7 @@ async def test_a_dead_letter_too_large_to_keep_whole_goes_without_its_value(kafk
     assert letter.value() is None
     assert letter.key() is None
     assert header(letter, OMITTED) == f"key=1,value={len(big)},headers=0"
+    assert header(letter, "traceparent").startswith("00-"), "its own trace context is ours, kept"
     assert header(letter, "dlq.category") == "deserialization"
     assert (header(letter, "dlq.original.topic"), header(letter, "dlq.original.offset")) == (source, "1")
 

@@ -65,7 +65,15 @@ from workers.runtime.contract import (
     Publish,
     Retry,
 )
-from workers.runtime.dlq import DLQ_PREFIX, OMITTED, SOURCE_OUTPUT, Failure, dead_letter_headers, source_headers
+from workers.runtime.dlq import (
+    DLQ_PREFIX,
+    OMITTED,
+    SOURCE_OUTPUT,
+    TRACE_HEADERS,
+    Failure,
+    dead_letter_headers,
+    source_headers,
+)
 from workers.runtime.lanes import KeyLanes
 from workers.runtime.offsets import PartitionProgress
 from workers.runtime.reconcile import Published, published_sources
@@ -113,7 +121,9 @@ class _Undecodable(Exception):
 
 
 def _ours(header: str) -> bool:
-    return header.startswith((DLQ_PREFIX, "source."))
+    """A dead letter's header that we wrote: ``dlq.*``, ``source.*`` and its own trace context (the original's
+    moved to ``dlq.original.*``)."""
+    return header.startswith((DLQ_PREFIX, "source.")) or header in TRACE_HEADERS
 
 
 def _ours_only(headers: Sequence[tuple[str, bytes]]) -> bool:

@@ -1,8 +1,8 @@
 """Where the Cesce documents are silent: every choice we made, in one place.
 
 The client and the sandbox both read these constants, so a choice is changed here or nowhere.
-Each choice is also an entry of `ASSUMPTIONS`, which the README lists (a test keeps the two in
-step). The documented facts are in `workers.cesce.catalogue`.
+Each choice is also an entry of `ASSUMPTIONS`, which docs/assumptions.md lists (a test keeps the two
+in step). The documented facts are in `workers.cesce.catalogue`.
 """
 
 from __future__ import annotations

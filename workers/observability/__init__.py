@@ -1,1 +1,1 @@
-"""Operations: traces, metrics, health probes and logs (README, "Operator\x27s guide")."""
+"""Operations: traces, metrics, health probes and logs (docs/operations.md, the operator\x27s guide)."""

@@ -1,4 +1,4 @@
-"""The product's metrics: one instrument per question an operator asks (README, "Metrics and alerts").
+"""The product's metrics: one instrument per question an operator asks (docs/operations.md, "Traces and metrics").
 
 Instruments come from the global meter provider, so they cost nothing until `configure_telemetry`
 (or a test) installs one; the OpenTelemetry API rebinds them when it does. Names follow the

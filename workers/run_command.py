@@ -20,7 +20,8 @@ from workers.non_payments import non_payments_specs
 from workers.observability.logs import configure_logging
 from workers.risk import risk_poller_spec
 from workers.runtime.run import WorkerSpec, run_worker
-from workers.runtime.settings import RuntimeSettings, from_env
+from workers.runtime.settings import RuntimeSettings
+from workers.settings import from_env
 
 __all__ = ["WORKERS", "register", "secret_values"]
 
@@ -59,18 +60,19 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     configure_logging(args.log_level, json_lines=log_format == "json", secrets=secret_values(env))
     problems: list[str] = []
+    settings = None
     try:  # the runtime's settings too, before anything starts: every problem in one line
-        from_env(RuntimeSettings, env)
+        settings = from_env(RuntimeSettings, env)
     except ValidationError as exc:
         problems.append(configuration_errors(exc))
     try:
         specs = WORKERS[args.worker](env)
     except ValidationError as exc:
         problems.append(configuration_errors(exc))
-    if problems:
+    if problems or settings is None:
         print(f"cesce-worker run {args.worker}: configuration error: {'; '.join(problems)}", file=sys.stderr)
         return 2
-    return run_worker(specs, env)
+    return run_worker(specs, env, settings)  # validated once, here, and passed down
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from pydantic import ValidationError
 
@@ -25,7 +27,7 @@ def cesce_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 
 
 def test_reads_the_environment_with_documented_defaults(cesce_env: pytest.MonkeyPatch) -> None:
-    settings = CesceSettings()
+    settings = CesceSettings.from_env(os.environ)
 
     assert settings.base_url == "https://sandbox.example/cesce"
     assert settings.client_id == "the-app"
@@ -47,7 +49,7 @@ def test_reads_retry_and_timeout_settings(cesce_env: pytest.MonkeyPatch) -> None
     cesce_env.setenv("CESCE_TOKEN_REFRESH_MARGIN_SECONDS", "30")
     cesce_env.setenv("CESCE_LANGUAGE_CODE", "EN")
 
-    settings = CesceSettings()
+    settings = CesceSettings.from_env(os.environ)
 
     assert (settings.retry_attempts, settings.retry_max_seconds) == (7, 90.0)
     assert (settings.retry_backoff_base_seconds, settings.retry_backoff_max_seconds) == (0.25, 4.0)
@@ -88,21 +90,21 @@ def test_refuses_a_url_that_is_not_absolute_http(url: str) -> None:
 def test_only_an_explicit_false_disables_tls_verification(cesce_env: pytest.MonkeyPatch, text: str) -> None:
     cesce_env.setenv("CESCE_VERIFY_TLS", text)
 
-    assert CesceSettings().verify_tls is False
+    assert CesceSettings.from_env(os.environ).verify_tls is False
 
 
 @pytest.mark.parametrize("text", ["true", "1", "yes", ""])
 def test_tls_verification_stays_on_otherwise(cesce_env: pytest.MonkeyPatch, text: str) -> None:
     cesce_env.setenv("CESCE_VERIFY_TLS", text)
 
-    assert CesceSettings().verify_tls is True
+    assert CesceSettings.from_env(os.environ).verify_tls is True
 
 
 def test_a_mistyped_tls_setting_is_an_error_not_a_downgrade(cesce_env: pytest.MonkeyPatch) -> None:
     cesce_env.setenv("CESCE_VERIFY_TLS", "flase")
 
     with pytest.raises(ValidationError, match="verify_tls"):
-        CesceSettings()
+        CesceSettings.from_env(os.environ)
 
 
 def test_settings_are_frozen() -> None:

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import pytest
 
+from workers.cesce import CesceSettings
+from workers.invoices.spec import InvoicesTopics
 from workers.runtime.kafka_config import (
     DEFAULT_SCHEMA_REGISTRY_URL,
     librdkafka_config,
     redacted,
     schema_registry_config,
 )
+from workers.runtime.settings import RuntimeSettings
 from workers.runtime.tools.consume import consumer_settings
 from workers.runtime.tools.produce import producer_settings
+from workers.settings import from_env
 
 
 def test_every_kafka_variable_becomes_a_librdkafka_property() -> None:
@@ -113,3 +117,18 @@ def test_the_consumer_tool_always_reads_committed_and_never_auto_commits() -> No
     assert consumer_settings(env, group=None, from_beginning=False)["group.id"] != fresh["group.id"]
     named = consumer_settings(env, group="ops", from_beginning=True)
     assert (named["group.id"], named["auto.offset.reset"]) == ("ops", "earliest")
+
+
+def test_settings_read_only_the_mapping_they_are_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 16: the shell's environment must not leak into a model built from a dict."""
+    monkeypatch.setenv("WORKER_MAX_IN_FLIGHT", "7")
+    monkeypatch.setenv("CESCE_TIMEOUT_SECONDS", "3")
+    monkeypatch.setenv("INVOICES_TOPIC", "from-the-shell")
+    assert from_env(RuntimeSettings, {"KAFKA_BOOTSTRAP_SERVERS": "k:9092"}).max_in_flight == 64
+    assert from_env(InvoicesTopics, {}).input == "erp.invoices"
+    cesce = CesceSettings.from_env(
+        {"CESCE_BASE_URL": "https://cesce.test", "CESCE_CLIENT_ID": "c", "CESCE_CLIENT_SECRET": "s"}
+        | {"CESCE_USERNAME": "u", "CESCE_PASSWORD": "p"}
+    )
+    assert cesce.timeout_seconds == 30.0
+    assert from_env(RuntimeSettings, {"KAFKA_BOOTSTRAP_SERVERS": "k", "WORKER_MAX_IN_FLIGHT": "7"}).max_in_flight == 7

@@ -1,6 +1,6 @@
 """The Cesce credit-insurance APIs: an async client, its models, settings and errors.
 
-    async with CesceClient(CesceSettings()) as cesce:
+    async with CesceClient(CesceSettings.from_env(os.environ)) as cesce:
         declared = await cesce.sales.declare("34109150331", SaleDeclaration(...))
 
 Everything a worker needs is importable from here; the modules behind it are small and private

@@ -17,9 +17,10 @@ from typing import Annotated, Any, Self
 
 import httpx
 from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from workers.cesce.assumptions import DEFAULT_LANGUAGE_CODE
+from workers.settings import Settings
 
 __all__ = ["CesceApi", "CesceSettings"]
 
@@ -61,15 +62,10 @@ def _url(value: str) -> str:
 HttpUrl = Annotated[str, AfterValidator(_url)]
 
 
-class CesceSettings(BaseSettings):
-    """Everything the Cesce client needs, from ``CESCE_*`` environment variables or keyword arguments."""
+class CesceSettings(Settings):
+    """Everything the Cesce client needs, from ``CESCE_*`` variables (`from_env`) or keyword arguments."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="CESCE_",
-        frozen=True,
-        extra="forbid",
-        hide_input_in_errors=True,  # a mistyped secret must not be echoed by the error
-    )
+    model_config = SettingsConfigDict(env_prefix="CESCE_", extra="forbid")  # frozen, no input echoed: `Settings`
 
     base_url: HttpUrl
     oauth_url: HttpUrl | None = None

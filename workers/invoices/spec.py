@@ -6,7 +6,6 @@ from collections.abc import Mapping
 
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from workers.cesce import CesceSettings
 from workers.cesce_handling import with_cesce
@@ -14,16 +13,14 @@ from workers.invoices.handler import InvoicesHandler
 from workers.runtime.engine import Decoder
 from workers.runtime.envelope import EnvelopeDecoder
 from workers.runtime.run import WorkerSpec
-from workers.runtime.settings import from_env
+from workers.settings import Settings, from_env
 
 __all__ = ["ROW_SCHEMA", "InvoicesTopics", "invoices_spec"]
 
 ROW_SCHEMA = "cesce.erp.Invoice"
 
 
-class InvoicesTopics(BaseSettings):
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True, hide_input_in_errors=True)
-
+class InvoicesTopics(Settings):
     input: str = Field(default="erp.invoices", alias="INVOICES_TOPIC")
     results: str = Field(default="cesce.sale-results", alias="SALE_RESULTS_TOPIC")
 

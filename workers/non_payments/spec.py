@@ -7,7 +7,6 @@ from datetime import timedelta
 
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from workers.cesce import CesceSettings
 from workers.cesce_handling import with_cesce
@@ -18,16 +17,14 @@ from workers.runtime.engine import Decoder
 from workers.runtime.envelope import EnvelopeDecoder
 from workers.runtime.run import WorkerSpec
 from workers.runtime.serde import state_decoder
-from workers.runtime.settings import from_env
+from workers.settings import Settings, from_env
 
 __all__ = ["ROW_SCHEMA", "NonPaymentsTopics", "non_payments_specs"]
 
 ROW_SCHEMA = "cesce.erp.NonPayment"
 
 
-class NonPaymentsTopics(BaseSettings):
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True, hide_input_in_errors=True)
-
+class NonPaymentsTopics(Settings):
     input: str = Field(default="erp.non-payments", alias="NON_PAYMENTS_TOPIC")
     results: str = Field(default="cesce.non-payment-results", alias="NON_PAYMENT_RESULTS_TOPIC")
     claim_files: str = Field(default="cesce.claim-files", alias="CLAIM_FILES_TOPIC")

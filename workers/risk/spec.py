@@ -18,7 +18,6 @@ from typing import Any
 from confluent_kafka import KafkaError, Producer
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from workers.cesce import CesceSettings
 from workers.cesce.codecs import check_contract_no
@@ -29,8 +28,9 @@ from workers.runtime.contract import Handler
 from workers.runtime.engine import Decoder
 from workers.runtime.run import WorkerContext, WorkerSpec, client_config
 from workers.runtime.serde import AvroCodec, state_decoder
-from workers.runtime.settings import RuntimeSettings, from_env
+from workers.runtime.settings import RuntimeSettings
 from workers.runtime.table import CompactedTable
+from workers.settings import Settings, from_env
 
 __all__ = ["RiskTopics", "risk_poller_spec", "seed_schedules"]
 
@@ -38,9 +38,7 @@ _SEED_TIMEOUT = 30.0
 _log = logging.getLogger(__name__)
 
 
-class RiskTopics(BaseSettings):
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True, hide_input_in_errors=True)
-
+class RiskTopics(Settings):
     contracts: str = Field(alias="RISK_CONTRACTS", min_length=1)
     """The contracts to poll, comma-separated contractNo (11 digits each); see `contract_numbers`."""
     changes: str = Field(default="cesce.risk-changes", alias="RISK_CHANGES_TOPIC")

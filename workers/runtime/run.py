@@ -34,8 +34,9 @@ from workers.runtime.engine import Decoder, Engine, OutputUnwritable
 from workers.runtime.kafka_config import librdkafka_config, redacted
 from workers.runtime.registry import registry_from_env
 from workers.runtime.serde import AvroCodec
-from workers.runtime.settings import Reconcile, RuntimeSettings, from_env
+from workers.runtime.settings import Reconcile, RuntimeSettings
 from workers.runtime.transactions import ProducerFailed
+from workers.settings import from_env
 
 __all__ = [
     "WorkerContext",
@@ -146,11 +147,18 @@ def _encoder(registry: SchemaRegistryClient) -> Callable[[Output], bytes | None]
     return encode
 
 
-async def serve(spec: WorkerSpec, env: Mapping[str, str], stop: asyncio.Event, health: Health | None = None) -> None:
+async def serve(
+    spec: WorkerSpec,
+    env: Mapping[str, str],
+    stop: asyncio.Event,
+    health: Health | None = None,
+    settings: RuntimeSettings | None = None,
+) -> None:
     """Run `spec` in this event loop until `stop` is set (the demo and tests run workers this way); its
-    readiness checks go to `health` (the process's, when `run_worker` serves the probes)."""
+    readiness checks go to `health` (the process's, when `run_worker` serves the probes). `settings` are
+    `env`'s, validated by the caller (read from `env` when it has not)."""
     health = health or Health()
-    settings = from_env(RuntimeSettings, env)
+    settings = settings or from_env(RuntimeSettings, env)
     group_id = spec.group_id(settings)
     consumer = consumer_config(settings, env, group_id)
     reconcile = settings.reconcile is Reconcile.ON or (
@@ -192,14 +200,18 @@ async def serve(spec: WorkerSpec, env: Mapping[str, str], stop: asyncio.Event, h
 
 
 async def serve_all(
-    specs: Sequence[WorkerSpec], env: Mapping[str, str], stop: asyncio.Event, health: Health | None = None
+    specs: Sequence[WorkerSpec],
+    env: Mapping[str, str],
+    stop: asyncio.Event,
+    health: Health | None = None,
+    settings: RuntimeSettings | None = None,
 ) -> None:
     """Run every spec until `stop` is set; when one fails, the others are stopped too."""
     failed = asyncio.Event()
 
     async def one(spec: WorkerSpec) -> None:
         try:
-            await serve(spec, env, stop, health)
+            await serve(spec, env, stop, health, settings)
         except BaseException:
             failed.set()
             raise
@@ -219,7 +231,7 @@ async def serve_all(
 
 
 async def _until_signalled(
-    specs: Sequence[WorkerSpec], env: Mapping[str, str], health: Health, server: HealthServer
+    specs: Sequence[WorkerSpec], env: Mapping[str, str], settings: RuntimeSettings, health: Health, server: HealthServer
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -228,7 +240,7 @@ async def _until_signalled(
     server.start(loop)
     heartbeat = loop.create_task(health.heartbeat())
     try:
-        await serve_all(specs, env, stop, health)
+        await serve_all(specs, env, stop, health, settings)
     finally:
         heartbeat.cancel()
 
@@ -244,12 +256,15 @@ def _stopping_reason(exc: BaseException) -> BaseException | None:
     return None
 
 
-def run_worker(specs: WorkerSpec | Sequence[WorkerSpec], env: Mapping[str, str]) -> int:
+def run_worker(
+    specs: WorkerSpec | Sequence[WorkerSpec], env: Mapping[str, str], settings: RuntimeSettings | None = None
+) -> int:
     """Run `specs` (a worker and its companions) until SIGTERM or Ctrl-C; the exit status (2: a setting
-    prevents the start: an ``OTEL_*`` value we cannot honour, the health port taken)."""
+    prevents the start: an ``OTEL_*`` value we cannot honour, the health port taken). `settings`, validated
+    once by the entry point, are passed down to every engine."""
     specs = [specs] if isinstance(specs, WorkerSpec) else list(specs)
     name = specs[0].name
-    settings = from_env(RuntimeSettings, env)
+    settings = settings or from_env(RuntimeSettings, env)
     health = Health(stall_seconds=settings.liveness_stall_seconds)
     try:
         telemetry = configure_telemetry(env, worker=name, instance=settings.instance_id)
@@ -263,7 +278,7 @@ def run_worker(specs: WorkerSpec | Sequence[WorkerSpec], env: Mapping[str, str])
         return 2
     _log.info("health and metrics on http://%s:%d (/healthz /readyz /metrics)", settings.http_host, server.port)
     try:
-        asyncio.run(_until_signalled(specs, env, health, server))
+        asyncio.run(_until_signalled(specs, env, settings, health, server))
     except Exception as exc:
         reason = _stopping_reason(exc)
         if reason is None:

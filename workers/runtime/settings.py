@@ -8,22 +8,13 @@ Any other ``KAFKA_*`` variable is passed to librdkafka (`workers.runtime.kafka_c
 from __future__ import annotations
 
 import socket
-from collections.abc import Mapping
 from enum import StrEnum
-from typing import TypeVar
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Reconcile", "RuntimeSettings", "from_env"]
+from workers.settings import Settings
 
-Settings = TypeVar("Settings", bound=BaseSettings)
-
-
-def from_env(model: type[Settings], env: Mapping[str, str]) -> Settings:
-    """`model` from the environment's variables, by their (upper-case) aliases only: the models also accept
-    field names (``populate_by_name``), which a stray lower-case variable such as ``input`` must not set."""
-    return model.model_validate({name: value for name, value in env.items() if name.isupper()})
+__all__ = ["Reconcile", "RuntimeSettings"]
 
 
 class Reconcile(StrEnum):
@@ -35,9 +26,7 @@ class Reconcile(StrEnum):
     OFF = "off"
 
 
-class RuntimeSettings(BaseSettings):
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True, hide_input_in_errors=True)
-
+class RuntimeSettings(Settings):
     bootstrap_servers: str = Field(alias="KAFKA_BOOTSTRAP_SERVERS", min_length=1)
     group_id: str | None = Field(default=None, alias="WORKER_GROUP_ID")
     """Consumer group; default ``cesce-<worker>``."""

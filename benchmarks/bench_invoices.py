@@ -49,7 +49,6 @@ import json
 import logging
 import multiprocessing
 import os
-import platform
 import secrets
 import sys
 import tempfile
@@ -58,23 +57,27 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
-import confluent_kafka
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from benchmarks.observer import Read, observe, position
 from benchmarks.services import (
-    BENCH_CONTRACT,
     Child,
     bench_debtor,
+    cesce_env,
+    columns,
+    invoice_envelope,
+    machine,
     machine_ticks,
+    mock_kafka_env,
     reset_peak_rss,
     rss_kib,
     thread_cpu_seconds,
+    write_json,
     write_scenario,
 )
 from workers.cesce import CesceClient, CesceSettings, SaleDeclaration
@@ -111,21 +114,6 @@ class Invoice:
     """A Debezium-style JSON envelope, op ``c``, as ``workers.demo.sample`` writes them."""
 
 
-def _envelope(debtor: str, invoice_no: str, amount: Decimal) -> bytes:
-    today = date.today()
-    row = {
-        "contractNo": BENCH_CONTRACT,
-        "invoiceNo": invoice_no,
-        "invoiceDate": today.isoformat(),
-        "maturityDate": (today + timedelta(days=60)).isoformat(),
-        "amount": str(amount),
-        "currencyCode": "EUR",
-        "customerReference": debtor,
-    }
-    source = {"connector": "bench", "db": "erp", "table": "invoices"}
-    return json.dumps({"before": None, "after": row, "op": "c", "ts_ms": 1763600000000, "source": source}).encode()
-
-
 def make_invoices(count: int, debtors: int, run: str) -> list[Invoice]:
     """`count` invoices dealt round-robin over `debtors`: invoice i goes to debtor i mod `debtors`.
 
@@ -145,7 +133,8 @@ def make_warmup(debtors: int, run: str) -> list[Invoice]:
 def _invoice(debtor_index: int, seq: int, run: str, amount: Decimal) -> Invoice:
     debtor = bench_debtor(debtor_index)
     invoice_no = f"{run}-{debtor_index + 1:04d}-{seq:04d}"
-    return Invoice(debtor, invoice_no, _envelope(debtor, invoice_no, amount))
+    value = invoice_envelope(debtor, invoice_no, amount, today=date.today(), connector="bench")
+    return Invoice(debtor, invoice_no, value)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -354,16 +343,6 @@ def _halves(
     return halves
 
 
-def _cesce_env(sandbox_url: str) -> dict[str, str]:
-    return {
-        "CESCE_BASE_URL": sandbox_url,
-        "CESCE_CLIENT_ID": "bench-app",
-        "CESCE_CLIENT_SECRET": secrets.token_urlsafe(16),
-        "CESCE_USERNAME": "bench",
-        "CESCE_PASSWORD": secrets.token_urlsafe(16),
-    }
-
-
 def _sandbox_args(scenario: Path, latency_ms: float) -> list[str]:
     return ["sandbox", "--port", "0", "--scenario", str(scenario), "--latency-ms", str(latency_ms)]
 
@@ -388,7 +367,7 @@ async def _timed_run(
         baseline = rss_kib()["rss"]
         peak_is_this_run = reset_peak_rss()
         stop = asyncio.Event()
-        task = asyncio.create_task(run(broker.address, _cesce_env(sandbox.address), stop), name=name)
+        task = asyncio.create_task(run(broker.address, cesce_env(sandbox.address, "bench"), stop), name=name)
         observer = _Observer(broker.address, warmup, measured)
         try:
             await observer.expect("warm", task)
@@ -442,9 +421,7 @@ async def _timed_run(
 def _worker(max_in_flight: int, commit_interval_ms: int) -> SystemUnderTest:
     async def run(bootstrap: str, cesce: Mapping[str, str], stop: asyncio.Event) -> None:
         env = {
-            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-            **{f"KAFKA_{k.upper().replace('.', '_')}": v for k, v in MOCK_CLIENT_CONFIG.items()},
-            "SCHEMA_REGISTRY_URL": REGISTRY_URL,
+            **mock_kafka_env(bootstrap, REGISTRY_URL),
             "WORKER_INSTANCE_ID": "bench",
             "WORKER_MAX_IN_FLIGHT": str(max_in_flight),
             "WORKER_COMMIT_INTERVAL_MS": str(commit_interval_ms),
@@ -700,19 +677,7 @@ def _table(cases: Sequence[Case]) -> str:
         )
         for case in cases
     ]
-    widths = [max(len(row[i]) for row in (head, *rows)) for i in range(len(head))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in (head, *rows)]
-    return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
-
-
-def _machine() -> dict[str, Any]:
-    return {
-        "cpus": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "confluent_kafka": str(confluent_kafka.__version__),
-        "librdkafka": confluent_kafka.libversion()[0],
-    }
+    return columns([head, *rows])
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -781,15 +746,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     problems = [f"{case.name}: {problem}" for case in cases for problem in case.problems]
     report = {
         "parameters": asdict(plan),
-        "machine": _machine(),
+        "machine": machine(),
         "ratio_worker_to_naive": round(worker.rate / naive.rate, 2) if naive is not None else None,
         "cases": [case.summary() for case in cases],
         "checks_passed": not problems,
         "problems": problems,
         "wall_seconds": round(time.perf_counter() - started, 1),
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n", "utf-8")
+    write_json(args.output, report)
     print(f"results written to {args.output}")
     if problems:
         print("CHECKS FAILED:", *problems, sep="\n  ", file=sys.stderr)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import secrets
 import statistics
 import sys
 import tempfile
@@ -34,9 +33,17 @@ from typing import Any, Final
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from benchmarks.services import BENCH_CONTRACT, Child, reset_peak_rss, rss_kib, write_scenario
+from benchmarks.services import (
+    BENCH_CONTRACT,
+    Child,
+    cesce_env,
+    mock_kafka_env,
+    reset_peak_rss,
+    rss_kib,
+    write_json,
+    write_scenario,
+)
 from workers.risk import risk_poller_spec
-from workers.runtime.embedded import MOCK_CLIENT_CONFIG
 from workers.runtime.registry import schema_registry_client
 from workers.runtime.run import serve
 from workers.runtime.serde import AvroReader
@@ -91,17 +98,11 @@ class _Arrivals:
 
 def _env(bootstrap: str, sandbox_url: str, interval: float) -> dict[str, str]:
     return {
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        **{f"KAFKA_{k.upper().replace('.', '_')}": v for k, v in MOCK_CLIENT_CONFIG.items()},
-        "SCHEMA_REGISTRY_URL": _REGISTRY,
+        **mock_kafka_env(bootstrap, _REGISTRY),
         "WORKER_INSTANCE_ID": "bench",
         "RISK_CONTRACTS": BENCH_CONTRACT,
         "RISK_MOVEMENTS_INTERVAL_SECONDS": str(interval),
-        "CESCE_BASE_URL": sandbox_url,
-        "CESCE_CLIENT_ID": "bench-app",
-        "CESCE_CLIENT_SECRET": secrets.token_urlsafe(16),
-        "CESCE_USERNAME": "bench",
-        "CESCE_PASSWORD": secrets.token_urlsafe(16),
+        **cesce_env(sandbox_url, "bench"),
     }
 
 
@@ -168,8 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     result = asyncio.run(_run(args.debtors, args.changes, args.interval))
     print(json.dumps(result, indent=2))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n", "utf-8")
+    write_json(args.output, result)
     return 0 if all(result["checks"].values()) else 1
 
 

@@ -39,9 +39,6 @@ Numbers are printed as a table and written to ``benchmarks/results/fuzz.json``.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import secrets
 import sys
 import tempfile
@@ -59,8 +56,6 @@ from benchmarks.fuzz_process import WorkerProcess
 from benchmarks.fuzz_records import FuzzInput, FuzzRecord
 from benchmarks.fuzz_report import (
     MIB,
-    MOCK_PARTITION_BATCHES,
-    MOCK_PARTITION_BYTES,
     Fate,
     FuzzPlan,
     FuzzReport,
@@ -72,7 +67,16 @@ from benchmarks.fuzz_report import (
     tally,
 )
 from benchmarks.observer import position
-from benchmarks.services import Child, write_scenario
+from benchmarks.services import (
+    MOCK_PARTITION_BATCHES,
+    MOCK_PARTITION_BYTES,
+    Child,
+    cesce_env,
+    machine,
+    mock_kafka_env,
+    write_json,
+    write_scenario,
+)
 from workers.runtime.embedded import MOCK_CLIENT_CONFIG, MOCK_PARTITIONS
 from workers.runtime.registry import schema_registry_client
 from workers.runtime.serde import AvroReader
@@ -278,20 +282,14 @@ class _Run:
 
 def _worker_env(plan: FuzzPlan, bootstrap: str, sandbox_url: str, run_id: str) -> dict[str, str]:
     return {
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        **{f"KAFKA_{k.upper().replace('.', '_')}": v for k, v in MOCK_CLIENT_CONFIG.items()},
-        "SCHEMA_REGISTRY_URL": REGISTRY_URL,
+        **mock_kafka_env(bootstrap, REGISTRY_URL),
         "WORKER_GROUP_ID": f"fuzz-invoices-{run_id}",
         "WORKER_INSTANCE_ID": "fuzz",
         "WORKER_HTTP_HOST": "127.0.0.1",
         "WORKER_HTTP_PORT": "0",
         "WORKER_MAX_IN_FLIGHT": str(plan.max_in_flight),
         "LOG_FORMAT": "json",
-        "CESCE_BASE_URL": sandbox_url,
-        "CESCE_CLIENT_ID": "fuzz-app",
-        "CESCE_CLIENT_SECRET": secrets.token_urlsafe(16),
-        "CESCE_USERNAME": "fuzz",
-        "CESCE_PASSWORD": secrets.token_urlsafe(16),
+        **cesce_env(sandbox_url, "fuzz"),
     }
 
 
@@ -469,16 +467,6 @@ def _send(producer: Producer, record: FuzzRecord, on_delivery: Callable[[Any, An
 # The command
 
 
-def _machine() -> dict[str, Any]:
-    return {
-        "cpus": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "confluent_kafka": str(confluent_kafka.__version__),
-        "librdkafka": confluent_kafka.libversion()[0],
-    }
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.fuzz_invoices", description=__doc__.split("\n")[0])
     defaults = FuzzPlan()
@@ -525,10 +513,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(table(report))
     print()
-    summary = {"parameters": asdict(plan), "machine": _machine()} | report.summary()
+    summary = {"parameters": asdict(plan), "machine": machine()} | report.summary()
     summary.pop("plan", None)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(summary, indent=2, default=str) + "\n", "utf-8")
+    write_json(args.output, summary)
     print(
         f"{report.produced:,} records ({report.produced_bytes / MIB:.0f} MiB) in {report.seconds:.0f} s; "
         f"worker CPU {report.worker_cpu_seconds:.0f} s"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -22,7 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Final, Self
 
-from benchmarks.services import process_cpu_seconds
+from benchmarks.services import process_cpu_seconds, stop_group
 
 __all__ = ["LOG_LINE_LIMIT", "WorkerProcess"]
 
@@ -163,20 +162,9 @@ class WorkerProcess:
     def stop(self) -> int | None:
         """SIGTERM (it drains and commits), SIGKILL if it takes over a minute; its exit code. Idempotent."""
         self._stopped = True
-        if self._process.poll() is None:
-            self._signal(signal.SIGTERM)
-            try:
-                self._process.wait(_STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                self._signal(signal.SIGKILL)
-                self._process.wait(_STOP_SECONDS)
+        stop_group(self._process, _STOP_SECONDS)
         self._log.join()
         return self._process.returncode
-
-    def _signal(self, signum: int) -> None:
-        # the worker leads its own session, so its pid is its group's id; not reaped yet, so not reused
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self._process.pid, signum)
 
     def __enter__(self) -> Self:
         return self

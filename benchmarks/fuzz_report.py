@@ -14,13 +14,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
 from benchmarks.fuzz_process import LOG_LINE_LIMIT
+from benchmarks.services import MOCK_PARTITION_BATCHES, MOCK_PARTITION_BYTES, columns
 from workers.runtime.dlq import DESCRIPTION_LIMIT, ERROR_CODE_LIMIT
 
 __all__ = [
     "DEAD_LETTER_OVERHEAD_LIMIT",
     "MIB",
-    "MOCK_PARTITION_BATCHES",
-    "MOCK_PARTITION_BYTES",
     "Fate",
     "FuzzPlan",
     "FuzzReport",
@@ -33,10 +32,6 @@ __all__ = [
 ]
 
 MIB: Final = 1024 * 1024
-MOCK_PARTITION_BYTES: Final = 5 * MIB
-"""What librdkafka's mock keeps per partition (``rdkafka_mock.c``: ``max_size``); older batches are dropped."""
-MOCK_PARTITION_BATCHES: Final = 100_000
-"""... or this many batches (``max_cnt``), whichever comes first."""
 PRODUCER_MAX_BYTES: Final = 1_000_000
 """librdkafka's default ``message.max.bytes``: the largest record our producer, or the worker's, sends."""
 DEAD_LETTER_OVERHEAD_LIMIT: Final = 4096
@@ -353,10 +348,4 @@ def table(report: FuzzReport) -> str:
         (kind, f"{counts.get('produced', 0):,}", f"{counts.get('as expected', 0):,}")
         for kind, counts in report.by_kind.items()
     ]
-    return _columns(rows) + "\n\n" + _columns(kinds)
-
-
-def _columns(rows: Sequence[tuple[str, ...]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
-    return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
+    return columns(rows) + "\n\n" + columns(kinds)

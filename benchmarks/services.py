@@ -1,11 +1,16 @@
-"""The sandbox and the embedded broker as child processes, and the CPU and memory probes.
+"""The sandbox and the embedded broker as child processes, the CPU and memory probes, and what every benchmark shares.
 
 Both run as ``python -m workers.cli <command>`` rather than in the benchmark's process: the
 sandbox (a Python ASGI server) and librdkafka's mock broker would otherwise burn CPU and hold
 memory in the very process whose CPU time and peak RSS we attribute to the worker. Each child
 prints its address on the first line of stdout (the documented contract of both commands), and
 its CPU time is read from ``/proc/<pid>/stat``, so the benchmark can report where the machine's
-two cores went.
+two cores went. Every child leads its own process group and is signalled through it
+(`signal_group`, `stop_group`), never by a name.
+
+What the benchmarks share beside them: the embedded broker's per-partition limits, a worker's
+settings for the broker and the sandbox (`mock_kafka_env`, `cesce_env`), the ERP's invoice
+envelope (`invoice_envelope`), and how results are written down (`machine`, `columns`, `write_json`).
 """
 
 from __future__ import annotations
@@ -13,31 +18,54 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import platform
+import secrets
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Final, Self
 
+import confluent_kafka
+
+from workers.runtime.embedded import MOCK_CLIENT_CONFIG
 from workers.sandbox.scenario import read_scenario
 
 __all__ = [
     "BENCH_CONTRACT",
+    "MOCK_PARTITION_BATCHES",
+    "MOCK_PARTITION_BYTES",
     "Child",
     "bench_debtor",
+    "cesce_env",
+    "columns",
+    "invoice_envelope",
+    "machine",
     "machine_ticks",
+    "mock_kafka_env",
     "process_cpu_seconds",
     "reset_peak_rss",
     "rss_kib",
+    "signal_group",
+    "stop_group",
     "thread_cpu_seconds",
+    "write_json",
     "write_scenario",
 ]
 
 BENCH_CONTRACT: Final = "34109150331"
 """The default scenario's in-force policy (Máster Oro Integral) that the benchmark's debtors join."""
+MOCK_PARTITION_BYTES: Final = 5 * 1024 * 1024
+"""What librdkafka's mock keeps per partition (``rdkafka_mock.c``: ``max_size``); beyond it, it drops the
+oldest batches without a word."""
+MOCK_PARTITION_BATCHES: Final = 100_000
+"""... or this many record batches (``max_cnt``), whichever comes first."""
 
 _CLOCK_TICKS: Final = os.sysconf("SC_CLK_TCK")
 _START_TIMEOUT: Final = 60.0
@@ -74,6 +102,68 @@ def write_scenario(debtors: int, directory: Path) -> Path:
     path = directory / "bench-scenario.json"
     path.write_text(json.dumps(scenario, ensure_ascii=False), "utf-8")
     return path
+
+
+def invoice_envelope(debtor: str, invoice_no: str, amount: Decimal, *, today: date, connector: str) -> bytes:
+    """An ERP invoice change on `BENCH_CONTRACT` as a Debezium-style JSON envelope, op ``c``, dated `today`
+    and due 60 days later (as ``workers.demo.sample`` writes them); `connector` names the benchmark."""
+    row = {
+        "contractNo": BENCH_CONTRACT,
+        "invoiceNo": invoice_no,
+        "invoiceDate": today.isoformat(),
+        "maturityDate": (today + timedelta(days=60)).isoformat(),
+        "amount": str(amount),
+        "currencyCode": "EUR",
+        "customerReference": debtor,
+    }
+    source = {"connector": connector, "db": "erp", "table": "invoices"}
+    return json.dumps({"before": None, "after": row, "op": "c", "ts_ms": 1763600000000, "source": source}).encode()
+
+
+def mock_kafka_env(bootstrap: str, registry_url: str) -> dict[str, str]:
+    """A worker's Kafka settings on the embedded broker: its address, the mock's client settings
+    (`MOCK_CLIENT_CONFIG` as ``KAFKA_*`` variables) and the schema registry."""
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        **{f"KAFKA_{k.upper().replace('.', '_')}": v for k, v in MOCK_CLIENT_CONFIG.items()},
+        "SCHEMA_REGISTRY_URL": registry_url,
+    }
+
+
+def cesce_env(sandbox_url: str, user: str) -> dict[str, str]:
+    """A worker's Cesce client settings against the sandbox: `user` (client ``<user>-app``), fresh secrets."""
+    return {
+        "CESCE_BASE_URL": sandbox_url,
+        "CESCE_CLIENT_ID": f"{user}-app",
+        "CESCE_CLIENT_SECRET": secrets.token_urlsafe(16),
+        "CESCE_USERNAME": user,
+        "CESCE_PASSWORD": secrets.token_urlsafe(16),
+    }
+
+
+def signal_group(popen: subprocess.Popen[bytes], signum: int) -> None:
+    """Signal the process group `popen` leads (started with ``start_new_session``), if it still runs.
+
+    Its pid is its group's id, and a child that poll() has not reaped keeps its pid, so the id cannot
+    have been reused by another process.
+    """
+    if popen.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(popen.pid, signum)
+
+
+def stop_group(popen: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM to the process group `popen` leads, SIGKILL if it has not exited within `timeout`; reaped either way.
+
+    Nothing happens to a process that has already exited, so stopping twice is stopping once.
+    """
+    if popen.poll() is None:
+        signal_group(popen, signal.SIGTERM)
+        try:
+            popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            signal_group(popen, signal.SIGKILL)
+            popen.wait(timeout)
 
 
 class Child:
@@ -125,22 +215,10 @@ class Child:
 
     def stop(self) -> None:
         """SIGTERM to its process group, then SIGKILL if it does not stop in time. Idempotent."""
-        if self._process.poll() is None:
-            self._signal_group(signal.SIGTERM)
-            try:
-                self._process.wait(_STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self._signal_group(signal.SIGKILL)
-                self._process.wait(_STOP_TIMEOUT)
+        stop_group(self._process, _STOP_TIMEOUT)
         if self._process.stdout is not None:
             self._process.stdout.close()
         self._stderr.close()
-
-    def _signal_group(self, signum: int) -> None:
-        # the child leads its own session (start_new_session), so its pid is its group's id; it is not
-        # reaped yet (poll() said None), so the id cannot have been reused
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self._process.pid, signum)
 
     def __enter__(self) -> Self:
         return self
@@ -202,3 +280,29 @@ def reset_peak_rss() -> bool:
     except OSError:
         return False
     return True
+
+
+def machine() -> dict[str, Any]:
+    """The machine and the client library a run measured, for its JSON results."""
+    return {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "confluent_kafka": str(confluent_kafka.__version__),
+        "librdkafka": confluent_kafka.libversion()[0],
+    }
+
+
+def columns(rows: Sequence[Sequence[str]], *, head: bool = True) -> str:
+    """`rows` as aligned text columns, two spaces apart; with `head`, the first row is underlined."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+    if not head:
+        return "\n".join(lines)
+    return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
+
+
+def write_json(path: Path, document: Mapping[str, Any]) -> None:
+    """A run's results to `path` (its folder made if need be), indented; what JSON cannot hold, as text."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2, default=str) + "\n", "utf-8")

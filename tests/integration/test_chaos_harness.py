@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.chaos_invoices import ChaosPlan, run_chaos, table, write_report
+from benchmarks.chaos_invoices import run_chaos, write_report
+from benchmarks.chaos_report import ChaosPlan, table
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -1,4 +1,5 @@
-"""The chaos harness's inputs and figures (`benchmarks.chaos_invoices`), on made-up runs: no sockets.
+"""The chaos harness's inputs and figures (`benchmarks.chaos_workload`, `benchmarks.chaos_report`), on made-up
+runs: no sockets.
 
 The harness is only as good as what it can see, so each finding it reports is shown here on a run
 where it happened: a duplicate result (defect 8 of issue 15), a lost input, a transient dead letter,
@@ -15,19 +16,18 @@ from typing import Any
 
 import pytest
 
-from benchmarks.chaos_invoices import (
+from benchmarks.chaos_report import (
     DLQ,
     INPUT,
     RESULTS,
     ChaosPlan,
     Delivery,
-    Invoice,
     Output,
     analyse,
     broken_guarantees,
-    make_invoices,
     size_check,
 )
+from benchmarks.chaos_workload import Invoice, make_invoices
 from workers.cesce.codecs import encode_amount
 
 PLAN = ChaosPlan(invoices=40, debtors=5, credit_debtor_every=2, credit_note_after=3)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -18,6 +18,7 @@ from workers.cesce.codecs import (
     decode_date,
     encode_amount,
     encode_date,
+    spanish_today,
 )
 
 
@@ -130,3 +131,12 @@ def test_annotated_types_refuse_floats_and_extra_decimals_at_construction() -> N
         _Sale(currencyAmount=0.1, commercialRiskRate=Decimal(0), invoiceDate=date(2026, 1, 1))  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match="more than 2 decimals"):
         _Sale(currencyAmount=Decimal("0.001"), commercialRiskRate=Decimal(0), invoiceDate=date(2026, 1, 1))
+
+
+def test_cesces_today_is_the_day_in_spain() -> None:
+    """Between 23:00 and midnight UTC in winter it is already tomorrow for Cesce (the ERP samples use this day:
+    a row dated by the UTC day looked a day older than Cesce's record of it, and a request was superseded)."""
+    late_evening_utc = datetime(2026, 12, 6, 23, 30, tzinfo=UTC)
+    assert spanish_today(late_evening_utc) == date(2026, 12, 7)
+    assert spanish_today(datetime(2026, 7, 1, 21, 59, tzinfo=UTC)) == date(2026, 7, 1)  # summer: UTC+2
+    assert spanish_today(datetime(2026, 7, 1, 22, 0, tzinfo=UTC)) == date(2026, 7, 2)

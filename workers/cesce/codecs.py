@@ -5,6 +5,9 @@ Cesce writes amounts as strings with a decimal comma and no thousands separator
 dates as ``YYYYMMDD``. In Python they are `Decimal` and `date`. A conversion is exact or it
 fails with `CodecError`: nothing is rounded, so no cent is lost on the way.
 
+Cesce's dates are Spanish calendar days (`MADRID`; `spanish_today`): a request Cesce receives at
+00:30 in Madrid is dated that day, whatever the day is in UTC.
+
 `WireAmount`, `WireRate` and `WireDate` are annotated types for pydantic models: they accept the
 wire string or the Python value and serialise to the wire string in JSON mode.
 """
@@ -12,9 +15,10 @@ wire string or the Python value and serialise to the wire string in JSON mode.
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Final
+from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
 
@@ -23,6 +27,7 @@ from workers.cesce.errors import quoted
 
 __all__ = [
     "AMOUNT_PLACES",
+    "MADRID",
     "RATE_PLACES",
     "CodecError",
     "WireAmount",
@@ -33,7 +38,17 @@ __all__ = [
     "decode_date",
     "encode_amount",
     "encode_date",
+    "spanish_today",
 ]
+
+MADRID: Final = ZoneInfo("Europe/Madrid")
+"""Cesce's calendar: its dates (requestDate, statusDate, ...) are days in Spain."""
+
+
+def spanish_today(now: datetime | None = None) -> date:
+    """The day it is in Spain (now, or at the aware `now`): the date Cesce gives what it receives."""
+    return (now or datetime.now(UTC)).astimezone(MADRID).date()
+
 
 AMOUNT_PLACES: Final = 2
 RATE_PLACES: Final = 5

@@ -7,10 +7,11 @@ validation dead letter; an update that changes nothing Cesce was sent calls noth
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from workers.cesce.codecs import spanish_today
 from workers.demo.sample import Change, envelope
 
 __all__ = ["CLAIMS_DEBTOR", "claims_sample"]
@@ -20,7 +21,7 @@ _TABLE = "unpaid_invoices"
 
 
 def _row(run: str, n: int, amount: str, **changes: Any) -> dict[str, Any]:
-    today = date.today()
+    today = spanish_today()
     return {
         "nonPaymentId": f"IMP-{run}-{n}",
         "contractNo": "34109150331",

@@ -8,10 +8,10 @@ declares known non-payments is denied; a new foreign debtor on the domestic-only
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from workers.cesce.codecs import spanish_today
 from workers.demo.sample import Change, envelope
 
 __all__ = ["CreditSample", "credit_sample"]
@@ -33,7 +33,7 @@ def request_row(request_id: str, amount: str, *, contract: str = "34109150331", 
     return {
         "requestId": request_id,
         "contractNo": contract,
-        "requestDate": date.today().isoformat(),
+        "requestDate": spanish_today().isoformat(),
         "creditLimitRequested": str(Decimal(amount)),
         "currencyCode": "EUR",
         "paymentTermsRequested": "60",

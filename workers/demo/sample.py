@@ -13,6 +13,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from workers.cesce.codecs import spanish_today
+
 __all__ = ["Change", "envelope", "sample_changes"]
 
 
@@ -26,7 +28,7 @@ class Change:
 
 
 def _row(invoice: str, debtor: str, amount: str, *, contract: str = "34109150331", **dates: date) -> dict[str, Any]:
-    today = date.today()
+    today = spanish_today()
     return {
         "contractNo": contract,
         "invoiceNo": invoice,
@@ -46,7 +48,7 @@ def envelope(op: str, before: dict[str, Any] | None, after: dict[str, Any] | Non
 
 def sample_changes(run: str) -> list[Change]:
     """The sample; `run` makes invoice numbers unique to this run."""
-    today = date.today()
+    today = spanish_today()
 
     def inv(n: str) -> str:
         return f"F{run}-{n}"

@@ -28,7 +28,7 @@ from workers.cesce import (
 )
 from workers.cesce.assumptions import ClassificationStatus
 from workers.cesce.catalogue import CLASSIFICATION_PENDING, SALE_REJECTED, SALE_TARIFFED
-from workers.cesce.codecs import encode_amount
+from workers.cesce.codecs import encode_amount, spanish_today
 from workers.demo.report import Report
 from workers.sandbox.admin_client import SandboxAdmin
 
@@ -64,7 +64,7 @@ async def _rejected(call: Awaitable[object]) -> CesceRejection | None:
 
 
 async def _session(cesce: CesceClient, admin: SandboxAdmin, grants: _GrantLog, report: Report) -> None:
-    today = date.today()
+    today = spanish_today()
     due = today + timedelta(days=60)
     run = secrets.token_hex(2).upper()  # invoice numbers of this run
 

@@ -27,10 +27,10 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Final
-from zoneinfo import ZoneInfo
 
 from workers.cesce import Classification
 from workers.cesce.assumptions import ClassificationStatus
+from workers.cesce.codecs import MADRID
 
 __all__ = [
     "CHANGE_SCHEMA",
@@ -45,7 +45,6 @@ __all__ = [
 
 LIMIT_SCHEMA: Final = "cesce.state.RiskLimit"
 CHANGE_SCHEMA: Final = "cesce.results.RiskChange"
-MADRID: Final = ZoneInfo("Europe/Madrid")  # Cesce's dates are Spanish calendar days
 DENIALS_KEPT: Final = timedelta(days=3)
 """How long a denial's key is kept: longer than the 48-hour movements can show it again."""
 

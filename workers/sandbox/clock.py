@@ -13,12 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Final
-from zoneinfo import ZoneInfo
+
+from workers.cesce.codecs import MADRID
 
 __all__ = ["MADRID", "SandboxClock", "utc_now"]
-
-MADRID: Final = ZoneInfo("Europe/Madrid")
 
 
 def utc_now() -> datetime:

@@ -27,8 +27,7 @@ from workers.cesce import (
     CesceTransientError,
     CesceValidationError,
 )
-from workers.runtime.contract import DeadLetter, ErrorCategory, Handler, Retry
-from workers.runtime.run import WorkerContext
+from workers.runtime import DeadLetter, ErrorCategory, Handler, Retry, WorkerContext
 
 __all__ = ["cesce_client", "describe", "failure_outcome", "with_cesce"]
 

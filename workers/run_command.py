@@ -19,7 +19,8 @@ from workers.invoices import invoices_spec
 from workers.non_payments import non_payments_specs
 from workers.observability.logs import configure_logging
 from workers.risk import risk_poller_spec
-from workers.runtime.run import WorkerSpec, run_worker
+from workers.runtime import WorkerSpec
+from workers.runtime.run import run_worker
 from workers.runtime.settings import RuntimeSettings
 from workers.settings import from_env
 

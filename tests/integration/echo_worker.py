@@ -19,9 +19,9 @@ from typing import Any
 
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
+from workers.runtime import Decoder, WorkerContext, WorkerSpec
 from workers.runtime.contract import Handler, InputRecord, Outcome, Output, Publish
-from workers.runtime.engine import Decoder
-from workers.runtime.run import WorkerContext, WorkerSpec, run_worker
+from workers.runtime.run import run_worker
 
 
 def json_decoder(_registry: SchemaRegistryClient) -> Decoder:

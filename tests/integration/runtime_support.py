@@ -12,9 +12,10 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
 
 from tests.kafka_backends import KafkaBackend, consumer_config, producer_config, unique_topic
+from workers.runtime import Decoder
 from workers.runtime.consumer_thread import headers_of
 from workers.runtime.contract import Handler
-from workers.runtime.engine import Decoder, Engine
+from workers.runtime.engine import Engine
 from workers.runtime.reconcile import source_of
 from workers.runtime.settings import RuntimeSettings
 

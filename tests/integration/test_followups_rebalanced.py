@@ -26,7 +26,7 @@ from workers.credit_requests import credit_requests_specs
 from workers.credit_requests.followup import FollowUpHandler
 from workers.demo.credit_sample import request_row
 from workers.demo.sample import envelope
-from workers.runtime.run import WorkerSpec
+from workers.runtime import WorkerSpec
 from workers.sandbox import RunningSandbox
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

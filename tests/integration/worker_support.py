@@ -14,8 +14,9 @@ from confluent_kafka import Message
 
 from tests.integration.runtime_support import read
 from tests.kafka_backends import KafkaBackend
+from workers.runtime import WorkerSpec
 from workers.runtime.registry import schema_registry_client
-from workers.runtime.run import WorkerSpec, serve_all
+from workers.runtime.run import serve_all
 from workers.runtime.serde import AvroReader
 from workers.sandbox import RunningSandbox
 

@@ -31,8 +31,9 @@ from workers.invoices.spec import InvoicesTopics
 from workers.non_payments.spec import NonPaymentsTopics
 from workers.risk.spec import RiskTopics
 from workers.run_command import WORKERS
+from workers.runtime import WorkerSpec
 from workers.runtime.registry import registry_from_env
-from workers.runtime.run import WorkerSpec, consumer_config, producer_config
+from workers.runtime.run import consumer_config, producer_config
 from workers.runtime.settings import RuntimeSettings
 
 REPO = Path(__file__).resolve().parents[2]

@@ -38,10 +38,8 @@ from workers.cesce_handling import failure_outcome
 from workers.credit_requests.handler import unknown_status
 from workers.credit_requests.lookup import decided_in_movements, is_request, read_or_none
 from workers.credit_requests.results import PENDING_SCHEMA, Outcome, RequestFacts, Stage, outcome_of, result
-from workers.runtime.chains import Chains
-from workers.runtime.contract import Defer, InputRecord, Output, Publish
-from workers.runtime.contract import Outcome as RuntimeOutcome
-from workers.runtime.serde import TOMBSTONE
+from workers.runtime import TOMBSTONE, Chains, Defer, InputRecord, Output, Publish
+from workers.runtime import Outcome as RuntimeOutcome
 
 __all__ = ["FollowUpHandler"]
 

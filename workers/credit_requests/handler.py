@@ -25,9 +25,8 @@ from workers.cesce_handling import failure_outcome
 from workers.credit_requests.lookup import find_registered
 from workers.credit_requests.plan import Classify, Deleted, NoChange, Refuse, plan
 from workers.credit_requests.results import Outcome, RequestFacts, outcome_of, pending_record, result
-from workers.runtime.contract import DeadLetter, ErrorCategory, InputRecord, Output, Publish
-from workers.runtime.contract import Outcome as RuntimeOutcome
-from workers.runtime.envelope import Envelope
+from workers.runtime import DeadLetter, Envelope, ErrorCategory, InputRecord, Output, Publish
+from workers.runtime import Outcome as RuntimeOutcome
 
 __all__ = ["CreditRequestsHandler", "unknown_status"]
 

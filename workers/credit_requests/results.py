@@ -16,7 +16,7 @@ from typing import Any, Final
 from workers.cesce import Classification
 from workers.cesce.assumptions import ClassificationStatus
 from workers.credit_requests.plan import debtor_of
-from workers.runtime.contract import InputRecord, Output
+from workers.runtime import InputRecord, Output
 
 __all__ = [
     "PENDING_SCHEMA",

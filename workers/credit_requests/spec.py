@@ -13,10 +13,7 @@ from workers.cesce_handling import with_cesce
 from workers.credit_requests.followup import FollowUpHandler
 from workers.credit_requests.handler import CreditRequestsHandler
 from workers.credit_requests.results import PENDING_SCHEMA
-from workers.runtime.engine import Decoder
-from workers.runtime.envelope import EnvelopeDecoder
-from workers.runtime.run import WorkerSpec
-from workers.runtime.serde import state_decoder
+from workers.runtime import Decoder, EnvelopeDecoder, WorkerSpec, state_decoder
 from workers.settings import Settings, from_env
 
 __all__ = ["ROW_SCHEMA", "CreditRequestsTopics", "credit_requests_specs"]

@@ -33,8 +33,7 @@ from workers.cesce import (
 from workers.cesce.catalogue import SALE_REJECTED
 from workers.cesce_handling import failure_outcome
 from workers.invoices.plan import Declare, Deleted, Modify, NoChange, Refuse, debtor_of, plan
-from workers.runtime.contract import DeadLetter, ErrorCategory, InputRecord, Outcome, Output, Publish
-from workers.runtime.envelope import Envelope
+from workers.runtime import DeadLetter, Envelope, ErrorCategory, InputRecord, Outcome, Output, Publish
 
 __all__ = ["RESULT_SCHEMA", "InvoicesHandler"]
 

@@ -10,9 +10,7 @@ from pydantic import Field
 from workers.cesce import CesceSettings
 from workers.cesce_handling import with_cesce
 from workers.invoices.handler import InvoicesHandler
-from workers.runtime.engine import Decoder
-from workers.runtime.envelope import EnvelopeDecoder
-from workers.runtime.run import WorkerSpec
+from workers.runtime import Decoder, EnvelopeDecoder, WorkerSpec
 from workers.settings import Settings, from_env
 
 __all__ = ["ROW_SCHEMA", "InvoicesTopics", "invoices_spec"]

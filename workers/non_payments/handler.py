@@ -29,8 +29,7 @@ from workers.cesce import CesceClient, CesceError, RequestedDocument, Settlement
 from workers.cesce_handling import failure_outcome
 from workers.non_payments.plan import AlreadyDeclared, Declare, Deleted, NoChange, Refuse, debtor_of, plan, recognise
 from workers.non_payments.watch import WATCH_SCHEMA, ClaimFileRef, first_watch, is_settled, known_document
-from workers.runtime.contract import DeadLetter, ErrorCategory, InputRecord, Outcome, Output, Publish
-from workers.runtime.envelope import Envelope
+from workers.runtime import DeadLetter, Envelope, ErrorCategory, InputRecord, Outcome, Output, Publish
 
 __all__ = ["RESULT_SCHEMA", "NonPaymentsHandler"]
 

@@ -29,9 +29,7 @@ from typing import Any
 from workers.cesce import CesceAuthError, CesceClient, CesceError, CesceProtocolError, CesceTransientError
 from workers.cesce_handling import failure_outcome
 from workers.non_payments.watch import UPDATE_SCHEMA, WATCH_SCHEMA, ClaimFileRef, poll
-from workers.runtime.chains import Chains
-from workers.runtime.contract import Defer, InputRecord, Outcome, Output, Publish
-from workers.runtime.serde import TOMBSTONE
+from workers.runtime import TOMBSTONE, Chains, Defer, InputRecord, Outcome, Output, Publish
 
 __all__ = ["ClaimsPoller"]
 

@@ -13,10 +13,7 @@ from workers.cesce_handling import with_cesce
 from workers.non_payments.handler import NonPaymentsHandler
 from workers.non_payments.poller import ClaimsPoller
 from workers.non_payments.watch import WATCH_SCHEMA
-from workers.runtime.engine import Decoder
-from workers.runtime.envelope import EnvelopeDecoder
-from workers.runtime.run import WorkerSpec
-from workers.runtime.serde import state_decoder
+from workers.runtime import Decoder, EnvelopeDecoder, WorkerSpec, state_decoder
 from workers.settings import Settings, from_env
 
 __all__ = ["ROW_SCHEMA", "NonPaymentsTopics", "non_payments_specs"]

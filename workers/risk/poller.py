@@ -32,10 +32,7 @@ from typing import Any, Final
 from workers.cesce import CesceClient, CesceError, CesceTransientError, Classification
 from workers.cesce_handling import describe
 from workers.risk.changes import CHANGE_SCHEMA, LIMIT_SCHEMA, Comparison, Source, compare, debtor_key
-from workers.runtime.chains import Chains
-from workers.runtime.contract import Defer, InputRecord, Outcome, Output, Publish
-from workers.runtime.serde import TOMBSTONE
-from workers.runtime.table import CompactedTable
+from workers.runtime import TOMBSTONE, Chains, CompactedTable, Defer, InputRecord, Outcome, Output, Publish
 
 __all__ = ["MOVEMENTS_WINDOW", "SCHEDULE_SCHEMA", "Intervals", "RiskPoller", "first_schedule"]
 

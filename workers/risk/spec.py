@@ -24,12 +24,17 @@ from workers.cesce.codecs import check_contract_no
 from workers.cesce_handling import cesce_client
 from workers.risk.changes import LIMIT_SCHEMA
 from workers.risk.poller import SCHEDULE_SCHEMA, Intervals, RiskPoller, first_schedule
-from workers.runtime.contract import Handler
-from workers.runtime.engine import Decoder
-from workers.runtime.run import WorkerContext, WorkerSpec, client_config
-from workers.runtime.serde import AvroCodec, state_decoder
-from workers.runtime.settings import RuntimeSettings
-from workers.runtime.table import CompactedTable
+from workers.runtime import (
+    AvroCodec,
+    CompactedTable,
+    Decoder,
+    Handler,
+    RuntimeSettings,
+    WorkerContext,
+    WorkerSpec,
+    client_config,
+    state_decoder,
+)
 from workers.settings import Settings, from_env
 
 __all__ = ["RiskTopics", "risk_poller_spec", "seed_schedules"]

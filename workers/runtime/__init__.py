@@ -1,1 +1,53 @@
-"""Kafka plumbing: consume -> handle -> produce, concurrency, exactly-once, dead letters, serde."""
+"""Kafka plumbing: consume -> handle -> produce, concurrency, exactly-once, dead letters, serde.
+
+This is the runtime's public face: everything a worker author uses, and nothing else. A worker is a
+handler from one decoded `InputRecord` to an outcome (`Publish`, `DeadLetter`, `Retry`, `Defer`),
+declared in a `WorkerSpec` with its decoder; the domain packages import only from here.
+"""
+
+from __future__ import annotations
+
+from workers.runtime.chains import Chains
+from workers.runtime.contract import (
+    DeadLetter,
+    Defer,
+    ErrorCategory,
+    Handler,
+    InputRecord,
+    Outcome,
+    Output,
+    Publish,
+    Retry,
+)
+from workers.runtime.envelope import Envelope, EnvelopeDecoder
+from workers.runtime.run import client_config
+from workers.runtime.serde import TOMBSTONE, AvroCodec, Tombstone, state_decoder
+from workers.runtime.settings import RuntimeSettings
+from workers.runtime.spec import Decoder, Encoder, WorkerContext, WorkerSpec
+from workers.runtime.table import CompactedTable
+
+__all__ = [
+    "TOMBSTONE",
+    "AvroCodec",
+    "Chains",
+    "CompactedTable",
+    "DeadLetter",
+    "Decoder",
+    "Defer",
+    "Encoder",
+    "Envelope",
+    "EnvelopeDecoder",
+    "ErrorCategory",
+    "Handler",
+    "InputRecord",
+    "Outcome",
+    "Output",
+    "Publish",
+    "Retry",
+    "RuntimeSettings",
+    "Tombstone",
+    "WorkerContext",
+    "WorkerSpec",
+    "client_config",
+    "state_decoder",
+]

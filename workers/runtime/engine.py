@@ -79,6 +79,7 @@ from workers.runtime.offsets import PartitionProgress
 from workers.runtime.reconcile import Published, published_sources
 from workers.runtime.serde import RegistryUnavailable
 from workers.runtime.settings import RuntimeSettings
+from workers.runtime.spec import Decoder, Encoder
 from workers.runtime.transactions import (
     Encoded,
     ProducerFailed,
@@ -88,14 +89,9 @@ from workers.runtime.transactions import (
     refusal_of,
 )
 
-__all__ = ["Decoder", "Encoder", "Engine", "OutputUnwritable", "backoff_seconds"]
+__all__ = ["Engine", "OutputUnwritable", "backoff_seconds"]
 
 _log = logging.getLogger(__name__)
-
-Decoder = Callable[[bytes | None, str], Any]
-"""(value bytes, topic) -> the decoded value; any exception means the record cannot be decoded."""
-Encoder = Callable[[Output], bytes | None]
-"""An output's value -> bytes (Avro for a mapping with a schema)."""
 
 
 _MIN_DEFER_SECONDS = 0.05  # a Defer already due still yields: no busy loop

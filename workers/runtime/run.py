@@ -20,27 +20,24 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
 from typing import Any
 
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from workers.observability.health import Health, HealthServer
 from workers.observability.setup import TelemetryConfigError, configure_telemetry
-from workers.runtime.contract import Handler, Output
+from workers.runtime.contract import Output
 from workers.runtime.embedded import is_mock_cluster
-from workers.runtime.engine import Decoder, Engine, OutputUnwritable
+from workers.runtime.engine import Engine, OutputUnwritable
 from workers.runtime.kafka_config import librdkafka_config, redacted
 from workers.runtime.registry import registry_from_env
 from workers.runtime.serde import AvroCodec
 from workers.runtime.settings import Reconcile, RuntimeSettings
+from workers.runtime.spec import WorkerContext, WorkerSpec
 from workers.runtime.transactions import ProducerFailed
 from workers.settings import from_env
 
 __all__ = [
-    "WorkerContext",
-    "WorkerSpec",
     "client_config",
     "consumer_config",
     "producer_config",
@@ -69,42 +66,6 @@ def client_config(settings: RuntimeSettings, env: Mapping[str, str], *, consumer
     """The broker and the ``KAFKA_*`` settings: what every client of a worker starts from (the engine's consumer
     and producer, a state reader, a seeding producer)."""
     return {**_client_settings(env, consumer=consumer), "bootstrap.servers": settings.bootstrap_servers}
-
-
-@dataclass(frozen=True)
-class WorkerContext:
-    """What the runtime gives a handler factory: the process's Schema Registry client and health checks."""
-
-    label: str
-    """The spec's label (``invoices``, ``credit-requests.followups``): prefixes its readiness checks."""
-    registry: SchemaRegistryClient
-    health: Health = field(default_factory=Health)
-
-
-@dataclass(frozen=True)
-class WorkerSpec:
-    """What a worker declares; the runtime does the rest."""
-
-    name: str
-    input_topics: Sequence[str]
-    output_topics: Sequence[str]
-    decoder: Callable[[SchemaRegistryClient], Decoder]
-    handler: Callable[[WorkerContext], AbstractAsyncContextManager[Handler]]
-    dlq_suffix: str = ".dlq"
-    role: str | None = None
-    """A companion's part in its worker's process (``followups``, ``claims-poller``); None for the worker."""
-
-    @property
-    def label(self) -> str:
-        return self.name if self.role is None else f"{self.name}.{self.role}"
-
-    def dlq_topic(self, topic: str) -> str:
-        return topic + self.dlq_suffix
-
-    def group_id(self, settings: RuntimeSettings) -> str:
-        """``WORKER_GROUP_ID`` (default ``cesce-<name>``), suffixed with ``.<role>`` for a companion."""
-        base = settings.group_id or f"cesce-{self.name}"
-        return base if self.role is None else f"{base}.{self.role}"
 
 
 def consumer_config(settings: RuntimeSettings, env: Mapping[str, str], group_id: str) -> dict[str, Any]:

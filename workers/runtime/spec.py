@@ -1,0 +1,62 @@
+"""What a worker declares (`WorkerSpec`) and what the runtime gives it (`WorkerContext`), beside the contract.
+
+A worker module builds its specs from the environment; `workers.runtime.run` runs them: one engine,
+consumer group member and transactional producer each. The decoder turns a record's bytes into the
+value its handler reads; the encoder, a result's value into bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka.schema_registry import SchemaRegistryClient
+
+from workers.observability.health import Health
+from workers.runtime.contract import Handler, Output
+from workers.runtime.settings import RuntimeSettings
+
+__all__ = ["Decoder", "Encoder", "WorkerContext", "WorkerSpec"]
+
+Decoder = Callable[[bytes | None, str], Any]
+"""(value bytes, topic) -> the decoded value; any exception means the record cannot be decoded."""
+Encoder = Callable[[Output], bytes | None]
+"""An output's value -> bytes (Avro for a mapping with a schema)."""
+
+
+@dataclass(frozen=True)
+class WorkerContext:
+    """What the runtime gives a handler factory: the process's Schema Registry client and health checks."""
+
+    label: str
+    """The spec's label (``invoices``, ``credit-requests.followups``): prefixes its readiness checks."""
+    registry: SchemaRegistryClient
+    health: Health = field(default_factory=Health)
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What a worker declares; the runtime does the rest."""
+
+    name: str
+    input_topics: Sequence[str]
+    output_topics: Sequence[str]
+    decoder: Callable[[SchemaRegistryClient], Decoder]
+    handler: Callable[[WorkerContext], AbstractAsyncContextManager[Handler]]
+    dlq_suffix: str = ".dlq"
+    role: str | None = None
+    """A companion's part in its worker's process (``followups``, ``claims-poller``); None for the worker."""
+
+    @property
+    def label(self) -> str:
+        return self.name if self.role is None else f"{self.name}.{self.role}"
+
+    def dlq_topic(self, topic: str) -> str:
+        return topic + self.dlq_suffix
+
+    def group_id(self, settings: RuntimeSettings) -> str:
+        """``WORKER_GROUP_ID`` (default ``cesce-<name>``), suffixed with ``.<role>`` for a companion."""
+        base = settings.group_id or f"cesce-{self.name}"
+        return base if self.role is None else f"{base}.{self.role}"

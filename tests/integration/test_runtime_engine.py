@@ -24,7 +24,7 @@ from tests.integration.runtime_support import (
 )
 from tests.kafka_backends import KafkaBackend, producer_config, unique_topic
 from workers.runtime.contract import DeadLetter, Defer, ErrorCategory, InputRecord, Outcome, Output, Publish, Retry
-from workers.runtime.serde import RegistryUnavailable
+from workers.runtime.errors import RegistryUnavailable
 
 pytestmark = pytest.mark.integration
 

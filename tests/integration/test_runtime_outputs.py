@@ -24,7 +24,8 @@ from tests.otel_support import Telemetry
 from workers.runtime import transactions
 from workers.runtime.contract import InputRecord, Outcome, Output, Publish
 from workers.runtime.dlq import OMITTED
-from workers.runtime.engine import Engine, OutputUnwritable
+from workers.runtime.engine import Engine
+from workers.runtime.errors import OutputUnwritable
 
 pytestmark = pytest.mark.integration
 

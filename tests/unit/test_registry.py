@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
-from workers.runtime.catalog import DEFAULT_SCHEMAS_DIR, CatalogError, SchemaCatalog
+from workers.runtime.catalog import DEFAULT_SCHEMAS_DIR, SchemaCatalog
+from workers.runtime.errors import CatalogError, RegistryMismatch
 from workers.runtime.registry import (
-    RegistryMismatch,
     expected_mock_ids,
     is_mock_registry,
     register_catalog,

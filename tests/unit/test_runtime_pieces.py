@@ -15,12 +15,12 @@ from workers.runtime.breaker import OutageBreaker
 from workers.runtime.chains import Chains
 from workers.runtime.contract import DeadLetter, Defer, ErrorCategory, InputRecord
 from workers.runtime.dlq import Failure, dead_letter_headers, replay_count, replay_headers, source_headers
-from workers.runtime.engine import OutputUnwritable, backoff_seconds
+from workers.runtime.engine import backoff_seconds
+from workers.runtime.errors import OutputUnwritable, ProducerFailed
 from workers.runtime.lanes import KeyLanes
 from workers.runtime.offsets import PartitionProgress
 from workers.runtime.reconcile import Published
 from workers.runtime.run import _stopping_reason
-from workers.runtime.transactions import ProducerFailed
 
 # --- PartitionProgress: what may be committed ------------------------------------------------------
 
@@ -359,3 +359,17 @@ def test_a_worker_stopped_on_purpose_says_why_in_one_line() -> None:
     assert _stopping_reason(fenced) is fenced
     assert fenced.fenced
     assert _stopping_reason(ValueError("a defect")) is None, "anything else keeps its traceback"
+
+
+def test_the_runtime_raises_from_one_tree() -> None:
+    """Each class the runtime raises on purpose is a RuntimeFailure, drawn in `workers.runtime.errors`."""
+    from workers.runtime import errors  # noqa: PLC0415 - the module itself is what is tested
+
+    doc = errors.__doc__ or ""
+    for name in errors.__all__:
+        cls = getattr(errors, name)
+        assert issubclass(cls, errors.RuntimeFailure), name
+        assert name in doc, f"{name} is not drawn in the tree"
+    assert issubclass(errors.ProducerFailed, errors.WorkerStopped)
+    assert issubclass(errors.OutputUnwritable, errors.WorkerStopped)
+    assert issubclass(errors.RegistryMismatch, RuntimeError), "its callers catch RuntimeError"

@@ -14,16 +14,15 @@ import pytest
 from confluent_kafka.schema_registry import SchemaRegistryClient, SchemaRegistryError
 
 from workers.runtime.catalog import DEFAULT_SCHEMAS_DIR, SchemaCatalog
-from workers.runtime.registry import RegistryMismatch, schema_registry_client
+from workers.runtime.errors import EncodeError, RegistryMismatch, RegistryUnavailable
+from workers.runtime.registry import schema_registry_client
 from workers.runtime.serde import (
     TOMBSTONE,
     AvroCodec,
     AvroReader,
     DeserializationError,
-    EncodeError,
     ErrorCode,
     FieldError,
-    RegistryUnavailable,
     Tombstone,
     coerce,
     dumps_exact,

@@ -15,12 +15,11 @@ from typing import Any, Literal, TypeAlias
 import pytest
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
+from workers.runtime.errors import ProducerFailed, TransactionAborted
 from workers.runtime.transactions import (
     DEFAULT_TRANSACTION_TIMEOUT_MS,
     Encoded,
-    ProducerFailed,
     Refusal,
-    TransactionAborted,
     TransactionalPublisher,
     refusal_of,
 )

@@ -26,17 +26,15 @@ from typing import Any, Final, cast
 import fastavro
 from fastavro.schema import SchemaParseException, expand_schema
 
-__all__ = ["DEFAULT_SCHEMAS_DIR", "CatalogError", "SchemaCatalog"]
+from workers.runtime.errors import CatalogError
+
+__all__ = ["DEFAULT_SCHEMAS_DIR", "SchemaCatalog"]
 
 DEFAULT_SCHEMAS_DIR: Final = Path(__file__).parents[1] / "schemas"
 """``workers/schemas``: a link to ``schemas/`` at the repository root, copied into the wheel (package data),
 so an editable install and an installed wheel (the container image) read the same files."""
 
 _NAMED_TYPES: Final = frozenset({"record", "enum", "fixed"})
-
-
-class CatalogError(Exception):
-    """A schema file that cannot be used: not JSON, not a valid Avro record, or a clashing name."""
 
 
 @dataclass(frozen=True)

@@ -74,22 +74,15 @@ from workers.runtime.dlq import (
     dead_letter_headers,
     source_headers,
 )
+from workers.runtime.errors import OutputUnwritable, ProducerFailed, RegistryUnavailable, TransactionAborted
 from workers.runtime.lanes import KeyLanes
 from workers.runtime.offsets import PartitionProgress
 from workers.runtime.reconcile import Published, published_sources
-from workers.runtime.serde import RegistryUnavailable
 from workers.runtime.settings import RuntimeSettings
 from workers.runtime.spec import Decoder, Encoder
-from workers.runtime.transactions import (
-    Encoded,
-    ProducerFailed,
-    Refusal,
-    TransactionAborted,
-    TransactionalPublisher,
-    refusal_of,
-)
+from workers.runtime.transactions import Encoded, Refusal, TransactionalPublisher, refusal_of
 
-__all__ = ["Engine", "OutputUnwritable", "backoff_seconds"]
+__all__ = ["Engine", "backoff_seconds"]
 
 _log = logging.getLogger(__name__)
 
@@ -101,11 +94,6 @@ _SESSION_TIMEOUT_MS = 45_000  # librdkafka's default session.timeout.ms
 # what a commit from a member the group no longer counts is answered (REBALANCE_IN_PROGRESS is not: still a member)
 _EVICTED = frozenset({KafkaError.UNKNOWN_MEMBER_ID, KafkaError.ILLEGAL_GENERATION, KafkaError.FENCED_INSTANCE_ID})
 _STATISTICS_MS = 5000  # librdkafka statistics: partition ends (for the lag) and broker states (for readiness)
-
-
-class OutputUnwritable(Exception):
-    """The cluster refuses every record for an output topic (unknown topic, no permission): the worker
-    stops, with this one line as the reason; no record can mend it, a person must."""
 
 
 class _Undecodable(Exception):

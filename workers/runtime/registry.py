@@ -24,11 +24,11 @@ from typing import Any, Final
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient, record_subject_name_strategy
 
 from workers.runtime.catalog import DEFAULT_SCHEMAS_DIR, SchemaCatalog
+from workers.runtime.errors import RegistryMismatch
 from workers.runtime.kafka_config import schema_registry_config
 
 __all__ = [
     "MOCK_SCHEME",
-    "RegistryMismatch",
     "expected_mock_ids",
     "is_mock_registry",
     "register_catalog",
@@ -39,10 +39,6 @@ __all__ = [
 ]
 
 MOCK_SCHEME: Final = "mock://"
-
-
-class RegistryMismatch(RuntimeError):
-    """A mock registry whose ids do not follow the catalog order (it held other schemas first)."""
 
 
 def subject_for(record_name: str) -> str:

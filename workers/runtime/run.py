@@ -28,13 +28,13 @@ from workers.observability.health import Health, HealthServer
 from workers.observability.setup import TelemetryConfigError, configure_telemetry
 from workers.runtime.contract import Output
 from workers.runtime.embedded import is_mock_cluster
-from workers.runtime.engine import Engine, OutputUnwritable
+from workers.runtime.engine import Engine
+from workers.runtime.errors import WorkerStopped
 from workers.runtime.kafka_config import librdkafka_config, redacted
 from workers.runtime.registry import registry_from_env
 from workers.runtime.serde import AvroCodec
 from workers.runtime.settings import Reconcile, RuntimeSettings
 from workers.runtime.spec import WorkerContext, WorkerSpec
-from workers.runtime.transactions import ProducerFailed
 from workers.settings import from_env
 
 __all__ = [
@@ -211,7 +211,7 @@ def _stopping_reason(exc: BaseException) -> BaseException | None:
     found along `exc`'s causes; its message is the whole story, no traceback needed."""
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, ProducerFailed | OutputUnwritable):
+        if isinstance(seen, WorkerStopped):
             return seen
         seen = seen.__cause__
     return None

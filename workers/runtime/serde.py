@@ -35,8 +35,9 @@ from confluent_kafka.serialization import MessageField, SerializationContext, Se
 from fastavro.read import SchemaResolutionError
 
 from workers.runtime.catalog import SchemaCatalog
-from workers.runtime.registry import RegistryMismatch, is_mock_registry, registry_url, subject_for
-from workers.runtime.values import DeserializationError, ErrorCode, FieldError, coerce, dumps_exact, loads_exact
+from workers.runtime.errors import DeserializationError, EncodeError, FieldError, RegistryMismatch, RegistryUnavailable
+from workers.runtime.registry import is_mock_registry, registry_url, subject_for
+from workers.runtime.values import ErrorCode, coerce, dumps_exact, loads_exact
 
 __all__ = [
     "MAGIC_BYTE",
@@ -45,10 +46,8 @@ __all__ = [
     "AvroReader",
     "Decoded",
     "DeserializationError",
-    "EncodeError",
     "ErrorCode",
     "FieldError",
-    "RegistryUnavailable",
     "Tombstone",
     "coerce",
     "dumps_exact",
@@ -69,19 +68,6 @@ _NOT_FOUND: Final = frozenset({40400, 40403})  # "not found", "schema not found"
 
 _Extra = Literal["ignore", "reject"]
 _Connect = Mapping[str, Any] | None  # a Kafka Connect schema node, when the JSON carried one
-
-
-class RegistryUnavailable(Exception):
-    """The Schema Registry did not answer (connection, timeout, 5xx): retry later, do not dead-letter."""
-
-
-class EncodeError(Exception):
-    """A value that its Avro schema refuses: a missing field, a float for money, a surplus decimal."""
-
-    def __init__(self, reason: str, *, field: str | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.field = field
 
 
 # --- Avro in the Confluent wire format ---------------------------------------------------------------

@@ -33,15 +33,15 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
 
+from workers.runtime.errors import ProducerFailed, TransactionAborted
+
 if TYPE_CHECKING:
     from workers.runtime.contract import InputRecord
 
 __all__ = [
     "DEFAULT_TRANSACTION_TIMEOUT_MS",
     "Encoded",
-    "ProducerFailed",
     "Refusal",
-    "TransactionAborted",
     "TransactionalPublisher",
     "refusal_of",
 ]
@@ -126,29 +126,6 @@ class Encoded:
         """Bytes librdkafka holds against ``message.max.bytes`` (key, value and serialized headers), or a bit more."""
         headers = sum(len(name.encode()) + len(value or b"") + _HEADER_OVERHEAD for name, value in self.headers)
         return len(self.key or b"") + len(self.value or b"") + headers
-
-
-class TransactionAborted(Exception):
-    """The transaction was aborted; nothing of it is visible. Send the batch again (rerouting `refused`)."""
-
-    def __init__(self, reason: str, refused: Sequence[tuple[Encoded, KafkaError]] = ()) -> None:
-        super().__init__(reason)
-        self.refused = list(refused)
-
-
-class ProducerFailed(Exception):
-    """The producer cannot go on (fenced by a newer incarnation, or a fatal error): stop, committing nothing more."""
-
-    def __init__(self, message: str, error: KafkaError | None = None) -> None:
-        super().__init__(message)
-        self.error = error
-
-    @property
-    def fenced(self) -> bool:
-        """A newer producer with our transactional.id took over (librdkafka reports the broker's PRODUCER_FENCED
-        and INVALID_PRODUCER_EPOCH as ``_FENCED``), rather than any other fatal error."""
-        codes = (KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH)
-        return self.error is not None and self.error.code() in codes
 
 
 class _Producer(Protocol):  # what we use of confluent_kafka.Producer (tests pass a fake)

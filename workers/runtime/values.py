@@ -22,7 +22,9 @@ from enum import StrEnum
 from typing import Any, Final, Literal
 from uuid import UUID
 
-__all__ = ["DeserializationError", "ErrorCode", "FieldError", "coerce", "dumps_exact", "loads_exact", "shown"]
+from workers.runtime.errors import DeserializationError, FieldError
+
+__all__ = ["ErrorCode", "coerce", "dumps_exact", "loads_exact", "shown"]
 
 _EPOCH_DATE: Final = date(1970, 1, 1)
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -57,28 +59,6 @@ class ErrorCode(StrEnum):
     """Decodes, but is not a change record (no ``op``, not an object)."""
     BAD_FIELD = "bad-field"
     """A field is missing, of the wrong type, or not exactly representable (the reason names it)."""
-
-
-class DeserializationError(Exception):
-    """Bytes that cannot be decoded; permanent, so the record goes to the dead-letter topic.
-
-    ``str(error)`` is the reason, which names the field where there is one.
-    """
-
-    def __init__(self, code: str, reason: str, *, field: str | None = None) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-        self.field = field
-
-
-class FieldError(Exception):
-    """`coerce` refused a value; ``field`` is its dotted path (``after.amount``, ``lines[2].qty``)."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field or 'value'}: {reason}")
-        self.field = field
-        self.reason = reason
 
 
 def shown(value: Any, limit: int = _SHOWN_CHARACTERS) -> str:

@@ -36,18 +36,11 @@ from pathlib import Path
 from typing import Any, Final
 
 from workers.argtypes import add_schemas_dir, positive, positive_int
-from workers.runtime.catalog import DEFAULT_SCHEMAS_DIR, CatalogError, SchemaCatalog
+from workers.runtime.catalog import DEFAULT_SCHEMAS_DIR, SchemaCatalog
+from workers.runtime.errors import CatalogError, RegistryMismatch, RegistryUnavailable
 from workers.runtime.kafka_config import librdkafka_config
-from workers.runtime.registry import RegistryMismatch, registry_from_env
-from workers.runtime.serde import (
-    MAGIC_BYTE,
-    AvroCodec,
-    AvroReader,
-    DeserializationError,
-    RegistryUnavailable,
-    dumps_exact,
-    loads_exact,
-)
+from workers.runtime.registry import registry_from_env
+from workers.runtime.serde import MAGIC_BYTE, AvroCodec, AvroReader, DeserializationError, dumps_exact, loads_exact
 
 __all__ = ["avro_decoder", "consume_command", "consumer_settings", "jsonable", "record_line", "register", "value_view"]
 

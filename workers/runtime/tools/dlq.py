@@ -34,11 +34,11 @@ from typing import Any, Final
 from confluent_kafka import KafkaException
 
 from workers.argtypes import add_schemas_dir, non_negative_int, positive, positive_int
-from workers.runtime.catalog import DEFAULT_SCHEMAS_DIR, CatalogError
+from workers.runtime.catalog import DEFAULT_SCHEMAS_DIR
 from workers.runtime.contract import ErrorCategory
+from workers.runtime.errors import CatalogError, RegistryMismatch, RegistryUnavailable
 from workers.runtime.kafka_config import librdkafka_config, redacted
-from workers.runtime.registry import RegistryMismatch
-from workers.runtime.serde import RegistryUnavailable, dumps_exact
+from workers.runtime.serde import dumps_exact
 from workers.runtime.tools.consume import avro_decoder, value_view
 from workers.runtime.tools.dlq_format import (
     HEADER_MEANINGS,
@@ -341,7 +341,7 @@ def _replay_fenced(
     3. only then the ledger is read, ``read_committed``, and each dead letter decided;
     4. a transaction per batch (renewing the lock on the mock), and the lock released.
     """
-    from workers.runtime.transactions import ProducerFailed, TransactionAborted  # noqa: PLC0415 - keeps `--help` light
+    from workers.runtime.errors import ProducerFailed, TransactionAborted  # noqa: PLC0415
 
     failed = (ProducerFailed, TransactionAborted, KafkaException)
     ledger_topic = _ledger_topic()

@@ -215,7 +215,7 @@ def open_publisher(config: Mapping[str, Any]) -> Publisher:
 def _fenced(exc: BaseException) -> bool:
     """Whether `exc` (a `ProducerFailed`) comes from a newer producer with our transactional.id, rather
     than any other fatal error (authorisation, ...), which is not another replay's doing."""
-    from workers.runtime.transactions import ProducerFailed  # noqa: PLC0415 - keeps `--help` light
+    from workers.runtime.errors import ProducerFailed  # noqa: PLC0415
 
     return isinstance(exc, ProducerFailed) and exc.fenced
 
@@ -248,7 +248,8 @@ def publish(
     from confluent_kafka import KafkaException  # noqa: PLC0415 - keeps `--help` light
     from tqdm import tqdm  # noqa: PLC0415
 
-    from workers.runtime.transactions import Encoded, ProducerFailed, TransactionAborted  # noqa: PLC0415
+    from workers.runtime.errors import ProducerFailed, TransactionAborted  # noqa: PLC0415
+    from workers.runtime.transactions import Encoded  # noqa: PLC0415
 
     done = Publication()
     bar = tqdm(total=len(decisions), unit="record", desc="replaying", file=sys.stderr, disable=not progress)

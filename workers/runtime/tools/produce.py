@@ -26,17 +26,11 @@ from pathlib import Path
 from typing import Any, Final
 
 from workers.argtypes import add_schemas_dir, positive
-from workers.runtime.catalog import DEFAULT_SCHEMAS_DIR, CatalogError, SchemaCatalog
+from workers.runtime.catalog import DEFAULT_SCHEMAS_DIR, SchemaCatalog
+from workers.runtime.errors import CatalogError, EncodeError, RegistryMismatch, RegistryUnavailable
 from workers.runtime.kafka_config import librdkafka_config
-from workers.runtime.registry import RegistryMismatch, registry_from_env
-from workers.runtime.serde import (
-    AvroCodec,
-    DeserializationError,
-    EncodeError,
-    RegistryUnavailable,
-    dumps_exact,
-    loads_exact,
-)
+from workers.runtime.registry import registry_from_env
+from workers.runtime.serde import AvroCodec, DeserializationError, dumps_exact, loads_exact
 
 __all__ = ["LineError", "Prepared", "prepare", "produce_command", "producer_settings", "register", "value_encoder"]
 

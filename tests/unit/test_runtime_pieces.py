@@ -11,11 +11,11 @@ import pytest
 from confluent_kafka import KafkaError
 
 from workers.runtime.assignment import Assignment
+from workers.runtime.attempts import backoff_seconds
 from workers.runtime.breaker import OutageBreaker
 from workers.runtime.chains import Chains
 from workers.runtime.contract import DeadLetter, Defer, ErrorCategory, InputRecord
 from workers.runtime.dlq import Failure, dead_letter_headers, replay_count, replay_headers, source_headers
-from workers.runtime.engine import backoff_seconds
 from workers.runtime.errors import OutputUnwritable, ProducerFailed
 from workers.runtime.lanes import KeyLanes
 from workers.runtime.offsets import PartitionProgress

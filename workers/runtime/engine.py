@@ -6,10 +6,12 @@ transaction calls (run in a worker thread, one at a time):
 - **Accept**: each consumed record is registered with its partition's `PartitionProgress` and
   queued on its key's lane (`KeyLanes`): one key's records strictly in order, different keys
   concurrently. When `max_in_flight` records are unfinished, consumption pauses until they drain.
-- **Handle**: decode (a failure is a ``deserialization`` dead letter), call the worker's handler,
-  retry `Retry` outcomes in place with full-jitter backoff (only that key waits), dead-letter
-  ``transient`` once the budget is spent. Consecutive failures open the `OutageBreaker`:
-  consumption pauses, one record probes, nothing is dead-lettered for an outage.
+- **Handle** (`workers.runtime.attempts`): decode once (a failure is a ``deserialization`` dead
+  letter), call the worker's handler, retry `Retry` outcomes in place with full-jitter backoff (only
+  that key waits), dead-letter ``transient`` once the budget is spent. Consecutive failures open the
+  `OutageBreaker`: consumption pauses, one record probes, nothing is dead-lettered for an outage.
+- **Outbox** (`workers.runtime.outbox`): results encoded, or the dead letter, with the headers that
+  name their source and the context of their ``send`` span.
 - **Commit**: every `commit_interval_ms` (or `commit_batch_size` finished records) one Kafka
   transaction carries the outputs of each partition's finished prefix and the offset after it
   (`send_offsets_to_transaction`), so outputs and progress become visible together.
@@ -42,81 +44,42 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
-from opentelemetry.trace import INVALID_SPAN, Span, StatusCode
 
 from workers.observability import metrics
-from workers.observability.tracing import consumer_span, producer_headers
+from workers.observability.tracing import consumer_span
 from workers.runtime.assignment import Assignment
+from workers.runtime.attempts import UNDECODED, Attempts
 from workers.runtime.breaker import OutageBreaker
 from workers.runtime.consumer_thread import ConsumerThread, Partition, headers_of
 from workers.runtime.contract import (
-    DeadLetter,
     Defer,
-    ErrorCategory,
     Handler,
     InputRecord,
-    Outcome,
-    Output,
-    Publish,
-    Retry,
 )
-from workers.runtime.dlq import (
-    DLQ_PREFIX,
-    OMITTED,
-    SOURCE_OUTPUT,
-    TRACE_HEADERS,
-    Failure,
-    dead_letter_headers,
-    source_headers,
-)
-from workers.runtime.errors import OutputUnwritable, ProducerFailed, RegistryUnavailable, TransactionAborted
+from workers.runtime.errors import OutputUnwritable, ProducerFailed, TransactionAborted
 from workers.runtime.lanes import KeyLanes
 from workers.runtime.offsets import PartitionProgress
+from workers.runtime.outbox import Outbox
 from workers.runtime.reconcile import Published, published_sources
 from workers.runtime.settings import RuntimeSettings
 from workers.runtime.spec import Decoder, Encoder
 from workers.runtime.transactions import Encoded, Refusal, TransactionalPublisher, refusal_of
 
-__all__ = ["Engine", "backoff_seconds"]
+__all__ = ["Engine"]
 
 _log = logging.getLogger(__name__)
 
 
 _MIN_DEFER_SECONDS = 0.05  # a Defer already due still yields: no busy loop
-_UNDECODED: Final = object()  # an accepted record's value until its first successful decode
 _STUCK_ABORTS = 3  # consecutive aborted transactions after which readiness fails
 _SESSION_TIMEOUT_MS = 45_000  # librdkafka's default session.timeout.ms
 # what a commit from a member the group no longer counts is answered (REBALANCE_IN_PROGRESS is not: still a member)
 _EVICTED = frozenset({KafkaError.UNKNOWN_MEMBER_ID, KafkaError.ILLEGAL_GENERATION, KafkaError.FENCED_INSTANCE_ID})
 _STATISTICS_MS = 5000  # librdkafka statistics: partition ends (for the lag) and broker states (for readiness)
-
-
-class _Undecodable(Exception):
-    """The record's bytes cannot be decoded: dead-letter it at once, no retry will help."""
-
-    def __init__(self, outcome: DeadLetter) -> None:
-        super().__init__(outcome.description)
-        self.outcome = outcome
-
-
-def _ours(header: str) -> bool:
-    """A dead letter's header that we wrote: ``dlq.*``, ``source.*`` and its own trace context (the original's
-    moved to ``dlq.original.*``)."""
-    return header.startswith((DLQ_PREFIX, "source.")) or header in TRACE_HEADERS
-
-
-def _ours_only(headers: Sequence[tuple[str, bytes]]) -> bool:
-    return all(_ours(name) for name, _ in headers)
-
-
-def backoff_seconds(attempt: int, base: float, cap: float, rng: random.Random) -> float:
-    """Full jitter: uniform in [0, min(cap, base * 2**(attempt-1))]."""
-    return rng.uniform(0.0, min(cap, base * 2 ** min(attempt - 1, 62)))
 
 
 class Engine:
@@ -138,16 +101,11 @@ class Engine:
     ) -> None:
         self._worker = worker
         self._settings = settings
-        self._handler = handler
-        self._decode = decode
-        self._encode = encode
         self._input_topics = list(input_topics)
-        self._dlq_topic = dlq_topic
         self._output_topics = sorted({*output_topics, *(dlq_topic(t) for t in input_topics)})
         self._consumer_config = dict(consumer_config)
         self._producer_config = dict(producer_config)
         self._reconcile = reconcile
-        self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self._partitions: dict[Partition, Assignment] = {}  # what this member owns now, one state each
         self._lanes = KeyLanes()
         # Records fetched while the pause was on its way: they wait here, in order, so that never more
@@ -161,6 +119,15 @@ class Engine:
         self._breaker = OutageBreaker(
             settings.outage_threshold, settings.probe_interval_seconds, on_change=self._breaker_changed
         )
+        self._attempts = Attempts(
+            worker=worker,
+            settings=settings,
+            decode=decode,
+            handler=handler,
+            breaker=self._breaker,
+            rng=rng or random.Random(),  # noqa: S311 - jitter, not cryptography
+        )
+        self._outbox = Outbox(worker=worker, encode=encode, dlq_topic=dlq_topic)
         self._consumer: ConsumerThread | None = None
         self._publisher: TransactionalPublisher | None = None
         self._labels = {"worker": worker}
@@ -350,7 +317,7 @@ class Engine:
             key=key.encode() if isinstance(key, str) else key,
             value=value.encode() if isinstance(value, str) else value,
             headers=headers_of(message),
-            decoded=_UNDECODED,
+            decoded=UNDECODED,
             assignment=state.number,
         )
         if progress.should_skip(offset):
@@ -407,93 +374,11 @@ class Engine:
                 size=len(record.value or b""),
                 headers=record.headers,
             ) as span:
-                record, handled = await self._handle_with_retries(record, span)
+                record, handled = await self._attempts.run(record, span)
                 if not isinstance(handled, Defer):
-                    return self._finish(record, span, *handled)
+                    return self._outbox.outputs(record, span, *handled)
                 span.set_attribute("cesce.deferred_until", handled.until.isoformat())
             await self._sleep_deferred(state, handled)
-
-    def _finish(
-        self, record: InputRecord, span: Span, outcome: Publish | DeadLetter, attempts: int, first: datetime | None
-    ) -> list[Encoded]:
-        now = datetime.now(UTC)
-        if isinstance(outcome, DeadLetter):
-            return [self._dead_letter(record, Failure(outcome, attempts, first or now, now), span)]
-        try:
-            count = len(outcome.outputs)
-            encoded = [self._encoded(record, output, f"{i}/{count}") for i, output in enumerate(outcome.outputs)]
-        except Exception as exc:  # an output the schema refuses is a defect in the worker
-            _log.exception("%s: cannot encode the outputs of %s@%d", self._worker, record.topic, record.offset)
-            failure = DeadLetter(ErrorCategory.INTERNAL, f"encode:{type(exc).__name__}", str(exc))
-            return [self._dead_letter(record, Failure(failure, attempts, now, now), span)]
-        span.set_attribute("cesce.outcome", "published")
-        metrics.RECORDS.add(1, {**self._labels, "outcome": "published"})
-        return encoded
-
-    async def _attempt(self, record: InputRecord) -> tuple[InputRecord, Outcome]:
-        """Decode (until it succeeds once: the record returned carries its value for every later attempt and
-        look) and handle. A registry outage is an ordinary `Retry`; bad bytes are a dead letter at once."""
-        if record.decoded is _UNDECODED:
-            try:
-                record = replace(record, decoded=self._decode(record.value, record.topic))
-            except RegistryUnavailable as exc:
-                return record, Retry("registry-unavailable", str(exc))
-            except Exception as exc:
-                code = str(getattr(exc, "code", type(exc).__name__))
-                raise _Undecodable(DeadLetter(ErrorCategory.DESERIALIZATION, code, str(exc) or repr(exc))) from exc
-        return record, await self._handler(record)
-
-    async def _handle_with_retries(
-        self, record: InputRecord, span: Span
-    ) -> tuple[InputRecord, tuple[Publish | DeadLetter, int, datetime | None] | Defer]:
-        """The record (decoded once it could be) and its final outcome, the attempts it took and the first failure's
-        time; or a `Defer` to sleep on."""
-        settings = self._settings
-        attempts = budget_spent = 0
-        first_failure: datetime | None = None
-        budget_started: float | None = None
-        while True:
-            probing = await self._breaker.admit()
-            attempts += 1
-            try:
-                record, outcome = await self._attempt(record)
-            except asyncio.CancelledError:
-                if probing:
-                    self._breaker.abandon()
-                raise
-            except _Undecodable as undecodable:
-                if probing:
-                    self._breaker.abandon()
-                return record, (undecodable.outcome, attempts, None)
-            except Exception as exc:
-                _log.exception("%s: handler failed on %s@%d", self._worker, record.topic, record.offset)
-                if probing:
-                    self._breaker.abandon()
-                internal = DeadLetter(ErrorCategory.INTERNAL, type(exc).__name__, str(exc) or repr(exc))
-                return record, (internal, attempts, None)
-            if isinstance(outcome, Defer):
-                if probing:
-                    self._breaker.abandon()
-                return record, outcome  # nothing was tried; the retry budget starts afresh after the sleep
-            if not isinstance(outcome, Retry):
-                self._breaker.success()
-                return record, (outcome, attempts, first_failure)
-            metrics.RETRIES.add(1, {**self._labels, "code": outcome.code})
-            span.add_event("retry", {"attempt": attempts, "code": outcome.code})
-            first_failure = first_failure or datetime.now(UTC)
-            counted = not self._breaker.is_open  # an outage does not spend anyone's budget
-            self._breaker.failure()
-            if counted:
-                budget_spent += 1
-                budget_started = budget_started or time.monotonic()
-                over_time = time.monotonic() - budget_started > settings.retry_max_seconds
-                if budget_spent >= settings.retry_attempts or over_time:
-                    failure = DeadLetter(ErrorCategory.TRANSIENT, outcome.code, outcome.description)
-                    return record, (failure, attempts, first_failure)
-            wait = backoff_seconds(
-                max(budget_spent, 1), settings.retry_backoff_base_seconds, settings.retry_backoff_max_seconds, self._rng
-            )
-            await asyncio.sleep(max(wait, outcome.retry_after or 0.0))
 
     async def _sleep_deferred(self, state: Assignment, defer: Defer) -> None:
         state.deferred += 1
@@ -502,37 +387,6 @@ class Engine:
             await asyncio.sleep(max(_MIN_DEFER_SECONDS, (defer.until - datetime.now(UTC)).total_seconds()))
         finally:
             state.deferred -= 1
-
-    def _encoded(self, record: InputRecord, output: Output, which: str) -> Encoded:
-        key = output.key.encode() if isinstance(output.key, str) else output.key
-        value = output.value if isinstance(output.value, bytes | None) else self._encode(output)
-        headers = [(name, text.encode()) for name, text in output.headers.items()]
-        trace = producer_headers(output.topic, size=len(value or b""), tombstone=value is None)
-        headers = [*headers, *trace, *source_headers(record), (SOURCE_OUTPUT, which.encode())]
-        return Encoded(output.topic, key, value, headers, source=record)
-
-    def _dead_letter(self, record: InputRecord, failure: Failure, span: Span, *, counted: bool = True) -> Encoded:
-        outcome, topic = failure.outcome, self._dlq_topic(record.topic)
-        span.set_attributes({"cesce.outcome": "dead_lettered", "cesce.dlq.category": str(outcome.category)})
-        span.set_attributes({"error.type": outcome.code, "cesce.dlq.code": outcome.code})
-        span.set_status(StatusCode.ERROR, f"{outcome.category} {outcome.code}")
-        if counted:  # not when an output the cluster refused becomes a dead letter: the record was counted
-            metrics.RECORDS.add(1, {**self._labels, "outcome": "dead_lettered"})
-        labels = {**self._labels, "topic": topic, "category": str(outcome.category), "code": outcome.code}
-        metrics.DEAD_LETTERS.add(1, labels)
-        trace = producer_headers(topic, size=len(record.value or b""), tombstone=record.value is None)
-        _log.warning(
-            "%s: %s[%d]@%d dead-lettered (%s %s): %s",
-            self._worker,
-            record.topic,
-            record.partition,
-            record.offset,
-            failure.outcome.category,
-            failure.outcome.code,
-            failure.outcome.description,
-        )
-        headers = [*dead_letter_headers(record, failure, self._worker), *trace]
-        return Encoded(topic, record.key, record.value, headers, source=record, dead_letter=True)
 
     # --- records the cluster refused -------------------------------------------------------------
 
@@ -560,31 +414,13 @@ class Engine:
         )
 
     def _reroute(self, encoded: Encoded, error: KafkaError) -> int:
-        """Replace the outputs of the record that made `encoded` by what the cluster will take: a dead letter
-        saying why, or, for a dead letter refused whole, the same without key, value and the original headers
-        (they stay in the input topic at the offset the dead letter names). 1 when rerouted."""
+        """Replace the outputs of the record that made `encoded` by what the cluster will take (`Outbox.replacement`);
+        1 when rerouted, 0 when the partition is no longer ours (whoever owns it handles the record again)."""
         record = encoded.source
         state = None if record is None else self._partitions.get((record.topic, record.partition))
         if record is None or state is None:
-            return 0  # not ours any more: whoever owns the partition handles the record again
-        if not encoded.dead_letter:
-            description = f"{encoded.topic} refused the output ({encoded.size} bytes): {error.str()}"
-            failure = DeadLetter(ErrorCategory.INTERNAL, f"output:{error.name()}", description)
-            now = datetime.now(UTC)
-            replacement = self._dead_letter(record, Failure(failure, 1, now, now), INVALID_SPAN, counted=False)
-        elif encoded.key is not None or encoded.value is not None or not _ours_only(encoded.headers):
-            omitted = (
-                f"key={len(encoded.key or b'')},value={len(encoded.value or b'')},"
-                f"headers={sum(1 for name, _ in encoded.headers if not _ours(name))}"
-            )
-            headers = [(name, value) for name, value in encoded.headers if _ours(name)]
-            replacement = replace(encoded, key=None, value=None, headers=[*headers, (OMITTED, omitted.encode())])
-        else:
-            raise OutputUnwritable(
-                f"{self._worker}: {encoded.topic} refused even a dead letter of {encoded.size} bytes with no key or "
-                f"value ({error.str()}): check the topic's max.message.bytes; the worker stops"
-            )
-        state.progress.replace(record.offset, [replacement])
+            return 0
+        state.progress.replace(record.offset, [self._outbox.replacement(encoded, error)])
         return 1
 
     # --- flow control ----------------------------------------------------------------------------

@@ -15,9 +15,8 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from workers import run_command
 from workers.argtypes import non_negative, positive, probability
-from workers.runtime.tools import broker, consume, dlq, produce
+from workers.ops import broker, consume, dlq, produce, run_command
 from workers.sandbox.config import Credentials, Faults, SandboxConfig
 
 __all__ = ["main"]

@@ -30,12 +30,12 @@ from tests.integration.worker_support import decoded, read_async, running, worke
 from tests.kafka_backends import KafkaBackend, producer_config, unique_topic
 from workers.demo.sample import sample_changes
 from workers.invoices import invoices_spec
+from workers.ops import dlq
+from workers.ops.dlq_lock import LockEvent, LockRecord, holder_at, lock_key
 from workers.runtime.catalog import DEFAULT_SCHEMAS_DIR, SchemaCatalog
 from workers.runtime.dlq import REPLAY_SOURCE
 from workers.runtime.registry import schema_registry_client
 from workers.runtime.serde import AvroCodec, loads_exact
-from workers.runtime.tools import dlq
-from workers.runtime.tools.dlq_lock import LockEvent, LockRecord, holder_at, lock_key
 from workers.sandbox import RunningSandbox
 
 pytestmark = pytest.mark.integration

@@ -21,9 +21,9 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from tests.kafka_backends import KafkaBackend, consumer_config, producer_config, unique_topic
+from workers.ops import consume, produce
+from workers.ops.produce import LineError, prepare, value_encoder
 from workers.runtime.serde import AvroCodec, loads_exact
-from workers.runtime.tools import consume, produce
-from workers.runtime.tools.produce import LineError, prepare, value_encoder
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_SCHEMAS = REPO / "tests" / "schemas"

@@ -17,13 +17,13 @@ import confluent_kafka
 import pytest
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
+from workers.ops import dlq
+from workers.ops.dlq_format import TABLE_COLUMNS, format_table, record_json, table_row
+from workers.ops.dlq_lock import Holder, LockEvent, LockRecord, ReplayLock, fences, holder_at
+from workers.ops.dlq_read import DeadLetterRecord, Filters, LedgerEntry, fold_ledger, parse_duration
+from workers.ops.dlq_replay import Action, Limit, Summary, decide, ledger_entry, replayed_headers
 from workers.runtime import transactions
 from workers.runtime.dlq import REPLAY_COUNT, REPLAY_SOURCE
-from workers.runtime.tools import dlq
-from workers.runtime.tools.dlq_format import TABLE_COLUMNS, format_table, record_json, table_row
-from workers.runtime.tools.dlq_lock import Holder, LockEvent, LockRecord, ReplayLock, fences, holder_at
-from workers.runtime.tools.dlq_read import DeadLetterRecord, Filters, LedgerEntry, fold_ledger, parse_duration
-from workers.runtime.tools.dlq_replay import Action, Limit, Summary, decide, ledger_entry, replayed_headers
 
 NOW = datetime(2030, 1, 10, 12, 0, tzinfo=UTC)
 LIMIT = Limit(3, "DLQ_MAX_REPLAYS")

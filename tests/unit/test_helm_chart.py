@@ -29,8 +29,8 @@ from workers.cesce.config import CesceSettings
 from workers.credit_requests.spec import CreditRequestsTopics
 from workers.invoices.spec import InvoicesTopics
 from workers.non_payments.spec import NonPaymentsTopics
+from workers.ops.run_command import WORKERS
 from workers.risk.spec import RiskTopics
-from workers.run_command import WORKERS
 from workers.runtime import WorkerSpec
 from workers.runtime.registry import registry_from_env
 from workers.runtime.run import consumer_config, producer_config

@@ -6,6 +6,8 @@ import pytest
 
 from workers.cesce import CesceSettings
 from workers.invoices.spec import InvoicesTopics
+from workers.ops.consume import consumer_settings
+from workers.ops.produce import producer_settings
 from workers.runtime.kafka_config import (
     DEFAULT_SCHEMA_REGISTRY_URL,
     librdkafka_config,
@@ -13,8 +15,6 @@ from workers.runtime.kafka_config import (
     schema_registry_config,
 )
 from workers.runtime.settings import RuntimeSettings
-from workers.runtime.tools.consume import consumer_settings
-from workers.runtime.tools.produce import producer_settings
 from workers.settings import from_env
 
 

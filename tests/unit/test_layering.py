@@ -48,3 +48,10 @@ def test_the_public_face_exports_what_it_names() -> None:
     assert sorted(workers.runtime.__all__) == sorted(set(workers.runtime.__all__))
     for name in workers.runtime.__all__:
         assert getattr(workers.runtime, name) is not None, name
+
+
+@pytest.mark.parametrize(
+    "path", sorted((PACKAGE / "runtime").rglob("*.py")), ids=lambda path: str(path.relative_to(PACKAGE))
+)
+def test_the_runtime_library_knows_no_operator_command(path: Path) -> None:
+    assert not [module for module in imported_modules(path) if module.startswith("workers.ops")]

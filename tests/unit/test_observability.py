@@ -14,7 +14,7 @@ from workers.observability.health import Health
 from workers.observability.logs import JsonFormatter, Redactor, configure_logging
 from workers.observability.metrics import LagBoard
 from workers.observability.setup import TelemetryConfigError, exporters
-from workers.run_command import secret_values
+from workers.ops.run_command import secret_values
 
 
 def test_the_redactor_masks_known_secrets_and_anything_shaped_like_a_credential() -> None:

@@ -1,6 +1,6 @@
 """How `cesce-worker dlq` prints dead letters: the ``list`` table and JSON line, and ``show``'s text.
 
-Pure functions of the records read (`workers.runtime.tools.dlq_read`); no I/O.
+Pure functions of the records read (`workers.ops.dlq_read`); no I/O.
 """
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
+from workers.ops.dlq_read import DeadLetterRecord, LedgerEntry, iso_ms
 from workers.runtime.contract import ErrorCategory
 from workers.runtime.dlq import REPLAY_SOURCE
 from workers.runtime.serde import dumps_exact
-from workers.runtime.tools.dlq_read import DeadLetterRecord, LedgerEntry, iso_ms
 
 __all__ = [
     "DESCRIPTION_WIDTH",

@@ -12,7 +12,7 @@
 `open_publisher` creates the transactional producer (``transactional.id``
 ``cesce-dlq-replay.<dlq topic>``) and calls ``init_transactions``, which on a real cluster fences
 any older replay of the same DLQ and aborts its open transaction; only then does the command
-read the ledger and decide (`workers.runtime.tools.dlq_lock` says why, and what the mock cluster
+read the ledger and decide (`workers.ops.dlq_lock` says why, and what the mock cluster
 needs instead). `publish` writes each batch of replayed records and their ledger entries in one
 Kafka transaction: a batch is replayed and recorded, or neither. A fenced producer stops the
 replay at once, reported as such (`Publication.superseded`). The workers' duplicate detection
@@ -29,8 +29,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final, Protocol, cast
 
+from workers.ops.dlq_read import DeadLetterRecord, LedgerEntry
 from workers.runtime.dlq import OMITTED, REPLAY_COUNT, replay_headers
-from workers.runtime.tools.dlq_read import DeadLetterRecord, LedgerEntry
 
 if TYPE_CHECKING:
     from workers.runtime.transactions import Encoded
@@ -203,7 +203,7 @@ class Publisher(Protocol):
 
 def open_publisher(config: Mapping[str, Any]) -> Publisher:
     """The transactional producer, `init_transactions` done: from here on no older replay of the
-    same ``transactional.id`` commits anything (on a real cluster; see `workers.runtime.tools.dlq_lock`).
+    same ``transactional.id`` commits anything (on a real cluster; see `workers.ops.dlq_lock`).
 
     Raises `workers.runtime.transactions.ProducerFailed`, `TransactionAborted` or `KafkaException`.
     """

@@ -34,13 +34,8 @@ from typing import Any, Final
 from confluent_kafka import KafkaException
 
 from workers.argtypes import add_schemas_dir, non_negative_int, positive, positive_int
-from workers.runtime.catalog import DEFAULT_SCHEMAS_DIR
-from workers.runtime.contract import ErrorCategory
-from workers.runtime.errors import CatalogError, RegistryMismatch, RegistryUnavailable
-from workers.runtime.kafka_config import librdkafka_config, redacted
-from workers.runtime.serde import dumps_exact
-from workers.runtime.tools.consume import avro_decoder, value_view
-from workers.runtime.tools.dlq_format import (
+from workers.ops.consume import avro_decoder, value_view
+from workers.ops.dlq_format import (
     HEADER_MEANINGS,
     TABLE_COLUMNS,
     format_table,
@@ -49,8 +44,8 @@ from workers.runtime.tools.dlq_format import (
     show_lines,
     table_row,
 )
-from workers.runtime.tools.dlq_lock import LEASE_MARGIN_SECONDS, LockEvent, ReplayLock, fences, holder_at
-from workers.runtime.tools.dlq_read import (
+from workers.ops.dlq_lock import LEASE_MARGIN_SECONDS, LockEvent, ReplayLock, fences, holder_at
+from workers.ops.dlq_read import (
     DeadLetterRecord,
     Filters,
     Ledger,
@@ -60,7 +55,7 @@ from workers.runtime.tools.dlq_read import (
     read_ledger,
     read_records,
 )
-from workers.runtime.tools.dlq_replay import (
+from workers.ops.dlq_replay import (
     DEFAULT_MAX_REPLAYS,
     DEFAULT_REPLAYS_TOPIC,
     Action,
@@ -71,7 +66,12 @@ from workers.runtime.tools.dlq_replay import (
     publish,
     transactional_id,
 )
-from workers.runtime.tools.produce import producer_settings
+from workers.ops.produce import producer_settings
+from workers.runtime.catalog import DEFAULT_SCHEMAS_DIR
+from workers.runtime.contract import ErrorCategory
+from workers.runtime.errors import CatalogError, RegistryMismatch, RegistryUnavailable
+from workers.runtime.kafka_config import librdkafka_config, redacted
+from workers.runtime.serde import dumps_exact
 
 __all__ = ["HEADER_MEANINGS", "register"]
 

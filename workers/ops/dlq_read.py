@@ -8,7 +8,7 @@ the whole read; a read that did not reach every end says so (`Read.complete`).
 
 The replay ledger (``DLQ_REPLAYS_TOPIC``, compacted) holds, per dead letter, its latest replay:
 key ``<dlq topic>[<partition>]@<offset>``, value `LedgerEntry` as JSON (and, under key
-``<dlq topic>:replay-lock``, the replay lock of `workers.runtime.tools.dlq_lock`). Everything here
+``<dlq topic>:replay-lock``, the replay lock of `workers.ops.dlq_lock`). Everything here
 but `read_records` and `read_ledger` is a pure function.
 """
 
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+from workers.ops.consume import consumer_settings
 from workers.runtime.dlq import replay_count
-from workers.runtime.tools.consume import consumer_settings
 
 __all__ = [
     "DeadLetterRecord",

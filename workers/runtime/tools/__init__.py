@@ -1,1 +1,0 @@
-"""Operator commands of `cesce-worker` that sit on the runtime: broker, produce, consume."""

@@ -15,11 +15,11 @@ import pytest
 from workers.cesce import codecs
 from workers.cesce.errors import quoted
 from workers.invoices.plan import Refuse, plan
+from workers.runtime.coercions import shown
 from workers.runtime.contract import DeadLetter, ErrorCategory, InputRecord
 from workers.runtime.dlq import DESCRIPTION_LIMIT, ERROR_CODE_LIMIT, Failure, bounded_header, dead_letter_headers
 from workers.runtime.envelope import envelope_from
 from workers.runtime.serde import DeserializationError, FieldError, coerce
-from workers.runtime.values import shown
 
 BIG = 900_000
 MESSAGE_LIMIT = 300

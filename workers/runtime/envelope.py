@@ -24,6 +24,7 @@ from typing import Any, Final, Literal, cast
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from workers.runtime.catalog import SchemaCatalog
+from workers.runtime.coercions import shown
 from workers.runtime.serde import (
     MAGIC_BYTE,
     AvroReader,
@@ -33,7 +34,6 @@ from workers.runtime.serde import (
     coerce,
     loads_exact,
 )
-from workers.runtime.values import shown
 
 __all__ = ["OPS", "Envelope", "EnvelopeDecoder", "Op", "envelope_from", "unwrap_connect"]
 

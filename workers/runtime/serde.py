@@ -7,7 +7,7 @@ one record schema of the catalog; `AvroReader` reads any framed record with its 
 (for tools and for CDC envelopes whose writer we do not control).
 
 Exact JSON and `coerce` (JSON-ish values into what an Avro schema describes, without losing a
-digit) live in `workers.runtime.values`; they are re-exported here.
+digit) live in `workers.runtime.coercions`; they are re-exported here.
 
 Errors::
 
@@ -21,12 +21,10 @@ Errors::
 from __future__ import annotations
 
 import json
-import re
 import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient, SchemaRegistryError
 from confluent_kafka.schema_registry import record_subject_name_strategy as _record_subjects
@@ -35,9 +33,9 @@ from confluent_kafka.serialization import MessageField, SerializationContext, Se
 from fastavro.read import SchemaResolutionError
 
 from workers.runtime.catalog import SchemaCatalog
+from workers.runtime.coercions import ErrorCode, coerce, dumps_exact, loads_exact
 from workers.runtime.errors import DeserializationError, EncodeError, FieldError, RegistryMismatch, RegistryUnavailable
 from workers.runtime.registry import is_mock_registry, registry_url, subject_for
-from workers.runtime.values import ErrorCode, coerce, dumps_exact, loads_exact
 
 __all__ = [
     "MAGIC_BYTE",
@@ -58,16 +56,7 @@ __all__ = [
 
 MAGIC_BYTE: Final = 0
 _HEADER: Final = struct.Struct(">bI")  # magic byte, schema id
-_EPOCH_DATE: Final = date(1970, 1, 1)
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_DECIMAL_TEXT: Final = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-_ISO_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
-_CONNECT_DECIMAL: Final = "org.apache.kafka.connect.data.Decimal"
-_INT_RANGE: Final = {"int": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
 _NOT_FOUND: Final = frozenset({40400, 40403})  # "not found", "schema not found"
-
-_Extra = Literal["ignore", "reject"]
-_Connect = Mapping[str, Any] | None  # a Kafka Connect schema node, when the JSON carried one
 
 
 # --- Avro in the Confluent wire format ---------------------------------------------------------------

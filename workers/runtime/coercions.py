@@ -1,4 +1,4 @@
-"""JSON without losing a cent, and JSON-ish values turned into what an Avro schema describes.
+"""Exact JSON and Debezium coercions: JSON without losing a cent, values into what an Avro schema describes.
 
 JSON is parsed with ``parse_float=Decimal`` (a float never exists, so 0.1 + 0.2 stays exact) and
 NaN/Infinity are refused. `coerce` turns JSON-ish values into the Python values an Avro schema

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.unit.test_client_fakes import FakeCesce, client_for
+from tests.unit.cesce.fakes import FakeCesce, client_for
 from workers.cesce.client import CesceClient
 
 

@@ -7,7 +7,7 @@ nothing else; the cluster lives exactly as long as the owner, so stopping is clo
 other clients, in this process or in others, connect through `bootstrap_servers` like to any
 Kafka. That makes the whole product run with nothing installed beside Python packages.
 
-What the mock does not do, measured on librdkafka 2.16 (tests/integration/test_embedded.py
+What the mock does not do, measured on librdkafka 2.16 (tests/integration/runtime/test_embedded.py
 demonstrates each one, so a librdkafka that fixes them makes those tests fail and this list is
 updated):
 

@@ -10,6 +10,7 @@ from workers.cesce.config import CesceSettings
 from workers.credit_requests.spec import CreditRequestsTopics
 from workers.invoices.spec import InvoicesTopics
 from workers.non_payments.spec import NonPaymentsTopics
+from workers.ops.settings import DlqSettings, LoggingSettings
 from workers.risk.spec import RiskTopics
 from workers.runtime.settings import RuntimeSettings
 
@@ -86,7 +87,8 @@ def test_every_assumption_is_listed() -> None:
 
 
 def test_every_runtime_and_worker_variable_is_documented() -> None:
-    for model in (RuntimeSettings, InvoicesTopics, CreditRequestsTopics, NonPaymentsTopics, RiskTopics):
+    models = (RuntimeSettings, InvoicesTopics, CreditRequestsTopics, NonPaymentsTopics, RiskTopics)
+    for model in (*models, LoggingSettings, DlqSettings):
         for field in model.model_fields.values():
             assert f"`{field.alias}`" in CONFIGURATION, field.alias
 

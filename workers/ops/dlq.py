@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from confluent_kafka import KafkaException
+from pydantic import ValidationError
 
 from workers.argtypes import add_schemas_dir, non_negative_int, positive, positive_int
 from workers.ops.consume import avro_decoder, value_view
@@ -57,7 +58,6 @@ from workers.ops.dlq_read import (
 )
 from workers.ops.dlq_replay import (
     DEFAULT_MAX_REPLAYS,
-    DEFAULT_REPLAYS_TOPIC,
     Action,
     Limit,
     Summary,
@@ -67,6 +67,7 @@ from workers.ops.dlq_replay import (
     transactional_id,
 )
 from workers.ops.produce import producer_settings
+from workers.ops.settings import DlqSettings, ops_settings
 from workers.runtime.catalog import DEFAULT_SCHEMAS_DIR
 from workers.runtime.contract import ErrorCategory
 from workers.runtime.errors import CatalogError, RegistryMismatch, RegistryUnavailable
@@ -158,19 +159,24 @@ def _scrubbed(message: str, settings: Mapping[str, str]) -> str:
     return message
 
 
+def _dlq_settings() -> DlqSettings:
+    try:
+        return ops_settings(DlqSettings, os.environ)
+    except ValidationError as exc:
+        if any(error["loc"] == ("DLQ_MAX_REPLAYS",) for error in exc.errors()):
+            given = os.environ.get("DLQ_MAX_REPLAYS", "").strip()
+            raise _Usage(f"DLQ_MAX_REPLAYS must be a whole number of at least 1, got {given!r}") from None
+        raise _Usage(f"DLQ_REPLAYS_TOPIC: {exc.errors()[0]['msg']}") from None
+
+
 def _ledger_topic() -> str:
-    return os.environ.get("DLQ_REPLAYS_TOPIC", "").strip() or DEFAULT_REPLAYS_TOPIC
+    return _dlq_settings().replays_topic
 
 
 def _limit(given: int | None) -> Limit:
     if given is not None:
         return Limit(given, "--max-replays")
-    text = os.environ.get("DLQ_MAX_REPLAYS", "").strip()
-    if not text:
-        return Limit(DEFAULT_MAX_REPLAYS, "DLQ_MAX_REPLAYS")
-    if not text.isdigit() or int(text) < 1:
-        raise _Usage(f"DLQ_MAX_REPLAYS must be a whole number of at least 1, got {text!r}")
-    return Limit(int(text), "DLQ_MAX_REPLAYS")
+    return Limit(_dlq_settings().max_replays, "DLQ_MAX_REPLAYS")
 
 
 def _filters(args: argparse.Namespace) -> Filters:

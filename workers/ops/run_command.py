@@ -18,6 +18,7 @@ from workers.credit_requests import credit_requests_specs
 from workers.invoices import invoices_spec
 from workers.non_payments import non_payments_specs
 from workers.observability.logs import configure_logging
+from workers.ops.settings import LoggingSettings, ops_settings
 from workers.risk import risk_poller_spec
 from workers.runtime import WorkerSpec
 from workers.runtime.run import run_worker
@@ -55,11 +56,13 @@ def secret_values(env: Mapping[str, str]) -> list[str]:
 
 def _run(args: argparse.Namespace) -> int:
     env = dict(os.environ)
-    log_format = env.get("LOG_FORMAT", "json").strip().lower()
-    if log_format not in ("json", "text"):
+    try:
+        logging_settings = ops_settings(LoggingSettings, env)
+    except ValidationError:
         print(f"cesce-worker run {args.worker}: configuration error: LOG_FORMAT: json or text", file=sys.stderr)
         return 2
-    configure_logging(args.log_level, json_lines=log_format == "json", secrets=secret_values(env))
+    json_lines = logging_settings.log_format == "json"
+    configure_logging(args.log_level, json_lines=json_lines, secrets=secret_values(env))
     problems: list[str] = []
     settings = None
     try:  # the runtime's settings too, before anything starts: every problem in one line

@@ -30,6 +30,7 @@ from workers.credit_requests.spec import CreditRequestsTopics
 from workers.invoices.spec import InvoicesTopics
 from workers.non_payments.spec import NonPaymentsTopics
 from workers.ops.run_command import WORKERS
+from workers.ops.settings import DlqSettings, LoggingSettings
 from workers.risk.spec import RiskTopics
 from workers.runtime import WorkerSpec
 from workers.runtime.registry import registry_from_env
@@ -53,8 +54,6 @@ CREDENTIALS = (
     "KAFKA_SASL_PASSWORD",
     "SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO",
 )
-READ_OUTSIDE_SETTINGS = ("LOG_FORMAT", "DLQ_REPLAYS_TOPIC", "DLQ_MAX_REPLAYS")
-"""Read by `cesce-worker run` (LOG_FORMAT) and `cesce-worker dlq` (the replay ledger), not by a settings class."""
 CUSTOM_RESOURCES = {
     ("kafka.strimzi.io/v1beta2", "KafkaTopic"),
     ("keda.sh/v1alpha1", "ScaledObject"),
@@ -67,11 +66,12 @@ PASSED_THROUGH = ("KAFKA_", "SCHEMA_REGISTRY_", "OTEL_")
 
 
 def worker_variables() -> set[str]:
-    """Every variable a worker reads by name: the settings classes' fields and the few read directly."""
+    """Every variable a worker reads by name: the settings classes' fields (the operator commands' included)."""
     names = {f"CESCE_{field.upper()}" for field in CesceSettings.model_fields}
-    for model in (RuntimeSettings, InvoicesTopics, CreditRequestsTopics, NonPaymentsTopics, RiskTopics):
+    models = (RuntimeSettings, InvoicesTopics, CreditRequestsTopics, NonPaymentsTopics, RiskTopics)
+    for model in (*models, LoggingSettings, DlqSettings):
         names |= {field.alias for field in model.model_fields.values() if field.alias}
-    return names | set(READ_OUTSIDE_SETTINGS)
+    return names
 
 
 @dataclass(frozen=True)

@@ -33,16 +33,8 @@ from typing import Any, Final
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from benchmarks.services import (
-    BENCH_CONTRACT,
-    Child,
-    cesce_env,
-    mock_kafka_env,
-    reset_peak_rss,
-    rss_kib,
-    write_json,
-    write_scenario,
-)
+from benchmarks.bench_measure import Window, broker_and_sandbox
+from benchmarks.services import BENCH_CONTRACT, cesce_env, mock_kafka_env, write_json, write_scenario
 from workers.risk import risk_poller_spec
 from workers.runtime.registry import schema_registry_client
 from workers.runtime.run import serve
@@ -111,22 +103,18 @@ async def _run(debtors: int, changes: int, interval: float) -> dict[str, Any]:
     reader = AvroReader(schema_registry_client(_REGISTRY))
     with tempfile.TemporaryDirectory() as directory:
         scenario = write_scenario(debtors, Path(directory))
-        with (
-            Child(["broker"], "broker") as broker,
-            Child(["sandbox", "--port", "0", "--scenario", str(scenario)], "sandbox") as sandbox,
-        ):
+        with broker_and_sandbox(scenario) as (broker, sandbox):
             env = _env(broker.address, sandbox.address, interval)
             admin = SandboxAdmin(sandbox.address)
             topic = env.get("RISK_CHANGES_TOPIC", "cesce.risk-changes")
-            reset_peak_rss()
             stop = asyncio.Event()
-            started, cpu_started = time.monotonic(), time.process_time()
+            window = Window()
             poller = asyncio.create_task(serve(risk_poller_spec(env), env, stop))
             arrivals = _Arrivals(broker.address, topic)
             try:
-                reconciliation = await asyncio.to_thread(arrivals.wait_for, expected) - started
-                cpu = time.process_time() - cpu_started
-                peak = rss_kib()["peak"]
+                reconciliation = await asyncio.to_thread(arrivals.wait_for, expected) - window.started
+                cpu = window.cpu_seconds()
+                peak = window.peak_rss_kib()
                 latencies = []
                 for n in range(changes):
                     number = str(_DEFAULT_DEBTORS + 1 + n * (debtors // max(changes, 1)))

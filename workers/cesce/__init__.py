@@ -45,6 +45,14 @@ from workers.cesce.models.sales import (
     SaleRef,
     Subsidiary,
 )
+from workers.cesce.protocols import (
+    ClaimsOperations,
+    ClassificationsOperations,
+    HasClaims,
+    HasClassifications,
+    HasSales,
+    SalesOperations,
+)
 
 __all__ = [
     "CesceApi",
@@ -60,11 +68,16 @@ __all__ = [
     "CesceValidationError",
     "ClaimDocument",
     "ClaimFile",
+    "ClaimsOperations",
     "Classification",
     "ClassificationRequest",
+    "ClassificationsOperations",
     "DebtorId",
     "DuplicateSale",
     "ErrorKind",
+    "HasClaims",
+    "HasClassifications",
+    "HasSales",
     "NonPayment",
     "NonPaymentDeclaration",
     "NonPaymentDeclared",
@@ -77,6 +90,7 @@ __all__ = [
     "SaleListItem",
     "SaleModified",
     "SaleRef",
+    "SalesOperations",
     "Settlement",
     "Subsidiary",
 ]

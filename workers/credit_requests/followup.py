@@ -21,18 +21,18 @@ denial of a known debtor's request generates no supplement and shows only in the
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from workers.cesce import (
     CesceAuthError,
-    CesceClient,
     CesceError,
     CesceProtocolError,
     CesceTransientError,
     Classification,
     DebtorId,
+    HasClassifications,
 )
 from workers.cesce_handling import failure_outcome
 from workers.credit_requests.handler import unknown_status
@@ -49,11 +49,19 @@ _log = logging.getLogger(__name__)
 class FollowUpHandler:
     """Callable as the runtime's handler over the pending topic."""
 
-    def __init__(self, cesce: CesceClient, results_topic: str, pending_topic: str, interval: timedelta) -> None:
-        self._cesce = cesce
+    def __init__(
+        self,
+        cesce: HasClassifications,
+        results_topic: str,
+        pending_topic: str,
+        interval: timedelta,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._classifications = cesce.classifications
         self._results_topic = results_topic
         self._pending_topic = pending_topic
         self._interval = interval
+        self._clock = clock
         self._chains = Chains()  # one chain of records per request
 
     async def __call__(self, record: InputRecord) -> RuntimeOutcome:
@@ -67,7 +75,7 @@ class FollowUpHandler:
             )
             return Publish([])
         due: datetime = state["nextCheckAt"]
-        if due > datetime.now(UTC):
+        if due > self._clock():
             return Defer(due, f"request {state['requestId']} is read again at {due.isoformat()}")
         try:
             return await self._check(state)
@@ -80,13 +88,13 @@ class FollowUpHandler:
 
     def _again(self, state: Mapping[str, Any], checks: int) -> Output:
         """The request, due one interval from now."""
-        value = dict(state) | {"checks": checks, "nextCheckAt": datetime.now(UTC) + self._interval}
+        value = dict(state) | {"checks": checks, "nextCheckAt": self._clock() + self._interval}
         return Output(self._pending_topic, state["requestId"], value, schema=PENDING_SCHEMA)
 
     async def _check(self, state: Mapping[str, Any]) -> RuntimeOutcome:
         facts = RequestFacts.of_pending(state)
         requested, since = state["creditLimitRequested"], state["requestDate"]
-        api = self._cesce.classifications
+        api = self._classifications
         number = state["endorsementNo"]
         by = DebtorId.by_endorsement(number) if number else DebtorId.by_tax_code(state["countryCode"], state["taxCode"])
         current = await read_or_none(api, facts.contract_no, by)
@@ -102,10 +110,10 @@ class FollowUpHandler:
         if current is not None and current.requestDate < since:
             # nothing later replaced it and it is no longer EN TRÁMITE: a denial, older than the movements' 48 hours
             _log.warning("request %s was denied while nobody read the movements", facts.request_id)
-            rejected = result(self._results_topic, facts, Outcome.REJECTED, stage=Stage.FINAL)
+            rejected = result(self._results_topic, facts, Outcome.REJECTED, stage=Stage.FINAL, now=self._clock())
             return Publish([rejected, self._done(facts)])
         _log.warning("request %s is no longer at Cesce: another request replaced it", facts.request_id)
-        superseded = result(self._results_topic, facts, Outcome.SUPERSEDED, stage=Stage.FINAL)
+        superseded = result(self._results_topic, facts, Outcome.SUPERSEDED, stage=Stage.FINAL, now=self._clock())
         return Publish([superseded, self._done(facts)])
 
     def _final(self, facts: RequestFacts, record: Classification) -> RuntimeOutcome:
@@ -113,9 +121,8 @@ class FollowUpHandler:
         if outcome is None:
             return unknown_status(record)
         _log.info("request %s decided: %s", facts.request_id, outcome)
-        return Publish(
-            [result(self._results_topic, facts, outcome, stage=Stage.FINAL, record=record), self._done(facts)]
-        )
+        final = result(self._results_topic, facts, outcome, stage=Stage.FINAL, now=self._clock(), record=record)
+        return Publish([final, self._done(facts)])
 
     def _done(self, facts: RequestFacts) -> Output:
         """The tombstone: compaction forgets the request."""

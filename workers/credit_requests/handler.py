@@ -16,11 +16,11 @@ has (``alreadyRegistered``), never a second request. Then:
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from workers.cesce import CesceClient, CesceError, Classification, DebtorId
+from workers.cesce import CesceError, Classification, DebtorId, HasClassifications
 from workers.cesce_handling import failure_outcome
 from workers.credit_requests.lookup import find_registered
 from workers.credit_requests.plan import Classify, Deleted, NoChange, Refuse, plan
@@ -42,13 +42,22 @@ def unknown_status(record: Classification) -> DeadLetter:
 
 
 class CreditRequestsHandler:
-    """Callable as the runtime's handler; holds the Cesce client, the topics and the follow-up interval."""
+    """Callable as the runtime's handler; holds the Classifications API, the topics, the follow-up interval and
+    the clock."""
 
-    def __init__(self, cesce: CesceClient, results_topic: str, pending_topic: str, interval: timedelta) -> None:
-        self._cesce = cesce
+    def __init__(
+        self,
+        cesce: HasClassifications,
+        results_topic: str,
+        pending_topic: str,
+        interval: timedelta,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._classifications = cesce.classifications
         self._results_topic = results_topic
         self._pending_topic = pending_topic
         self._interval = interval
+        self._clock = clock
 
     async def __call__(self, record: InputRecord) -> RuntimeOutcome:
         change: Envelope = record.decoded
@@ -66,13 +75,13 @@ class CreditRequestsHandler:
             return DeadLetter(ErrorCategory.VALIDATION, "after", "a change without a row")
         facts = RequestFacts.of_change(record, change.op, row)
         if isinstance(decision, Deleted):
-            return Publish([result(self._results_topic, facts, Outcome.DELETED_IN_ERP)])
+            return Publish([result(self._results_topic, facts, Outcome.DELETED_IN_ERP, now=self._clock())])
         if isinstance(decision, NoChange):
-            return Publish([result(self._results_topic, facts, Outcome.NO_CHANGE)])
+            return Publish([result(self._results_topic, facts, Outcome.NO_CHANGE, now=self._clock())])
         return await self._classify(facts, decision)
 
     async def _classify(self, facts: RequestFacts, what: Classify) -> RuntimeOutcome:
-        api = self._cesce.classifications
+        api = self._classifications
         debtor = DebtorId(**_identity(what.request.to_wire()))
         lookup = await find_registered(api, what.contract_no, debtor, what.request.creditLimitRequested, what.since)
         found = lookup.registered
@@ -83,7 +92,10 @@ class CreditRequestsHandler:
                 lookup.newer.creditLimitRequested,
                 lookup.newer.requestDate,
             )
-            return Publish([result(self._results_topic, facts, Outcome.SUPERSEDED, already_registered=True)])
+            superseded = result(
+                self._results_topic, facts, Outcome.SUPERSEDED, now=self._clock(), already_registered=True
+            )
+            return Publish([superseded])
         if found is not None:
             _log.info("request %s already registered at Cesce (statusCode %s)", facts.request_id, found.statusCode)
             answer = found
@@ -92,13 +104,15 @@ class CreditRequestsHandler:
         outcome = outcome_of(answer)
         if outcome is None:
             return unknown_status(answer)
+        now = self._clock()
         outputs: list[Output] = [
-            result(self._results_topic, facts, outcome, record=answer, already_registered=found is not None)
+            result(self._results_topic, facts, outcome, now=now, record=answer, already_registered=found is not None)
         ]
         if outcome is Outcome.PENDING:
-            since = datetime.now(UTC)
             outputs.append(
-                pending_record(self._pending_topic, facts, answer, since=since, checks=0, interval=self._interval)
+                pending_record(
+                    self._pending_topic, facts, answer, since=now, checks=0, now=now, interval=self._interval
+                )
             )
         return Publish(outputs)
 

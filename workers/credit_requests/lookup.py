@@ -27,9 +27,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from workers.cesce import CesceRejection, Classification, DebtorId, RejectionReason
+from workers.cesce import CesceRejection, Classification, ClassificationsOperations, DebtorId, RejectionReason
 from workers.cesce.assumptions import ClassificationStatus
-from workers.cesce.classifications import ClassificationsApi
 
 __all__ = ["Lookup", "decided_in_movements", "find_registered", "is_request", "read_or_none"]
 
@@ -56,7 +55,7 @@ class Lookup:
         return self.registered is None and self.newer is None
 
 
-async def read_or_none(api: ClassificationsApi, contract_no: str, debtor: DebtorId) -> Classification | None:
+async def read_or_none(api: ClassificationsOperations, contract_no: str, debtor: DebtorId) -> Classification | None:
     """The individual read; None when Cesce has no record for these identifiers ("NO EXISTE LÍMITE")."""
     try:
         return await api.get(contract_no, debtor)
@@ -77,7 +76,7 @@ async def _since(
 
 
 async def decided_in_movements(
-    api: ClassificationsApi, contract_no: str, known: Classification, requested: Decimal, since: date
+    api: ClassificationsOperations, contract_no: str, known: Classification, requested: Decimal, since: date
 ) -> Classification | None:
     """The debtor's decided record for this request among the last 48 hours' movements (a denial shows only there)."""
     found = await _since(api.movements(contract_no), known, since, pending=False)
@@ -85,7 +84,7 @@ async def decided_in_movements(
 
 
 async def find_registered(
-    api: ClassificationsApi, contract_no: str, debtor: DebtorId, requested: Decimal, since: date
+    api: ClassificationsOperations, contract_no: str, debtor: DebtorId, requested: Decimal, since: date
 ) -> Lookup:
     """What Cesce holds of this request, or of a later one for the debtor; send it only if `may_send`."""
     current = await read_or_none(api, contract_no, debtor)

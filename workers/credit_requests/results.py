@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Final
@@ -129,10 +129,11 @@ def result(
     outcome: Outcome,
     *,
     stage: Stage = Stage.ANSWER,
+    now: datetime,
     record: Classification | None = None,
     already_registered: bool = False,
 ) -> Output:
-    """A ClassificationResult; Cesce's record, when there is one, wins over what the ERP row said."""
+    """A ClassificationResult handled at `now`; Cesce's record, when there is one, wins over what the ERP row said."""
     value: dict[str, Any] = {
         "outcome": outcome.value,
         "stage": stage.value,
@@ -152,7 +153,7 @@ def result(
         "sourcePartition": facts.source_partition,
         "sourceOffset": facts.source_offset,
         "traceId": facts.trace_id,
-        "handledAt": datetime.now(UTC),
+        "handledAt": now,
     }
     if record is not None:
         value |= {
@@ -177,10 +178,16 @@ def result(
 
 
 def pending_record(
-    topic: str, facts: RequestFacts, record: Classification, *, since: datetime, checks: int, interval: timedelta
+    topic: str,
+    facts: RequestFacts,
+    record: Classification,
+    *,
+    since: datetime,
+    checks: int,
+    now: datetime,
+    interval: timedelta,
 ) -> Output:
-    """The request as the follow-up keeps it (keyed by requestId), due `interval` from now."""
-    now = datetime.now(UTC)
+    """The request as the follow-up keeps it (keyed by requestId), due `interval` after `now`."""
     value = {
         "requestId": facts.request_id,
         "contractNo": facts.contract_no,

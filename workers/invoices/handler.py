@@ -17,15 +17,15 @@ Every Cesce answer has a home:
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from workers.cesce import (
-    CesceClient,
     CesceError,
     CesceNotFound,
     DuplicateSale,
+    HasSales,
     Sale,
     SaleDeclared,
     SaleModified,
@@ -43,11 +43,14 @@ RESULT_SCHEMA = "cesce.results.SaleResult"
 
 
 class InvoicesHandler:
-    """Callable as the runtime's handler; holds the Cesce client and the results topic."""
+    """Callable as the runtime's handler; holds the Sales API, the results topic and the clock."""
 
-    def __init__(self, cesce: CesceClient, results_topic: str) -> None:
-        self._cesce = cesce
+    def __init__(
+        self, cesce: HasSales, results_topic: str, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
+        self._sales = cesce.sales
         self._results_topic = results_topic
+        self._clock = clock
 
     async def __call__(self, record: InputRecord) -> Outcome:
         change: Envelope = record.decoded
@@ -75,9 +78,9 @@ class InvoicesHandler:
 
     async def _declare(self, record: InputRecord, change: Envelope, row: Mapping[str, Any], what: Declare) -> Outcome:
         try:
-            declared = await self._cesce.sales.declare(what.contract_no, what.sale)
+            declared = await self._sales.declare(what.contract_no, what.sale)
         except DuplicateSale:
-            existing = await self._cesce.sales.get(
+            existing = await self._sales.get(
                 what.contract_no, invoice_no=what.sale.invoiceNo, maturity_date=what.sale.maturityDate
             )
             _log.info("sale %s already declared as %s", what.sale.invoiceNo, existing.saleCesceReferenceNo)
@@ -87,12 +90,12 @@ class InvoicesHandler:
 
     async def _modify(self, record: InputRecord, change: Envelope, row: Mapping[str, Any], what: Modify) -> Outcome:
         try:
-            modified = await self._cesce.sales.modify(what.contract_no, what.ref, what.changes)
+            modified = await self._sales.modify(what.contract_no, what.ref, what.changes)
         except CesceNotFound:
             # A redelivered modification that already changed the invoiceNo or maturityDate: the old
             # identity is gone, the new one reads as the ERP's row.
             try:
-                current = await self._cesce.sales.get(
+                current = await self._sales.get(
                     what.contract_no, invoice_no=what.after.invoiceNo, maturity_date=what.after.maturityDate
                 )
             except CesceNotFound:
@@ -131,7 +134,7 @@ class InvoicesHandler:
             "sourcePartition": record.partition,
             "sourceOffset": record.offset,
             "traceId": record.trace_id,
-            "handledAt": datetime.now(UTC),
+            "handledAt": self._clock(),
         }
         if answer is not None:
             result |= {

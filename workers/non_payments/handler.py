@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from workers.cesce import CesceClient, CesceError, RequestedDocument, Settlement
+from workers.cesce import CesceError, HasClaims, RequestedDocument, Settlement
 from workers.cesce_handling import failure_outcome
 from workers.non_payments.plan import AlreadyDeclared, Declare, Deleted, NoChange, Refuse, debtor_of, plan, recognise
 from workers.non_payments.watch import WATCH_SCHEMA, ClaimFileRef, first_watch, is_settled, known_document
@@ -50,11 +50,11 @@ class _Filed:
 
 
 class NonPaymentsHandler:
-    """Callable as the runtime's handler; holds the Cesce client and the topics it publishes to."""
+    """Callable as the runtime's handler; holds the Claims API, the topics it publishes to and the clock."""
 
     def __init__(
         self,
-        cesce: CesceClient,
+        cesce: HasClaims,
         results_topic: str,
         claim_files_topic: str,
         interval: timedelta,

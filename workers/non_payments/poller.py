@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from workers.cesce import CesceAuthError, CesceClient, CesceError, CesceProtocolError, CesceTransientError
+from workers.cesce import CesceAuthError, CesceError, CesceProtocolError, CesceTransientError, HasClaims
 from workers.cesce_handling import failure_outcome
 from workers.non_payments.watch import UPDATE_SCHEMA, WATCH_SCHEMA, ClaimFileRef, poll
 from workers.runtime import TOMBSTONE, Chains, Defer, InputRecord, Outcome, Output, Publish
@@ -41,7 +41,7 @@ class ClaimsPoller:
 
     def __init__(
         self,
-        cesce: CesceClient,
+        cesce: HasClaims,
         updates_topic: str,
         claim_files_topic: str,
         interval: timedelta,

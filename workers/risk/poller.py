@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from workers.cesce import CesceClient, CesceError, CesceTransientError, Classification
+from workers.cesce import CesceError, CesceTransientError, Classification, HasClassifications
 from workers.cesce_handling import describe
 from workers.risk.changes import CHANGE_SCHEMA, LIMIT_SCHEMA, Comparison, Source, compare, debtor_key
 from workers.runtime import TOMBSTONE, Chains, CompactedTable, Defer, InputRecord, Outcome, Output, Publish
@@ -68,7 +68,7 @@ class RiskPoller:
 
     def __init__(
         self,
-        cesce: CesceClient,
+        cesce: HasClassifications,
         limits: CompactedTable,
         *,
         contracts: Collection[str],

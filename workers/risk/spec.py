@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -74,14 +74,20 @@ class RiskTopics(Settings):
 
 
 async def seed_schedules(
-    contracts: Sequence[str], table: CompactedTable, producer_config: Mapping[str, Any], codec: AvroCodec, topic: str
+    contracts: Sequence[str],
+    table: CompactedTable,
+    producer_config: Mapping[str, Any],
+    codec: AvroCodec,
+    topic: str,
+    *,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> list[str]:
     """Append a first schedule for each of `contracts` that has none in `table`; the contracts seeded."""
     known = await table.read()
     missing = [contract for contract in contracts if contract not in known]
     if not missing:
         return []
-    now = datetime.now(UTC)
+    now = clock()
     errors: list[KafkaError] = []
 
     def delivered(error: KafkaError | None, _message: Any) -> None:

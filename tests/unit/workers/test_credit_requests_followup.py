@@ -13,6 +13,8 @@ from workers.runtime.contract import Defer, InputRecord, Publish
 from workers.runtime.registry import schema_registry_client
 from workers.runtime.serde import TOMBSTONE, AvroCodec, state_decoder
 
+NOW = datetime(2026, 1, 12, 9, 0, tzinfo=UTC)
+
 
 def state(offset: int, checks: int, *, due: datetime | None = None) -> dict[str, Any]:
     return {
@@ -44,8 +46,8 @@ def record(value: Any, offset: int = 0) -> InputRecord:
 
 async def test_records_not_due_are_deferred_and_tombstones_do_nothing() -> None:
     async with client_for(FakeCesce()) as cesce:  # a Cesce that fails the test if it is called
-        handler = FollowUpHandler(cesce, "results", "followups", timedelta(seconds=1))
-        later = datetime.now(UTC) + timedelta(minutes=5)
+        handler = FollowUpHandler(cesce, "results", "followups", timedelta(seconds=1), clock=lambda: NOW)
+        later = NOW + timedelta(minutes=5)
         deferred = await handler(record(state(7, 0, due=later)))
         assert isinstance(deferred, Defer)
         assert deferred.until == later
@@ -53,9 +55,9 @@ async def test_records_not_due_are_deferred_and_tombstones_do_nothing() -> None:
 
 
 async def test_a_second_chain_or_a_repeated_check_of_one_request_is_dropped() -> None:
-    later = datetime.now(UTC) + timedelta(minutes=5)
+    later = NOW + timedelta(minutes=5)
     async with client_for(FakeCesce()) as cesce:  # nothing here may call Cesce
-        handler = FollowUpHandler(cesce, "results", "followups", timedelta(seconds=1))
+        handler = FollowUpHandler(cesce, "results", "followups", timedelta(seconds=1), clock=lambda: NOW)
         assert isinstance(await handler(record(state(7, 0, due=later), offset=3)), Defer)
         assert isinstance(await handler(record(state(7, 0, due=later), offset=3)), Defer), "the same record again"
         twin = record(state(7, 0, due=later), offset=4)  # a retried transaction's duplicate
@@ -81,12 +83,13 @@ async def decided_out_of_sight(debtor_request_date: str) -> dict[str, Any]:
     fake.route("GET", f"{base}/classifications", answer(generalData=known))
     fake.route("GET", f"{base}/movements", answer(paginationData={"nextEndorsementNo": "0"}, result=[]))
     async with client_for(fake) as cesce:
-        handler = FollowUpHandler(cesce, "results", "followups", timedelta(seconds=1))
+        handler = FollowUpHandler(cesce, "results", "followups", timedelta(seconds=1), clock=lambda: NOW)
         outcome = await handler(record(state(7, 3)))
     assert isinstance(outcome, Publish)
     final, tombstone = outcome.outputs
     assert (tombstone.topic, tombstone.key, tombstone.value) == ("followups", "SOL-1", None)
     assert isinstance(final.value, dict)
+    assert final.value["handledAt"] == NOW  # the injected clock
     return final.value
 
 

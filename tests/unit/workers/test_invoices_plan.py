@@ -15,7 +15,7 @@ from workers.cesce.client import CesceClient
 from workers.invoices.handler import InvoicesHandler
 from workers.invoices.plan import Declare, Deleted, Modify, NoChange, Refuse, debtor_of, plan
 from workers.runtime.contract import DeadLetter, ErrorCategory, InputRecord
-from workers.runtime.envelope import Envelope
+from workers.runtime.envelope import Envelope, Op
 
 
 def row(**changes: Any) -> dict[str, Any]:
@@ -135,14 +135,14 @@ def test_the_client_settings_take_only_their_own_cesce_variables() -> None:
 # --- a zero amount never reaches Cesce --------------------------------------------------------------
 
 
-def change(op: str, before: dict[str, Any] | None, after: dict[str, Any] | None) -> InputRecord:
-    envelope = Envelope(op=op, before=before, after=after, ts_ms=None, source={})  # type: ignore[arg-type]
+def change(op: Op, before: dict[str, Any] | None, after: dict[str, Any] | None) -> InputRecord:
+    envelope = Envelope(op=op, before=before, after=after, ts_ms=None, source={})
     return InputRecord("erp.invoices", 0, 5, None, b"CLI-0001", b"{}", (), envelope)
 
 
 @pytest.mark.parametrize("amount", [Decimal(0), Decimal("-0"), Decimal("-0.00"), Decimal("-0E+2")])
 @pytest.mark.parametrize("op", ["c", "r", "u"])
-async def test_a_zero_amount_is_a_validation_dead_letter_before_any_call(op: str, amount: Decimal) -> None:
+async def test_a_zero_amount_is_a_validation_dead_letter_before_any_call(op: Op, amount: Decimal) -> None:
     before = row() if op == "u" else None
     async with CesceClient(make_settings(), transport=httpx.MockTransport(no_network)) as client:
         outcome = await InvoicesHandler(client, "cesce.sale-results")(change(op, before, row(amount=amount)))

@@ -6,9 +6,9 @@ value the schema would refuse fails here rather than as an ``internal`` dead let
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -21,6 +21,7 @@ from workers.cesce import (
     CesceTransientError,
     ClaimDocument,
     ClaimFile,
+    ClaimsOperations,
     NonPaymentDeclared,
     Settlement,
 )
@@ -28,7 +29,7 @@ from workers.non_payments.handler import NonPaymentsHandler
 from workers.non_payments.poller import ClaimsPoller
 from workers.non_payments.watch import ClaimFileRef, first_watch, known_document
 from workers.runtime.contract import DeadLetter, Defer, ErrorCategory, InputRecord, Output, Publish, Retry
-from workers.runtime.envelope import Envelope
+from workers.runtime.envelope import Envelope, Op
 from workers.runtime.registry import schema_registry_client
 from workers.runtime.serde import TOMBSTONE, AvroCodec
 
@@ -72,6 +73,13 @@ class FakeClaims:
         return self.answer
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimsClient:
+    """What the worker and the poller use of `CesceClient`: its Claims API (here the fake)."""
+
+    claims: ClaimsOperations
+
+
 @pytest.fixture
 def claims() -> FakeClaims:
     return FakeClaims()
@@ -99,8 +107,8 @@ def encoded(codecs: dict[str, AvroCodec], outcome: object) -> list[Output]:
     return list(outcome.outputs)
 
 
-def change(op: str, before: dict[str, Any] | None, after: dict[str, Any] | None, offset: int = 5) -> InputRecord:
-    envelope = Envelope(op=op, before=before, after=after, ts_ms=None, source={})  # type: ignore[arg-type]
+def change(op: Op, before: dict[str, Any] | None, after: dict[str, Any] | None, offset: int = 5) -> InputRecord:
+    envelope = Envelope(op=op, before=before, after=after, ts_ms=None, source={})
     traceparent = b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
     return InputRecord(
         "erp.non-payments", 0, offset, None, b"CLI-0001", b"{}", (("traceparent", traceparent),), envelope
@@ -118,7 +126,7 @@ def answer(new_file: bool, non_payment: str = "1") -> NonPaymentDeclared:
 
 
 def worker(claims: FakeClaims) -> NonPaymentsHandler:
-    return NonPaymentsHandler(SimpleNamespace(claims=claims), RESULTS, FILES, HOUR, clock=lambda: NOW)  # type: ignore[arg-type]
+    return NonPaymentsHandler(ClaimsClient(claims), RESULTS, FILES, HOUR, clock=lambda: NOW)
 
 
 # --- the worker -------------------------------------------------------------------------------------
@@ -235,7 +243,7 @@ async def test_a_row_refused_by_the_plan_costs_no_call(claims: FakeClaims) -> No
     [("u", row(), row(nonPaymentId="NP-1-renumbered"), "NO_CHANGE"), ("d", row(), None, "DELETED_IN_ERP")],
 )
 async def test_updates_of_nothing_sent_and_deletes_make_no_call(
-    claims: FakeClaims, codecs: dict[str, AvroCodec], case: tuple[str, Any, Any, str]
+    claims: FakeClaims, codecs: dict[str, AvroCodec], case: tuple[Op, Any, Any, str]
 ) -> None:
     op, before, after, outcome = case
     (result,) = encoded(codecs, await worker(claims)(change(op, before, after)))
@@ -285,7 +293,7 @@ def watched(since: datetime = NOW - HOUR, watch_id: str = "erp.non-payments:0:5"
 
 
 def poller(claims: FakeClaims, now: datetime = NOW) -> ClaimsPoller:
-    return ClaimsPoller(SimpleNamespace(claims=claims), UPDATES, FILES, HOUR, clock=lambda: now)  # type: ignore[arg-type]
+    return ClaimsPoller(ClaimsClient(claims), UPDATES, FILES, HOUR, clock=lambda: now)
 
 
 async def test_a_record_not_yet_due_is_deferred_until_its_time(claims: FakeClaims) -> None:
@@ -337,8 +345,11 @@ async def test_a_second_chain_of_a_followed_file_is_dropped_and_the_earlier_one_
     assert claims.calls == ["documents", "settlements"]
     # a poller that met the later chain first (after a restart) switches to the earlier one for good
     fresh = poller(claims)
-    assert len((await fresh(watch_record(redelivered, 4))).outputs) == 1  # type: ignore[union-attr]
-    assert len((await fresh(watch_record(first, 3))).outputs) == 1  # type: ignore[union-attr]
+    switched, kept = await fresh(watch_record(redelivered, 4)), await fresh(watch_record(first, 3))
+    assert isinstance(switched, Publish)
+    assert isinstance(kept, Publish)
+    assert len(switched.outputs) == 1
+    assert len(kept.outputs) == 1
     assert await fresh(watch_record(redelivered | {"checks": 1}, 6)) == Publish([])
 
 

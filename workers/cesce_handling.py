@@ -13,8 +13,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from typing import TypeVar
 
 from workers.cesce import (
     CesceAuthError,
@@ -27,9 +29,30 @@ from workers.cesce import (
     CesceTransientError,
     CesceValidationError,
 )
-from workers.runtime import DeadLetter, ErrorCategory, Handler, Retry, WorkerContext
+from workers.change_plans import Deleted, NoChange, Refuse, Row
+from workers.runtime import (
+    DeadLetter,
+    DecoderFactory,
+    Envelope,
+    ErrorCategory,
+    Handler,
+    Outcome,
+    Retry,
+    WorkerContext,
+    WorkerSpec,
+)
 
-__all__ = ["cesce_client", "describe", "failure_outcome", "with_cesce"]
+P = TypeVar("P")
+
+__all__ = [
+    "Loop",
+    "carry_change",
+    "cesce_client",
+    "describe",
+    "failure_outcome",
+    "with_cesce",
+    "worker_and_companion",
+]
 
 
 def with_cesce(
@@ -73,3 +96,62 @@ def failure_outcome(error: CesceError) -> DeadLetter | Retry:
     if isinstance(error, CesceAuthError | CesceProtocolError):
         return Retry(error.error_code or type(error).__name__, str(error))
     raise error
+
+
+@dataclass(frozen=True)
+class Loop:
+    """One consumer of a worker's process: the topic it reads, the topics it writes, how it decodes what it
+    reads, and its handler made from the process's Cesce client."""
+
+    input: str
+    outputs: Sequence[str]
+    decoder: DecoderFactory
+    make: Callable[[CesceClient], Handler]
+
+
+def worker_and_companion(
+    name: str, settings: CesceSettings, worker: Loop, companion: Loop, *, role: str
+) -> list[WorkerSpec]:
+    """A worker and the companion loop that follows what it started (``<name>.<role>``), each with its client."""
+    return [
+        WorkerSpec(
+            name=name,
+            input_topics=[worker.input],
+            output_topics=list(worker.outputs),
+            decoder=worker.decoder,
+            handler=with_cesce(settings, worker.make),
+        ),
+        WorkerSpec(
+            name=name,
+            role=role,
+            input_topics=[companion.input],
+            output_topics=list(companion.outputs),
+            decoder=companion.decoder,
+            handler=with_cesce(settings, companion.make),
+        ),
+    ]
+
+
+async def carry_change(
+    change: Envelope,
+    decision: P | Deleted | NoChange | Refuse,
+    *,
+    unchanged: Callable[[Row, str], Outcome],
+    execute: Callable[[Row, P], Awaitable[Outcome]],
+) -> Outcome:
+    """What every worker does with its plan's `decision` for one ERP change: a refusal is a validation dead
+    letter; a delete or a change Cesce was never sent is `unchanged(row, "DELETED_IN_ERP" | "NO_CHANGE")`, with
+    no call; anything else is `execute(row, decision)`, whose Cesce errors become outcomes (`failure_outcome`)."""
+    if isinstance(decision, Refuse):
+        return DeadLetter(ErrorCategory.VALIDATION, decision.field, decision.reason)
+    row = change.after if change.after is not None else change.before
+    if row is None:  # the plans refuse such a change first; kept for the type checker
+        return DeadLetter(ErrorCategory.VALIDATION, "after", "a change without a row")
+    if isinstance(decision, Deleted):
+        return unchanged(row, "DELETED_IN_ERP")
+    if isinstance(decision, NoChange):
+        return unchanged(row, "NO_CHANGE")
+    try:
+        return await execute(row, decision)
+    except CesceError as exc:
+        return failure_outcome(exc)

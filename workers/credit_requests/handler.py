@@ -20,10 +20,11 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from workers.cesce import CesceError, Classification, DebtorId, HasClassifications
-from workers.cesce_handling import failure_outcome
+from workers.cesce import Classification, DebtorId, HasClassifications
+from workers.cesce_handling import carry_change
+from workers.change_plans import Row
 from workers.credit_requests.lookup import find_registered
-from workers.credit_requests.plan import Classify, Deleted, NoChange, Refuse, plan
+from workers.credit_requests.plan import Classify, plan
 from workers.credit_requests.results import Outcome, RequestFacts, outcome_of, pending_record, result
 from workers.runtime import DeadLetter, Envelope, ErrorCategory, InputRecord, Output, Publish
 from workers.runtime import Outcome as RuntimeOutcome
@@ -61,24 +62,17 @@ class CreditRequestsHandler:
 
     async def __call__(self, record: InputRecord) -> RuntimeOutcome:
         change: Envelope = record.decoded
-        try:
-            return await self._handle(record, change)
-        except CesceError as exc:
-            return failure_outcome(exc)
 
-    async def _handle(self, record: InputRecord, change: Envelope) -> RuntimeOutcome:
-        decision = plan(change.op, change.before, change.after)
-        if isinstance(decision, Refuse):
-            return DeadLetter(ErrorCategory.VALIDATION, decision.field, decision.reason)
-        row = change.after if change.after is not None else change.before
-        if row is None:  # plan() refuses such a change first; kept for the type checker
-            return DeadLetter(ErrorCategory.VALIDATION, "after", "a change without a row")
-        facts = RequestFacts.of_change(record, change.op, row)
-        if isinstance(decision, Deleted):
-            return Publish([result(self._results_topic, facts, Outcome.DELETED_IN_ERP, now=self._clock())])
-        if isinstance(decision, NoChange):
-            return Publish([result(self._results_topic, facts, Outcome.NO_CHANGE, now=self._clock())])
-        return await self._classify(facts, decision)
+        def unchanged(row: Row, outcome: str) -> RuntimeOutcome:
+            facts = RequestFacts.of_change(record, change.op, row)
+            return Publish([result(self._results_topic, facts, Outcome(outcome), now=self._clock())])
+
+        return await carry_change(
+            change,
+            plan(change.op, change.before, change.after),
+            unchanged=unchanged,
+            execute=lambda row, decision: self._classify(RequestFacts.of_change(record, change.op, row), decision),
+        )
 
     async def _classify(self, facts: RequestFacts, what: Classify) -> RuntimeOutcome:
         api = self._classifications

@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import timedelta
 
-from confluent_kafka.schema_registry import SchemaRegistryClient
 from pydantic import Field
 
-from workers.cesce import CesceSettings
-from workers.cesce_handling import with_cesce
+from workers.cesce import CesceClient, CesceSettings
+from workers.cesce_handling import Loop, worker_and_companion
 from workers.credit_requests.followup import FollowUpHandler
 from workers.credit_requests.handler import CreditRequestsHandler
 from workers.credit_requests.results import PENDING_SCHEMA
-from workers.runtime import Decoder, EnvelopeDecoder, WorkerSpec, state_decoder
+from workers.runtime import Handler, WorkerSpec, envelopes, states
 from workers.settings import Settings, from_env
 
 __all__ = ["ROW_SCHEMA", "CreditRequestsTopics", "credit_requests_specs"]
@@ -30,38 +29,23 @@ class CreditRequestsTopics(Settings):
     """How often a request EN TRÁMITE is read again."""
 
 
-def _envelopes(registry: SchemaRegistryClient) -> Decoder:
-    return EnvelopeDecoder(registry, ROW_SCHEMA).decode
-
-
-def _pending(registry: SchemaRegistryClient) -> Decoder:
-    return state_decoder(registry, PENDING_SCHEMA)
-
-
 def credit_requests_specs(env: Mapping[str, str]) -> list[WorkerSpec]:
     """The worker and its follow-up, configured by `env` (the topics above, ``CESCE_*``)."""
     topics = from_env(CreditRequestsTopics, env)
     cesce_settings = CesceSettings.from_env(env)
     interval = timedelta(seconds=topics.followup_seconds)
 
-    return [
-        WorkerSpec(
-            name="credit-requests",
-            input_topics=[topics.input],
-            output_topics=[topics.results, topics.pending],
-            decoder=_envelopes,
-            handler=with_cesce(
-                cesce_settings, lambda cesce: CreditRequestsHandler(cesce, topics.results, topics.pending, interval)
-            ),
-        ),
-        WorkerSpec(
-            name="credit-requests",
-            role="followups",
-            input_topics=[topics.pending],
-            output_topics=[topics.results, topics.pending],
-            decoder=_pending,
-            handler=with_cesce(
-                cesce_settings, lambda cesce: FollowUpHandler(cesce, topics.results, topics.pending, interval)
-            ),
-        ),
-    ]
+    def answer(cesce: CesceClient) -> Handler:
+        return CreditRequestsHandler(cesce, topics.results, topics.pending, interval)
+
+    def follow(cesce: CesceClient) -> Handler:
+        return FollowUpHandler(cesce, topics.results, topics.pending, interval)
+
+    outputs = [topics.results, topics.pending]
+    return worker_and_companion(
+        "credit-requests",
+        cesce_settings,
+        Loop(topics.input, outputs, envelopes(ROW_SCHEMA), answer),
+        Loop(topics.pending, outputs, states(PENDING_SCHEMA), follow),
+        role="followups",
+    )

@@ -22,7 +22,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from workers.cesce import (
-    CesceError,
     CesceNotFound,
     DuplicateSale,
     HasSales,
@@ -31,8 +30,9 @@ from workers.cesce import (
     SaleModified,
 )
 from workers.cesce.catalogue import SALE_REJECTED
-from workers.cesce_handling import failure_outcome
-from workers.invoices.plan import Declare, Deleted, Modify, NoChange, Refuse, debtor_of, plan
+from workers.cesce_handling import carry_change
+from workers.change_plans import Row
+from workers.invoices.plan import Declare, Modify, debtor_of, plan
 from workers.runtime import DeadLetter, Envelope, ErrorCategory, InputRecord, Outcome, Output, Publish
 
 __all__ = ["RESULT_SCHEMA", "InvoicesHandler"]
@@ -54,27 +54,24 @@ class InvoicesHandler:
 
     async def __call__(self, record: InputRecord) -> Outcome:
         change: Envelope = record.decoded
-        try:
-            return await self._handle(record, change)
-        except DuplicateSale:  # only from a modification that collides with another sale
-            return DeadLetter(ErrorCategory.BUSINESS, "duplicate", "the modified sale would duplicate another sale")
-        except CesceError as exc:
-            return failure_outcome(exc)
 
-    async def _handle(self, record: InputRecord, change: Envelope) -> Outcome:
-        decision = plan(change.op, change.before, change.after)
-        row = change.after if change.after is not None else change.before
-        if isinstance(decision, Refuse):
-            return DeadLetter(ErrorCategory.VALIDATION, decision.field, decision.reason)
-        if row is None:  # plan() refuses such a change first; kept for the type checker
-            return DeadLetter(ErrorCategory.VALIDATION, "after", "a change without a row")
-        if isinstance(decision, Deleted):
-            return self._publish(record, change, row, "DELETED_IN_ERP", None)
-        if isinstance(decision, NoChange):
-            return self._publish(record, change, row, "NO_CHANGE", None)
-        if isinstance(decision, Declare):
-            return await self._declare(record, change, row, decision)
-        return await self._modify(record, change, row, decision)
+        async def execute(row: Row, decision: object) -> Outcome:  # a Declare or a Modify
+            if isinstance(decision, Declare):
+                return await self._declare(record, change, row, decision)
+            if isinstance(decision, Modify):
+                try:
+                    return await self._modify(record, change, row, decision)
+                except DuplicateSale:  # only from a modification that collides with another sale
+                    description = "the modified sale would duplicate another sale"
+                    return DeadLetter(ErrorCategory.BUSINESS, "duplicate", description)
+            raise TypeError(f"not a plan for Cesce: {decision!r}")
+
+        return await carry_change(
+            change,
+            plan(change.op, change.before, change.after),
+            unchanged=lambda row, outcome: self._publish(record, change, row, outcome, None),
+            execute=execute,
+        )
 
     async def _declare(self, record: InputRecord, change: Envelope, row: Mapping[str, Any], what: Declare) -> Outcome:
         try:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from confluent_kafka.schema_registry import SchemaRegistryClient
 from pydantic import Field
 
 from workers.cesce import CesceSettings
 from workers.cesce_handling import with_cesce
 from workers.invoices.handler import InvoicesHandler
-from workers.runtime import Decoder, EnvelopeDecoder, WorkerSpec
+from workers.runtime import WorkerSpec, envelopes
 from workers.settings import Settings, from_env
 
 __all__ = ["ROW_SCHEMA", "InvoicesTopics", "invoices_spec"]
@@ -23,10 +22,6 @@ class InvoicesTopics(Settings):
     results: str = Field(default="cesce.sale-results", alias="SALE_RESULTS_TOPIC")
 
 
-def _decoder(registry: SchemaRegistryClient) -> Decoder:
-    return EnvelopeDecoder(registry, ROW_SCHEMA).decode
-
-
 def invoices_spec(env: Mapping[str, str]) -> WorkerSpec:
     """The worker, configured by `env` (``INVOICES_TOPIC``, ``SALE_RESULTS_TOPIC``, ``CESCE_*``)."""
     topics = from_env(InvoicesTopics, env)
@@ -36,6 +31,6 @@ def invoices_spec(env: Mapping[str, str]) -> WorkerSpec:
         name="invoices",
         input_topics=[topics.input],
         output_topics=[topics.results],
-        decoder=_decoder,
+        decoder=envelopes(ROW_SCHEMA),
         handler=with_cesce(cesce_settings, lambda cesce: InvoicesHandler(cesce, topics.results)),
     )

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from workers.cesce import CesceError, HasClaims, RequestedDocument, Settlement
-from workers.cesce_handling import failure_outcome
-from workers.non_payments.plan import AlreadyDeclared, Declare, Deleted, NoChange, Refuse, debtor_of, plan, recognise
+from workers.cesce import HasClaims, RequestedDocument, Settlement
+from workers.cesce_handling import carry_change
+from workers.non_payments.plan import AlreadyDeclared, Declare, Refuse, debtor_of, plan, recognise
 from workers.non_payments.watch import WATCH_SCHEMA, ClaimFileRef, first_watch, is_settled, known_document
 from workers.runtime import DeadLetter, Envelope, ErrorCategory, InputRecord, Outcome, Output, Publish
 
@@ -68,23 +68,12 @@ class NonPaymentsHandler:
 
     async def __call__(self, record: InputRecord) -> Outcome:
         change: Envelope = record.decoded
-        try:
-            return await self._handle(record, change)
-        except CesceError as exc:
-            return failure_outcome(exc)
-
-    async def _handle(self, record: InputRecord, change: Envelope) -> Outcome:
-        decision = plan(change.op, change.before, change.after)
-        row = change.after if change.after is not None else change.before
-        if isinstance(decision, Refuse):
-            return DeadLetter(ErrorCategory.VALIDATION, decision.field, decision.reason)
-        if row is None:  # the envelope decoder refuses such a change first; kept for the type checker
-            return DeadLetter(ErrorCategory.VALIDATION, "after", "a change without a row")
-        if isinstance(decision, Deleted):
-            return Publish([self._result(record, change, row, "DELETED_IN_ERP")])
-        if isinstance(decision, NoChange):
-            return Publish([self._result(record, change, row, "NO_CHANGE")])
-        return await self._declare(record, change, row, decision)
+        return await carry_change(
+            change,
+            plan(change.op, change.before, change.after),
+            unchanged=lambda row, outcome: Publish([self._result(record, change, row, outcome)]),
+            execute=lambda row, decision: self._declare(record, change, row, decision),
+        )
 
     async def _declare(self, record: InputRecord, change: Envelope, row: Mapping[str, Any], what: Declare) -> Outcome:
         files = await self._claims.claim_files(what.contract_no, what.debtor)

@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import timedelta
 
-from confluent_kafka.schema_registry import SchemaRegistryClient
 from pydantic import Field
 
-from workers.cesce import CesceSettings
-from workers.cesce_handling import with_cesce
+from workers.cesce import CesceClient, CesceSettings
+from workers.cesce_handling import Loop, worker_and_companion
 from workers.non_payments.handler import NonPaymentsHandler
 from workers.non_payments.poller import ClaimsPoller
 from workers.non_payments.watch import WATCH_SCHEMA
-from workers.runtime import Decoder, EnvelopeDecoder, WorkerSpec, state_decoder
+from workers.runtime import Handler, WorkerSpec, envelopes, states
 from workers.settings import Settings, from_env
 
 __all__ = ["ROW_SCHEMA", "NonPaymentsTopics", "non_payments_specs"]
@@ -31,38 +30,22 @@ class NonPaymentsTopics(Settings):
     """How often a followed claim file is read again."""
 
 
-def _envelopes(registry: SchemaRegistryClient) -> Decoder:
-    return EnvelopeDecoder(registry, ROW_SCHEMA).decode
-
-
-def _watches(registry: SchemaRegistryClient) -> Decoder:
-    return state_decoder(registry, WATCH_SCHEMA)
-
-
 def non_payments_specs(env: Mapping[str, str]) -> list[WorkerSpec]:
     """The worker and its claims poller, configured by `env` (the topics above, ``CESCE_*``)."""
     topics = from_env(NonPaymentsTopics, env)
     cesce_settings = CesceSettings.from_env(env)
     interval = timedelta(seconds=topics.poll_interval_seconds)
 
-    return [
-        WorkerSpec(
-            name="non-payments",
-            input_topics=[topics.input],
-            output_topics=[topics.results, topics.claim_files],
-            decoder=_envelopes,
-            handler=with_cesce(
-                cesce_settings, lambda cesce: NonPaymentsHandler(cesce, topics.results, topics.claim_files, interval)
-            ),
-        ),
-        WorkerSpec(
-            name="non-payments",
-            role="claims-poller",
-            input_topics=[topics.claim_files],
-            output_topics=[topics.claim_updates, topics.claim_files],
-            decoder=_watches,
-            handler=with_cesce(
-                cesce_settings, lambda cesce: ClaimsPoller(cesce, topics.claim_updates, topics.claim_files, interval)
-            ),
-        ),
-    ]
+    def declare(cesce: CesceClient) -> Handler:
+        return NonPaymentsHandler(cesce, topics.results, topics.claim_files, interval)
+
+    def watch(cesce: CesceClient) -> Handler:
+        return ClaimsPoller(cesce, topics.claim_updates, topics.claim_files, interval)
+
+    return worker_and_companion(
+        "non-payments",
+        cesce_settings,
+        Loop(topics.input, [topics.results, topics.claim_files], envelopes(ROW_SCHEMA), declare),
+        Loop(topics.claim_files, [topics.claim_updates, topics.claim_files], states(WATCH_SCHEMA), watch),
+        role="claims-poller",
+    )

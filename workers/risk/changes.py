@@ -49,24 +49,7 @@ DENIALS_KEPT: Final = timedelta(days=3)
 """How long a denial's key is kept: longer than the 48-hour movements can show it again."""
 
 _PENDING, _IN_FORCE, _REJECTED, _CANCELLED = (s.value for s in ClassificationStatus)
-_COMPARED: Final = (
-    "endorsementNo",
-    "customerReference",
-    "countryCode",
-    "taxCode",
-    "companyName",
-    "cesceCode",
-    "statusCode",
-    "reasonStatusCode",
-    "creditLimitRequested",
-    "creditLimitGranted",
-    "currencyCode",
-    "paymentTermsRequested",
-    "paymentTermsGranted",
-    "requestDate",
-    "effectiveDate",
-    "statusDate",
-)
+_COMPARED: Final = tuple(Classification.model_fields)  # every field of Cesce's record of a debtor
 
 _log = logging.getLogger(__name__)
 

@@ -27,13 +27,12 @@ from workers.risk.poller import SCHEDULE_SCHEMA, Intervals, RiskPoller, first_sc
 from workers.runtime import (
     AvroCodec,
     CompactedTable,
-    Decoder,
     Handler,
     RuntimeSettings,
     WorkerContext,
     WorkerSpec,
     client_config,
-    state_decoder,
+    states,
 )
 from workers.settings import Settings, from_env
 
@@ -116,9 +115,6 @@ def risk_poller_spec(env: Mapping[str, str]) -> WorkerSpec:
     settings = from_env(RuntimeSettings, env)
     readers = client_config(settings, env, consumer=True)
 
-    def schedules(registry: SchemaRegistryClient) -> Decoder:
-        return state_decoder(registry, SCHEDULE_SCHEMA)
-
     async def seed(registry: SchemaRegistryClient) -> None:
         """The first schedules, from a reader of the schedule topic needed only at start."""
         codec = AvroCodec(registry, SCHEDULE_SCHEMA)
@@ -151,6 +147,6 @@ def risk_poller_spec(env: Mapping[str, str]) -> WorkerSpec:
         name="risk-poller",
         input_topics=[topics.schedule],
         output_topics=[topics.changes, topics.limits, topics.schedule],
-        decoder=schedules,
+        decoder=states(SCHEDULE_SCHEMA),
         handler=handler,
     )

@@ -23,7 +23,7 @@ from workers.runtime.envelope import Envelope, EnvelopeDecoder
 from workers.runtime.run import client_config
 from workers.runtime.serde import TOMBSTONE, AvroCodec, Tombstone, state_decoder
 from workers.runtime.settings import RuntimeSettings
-from workers.runtime.spec import Decoder, Encoder, WorkerContext, WorkerSpec
+from workers.runtime.spec import Decoder, DecoderFactory, Encoder, WorkerContext, WorkerSpec, envelopes, states
 from workers.runtime.table import CompactedTable
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "CompactedTable",
     "DeadLetter",
     "Decoder",
+    "DecoderFactory",
     "Defer",
     "Encoder",
     "Envelope",
@@ -49,5 +50,7 @@ __all__ = [
     "WorkerContext",
     "WorkerSpec",
     "client_config",
+    "envelopes",
     "state_decoder",
+    "states",
 ]

@@ -16,14 +16,18 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from workers.observability.health import Health
 from workers.runtime.contract import Handler, Output
+from workers.runtime.envelope import EnvelopeDecoder
+from workers.runtime.serde import state_decoder
 from workers.runtime.settings import RuntimeSettings
 
-__all__ = ["Decoder", "Encoder", "WorkerContext", "WorkerSpec"]
+__all__ = ["Decoder", "DecoderFactory", "Encoder", "WorkerContext", "WorkerSpec", "envelopes", "states"]
 
 Decoder = Callable[[bytes | None, str], Any]
 """(value bytes, topic) -> the decoded value; any exception means the record cannot be decoded."""
 Encoder = Callable[[Output], bytes | None]
 """An output's value -> bytes (Avro for a mapping with a schema)."""
+DecoderFactory = Callable[[SchemaRegistryClient], Decoder]
+"""What a `WorkerSpec` declares: its decoder, made once the process has its Schema Registry client."""
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,7 @@ class WorkerSpec:
     name: str
     input_topics: Sequence[str]
     output_topics: Sequence[str]
-    decoder: Callable[[SchemaRegistryClient], Decoder]
+    decoder: DecoderFactory
     handler: Callable[[WorkerContext], AbstractAsyncContextManager[Handler]]
     dlq_suffix: str = ".dlq"
     role: str | None = None
@@ -60,3 +64,21 @@ class WorkerSpec:
         """``WORKER_GROUP_ID`` (default ``cesce-<name>``), suffixed with ``.<role>`` for a companion."""
         base = settings.group_id or f"cesce-{self.name}"
         return base if self.role is None else f"{base}.{self.role}"
+
+
+def envelopes(schema_name: str) -> DecoderFactory:
+    """A `WorkerSpec.decoder` for change records (Debezium envelopes, Avro or JSON) of `schema_name` rows."""
+
+    def decoder(registry: SchemaRegistryClient) -> Decoder:
+        return EnvelopeDecoder(registry, schema_name).decode
+
+    return decoder
+
+
+def states(schema_name: str) -> DecoderFactory:
+    """A `WorkerSpec.decoder` for a compacted state topic of `schema_name` records (a tombstone is `TOMBSTONE`)."""
+
+    def decoder(registry: SchemaRegistryClient) -> Decoder:
+        return state_decoder(registry, schema_name)
+
+    return decoder

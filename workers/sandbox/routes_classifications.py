@@ -7,6 +7,7 @@ from typing import Any, Final
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
+from workers.cesce.models.classifications import Classification
 from workers.sandbox import classifications as cls
 from workers.sandbox import openapi as oa
 from workers.sandbox import portfolio as pf
@@ -18,24 +19,7 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/classifications/v1", tags=["Classifications"])
 _ERRORS: Final = oa.error_responses(400, 401, 403, 404, 405, 422, 429, 500)
-_RECORD_FIELDS: Final = (
-    "endorsementNo",
-    "customerReference",
-    "countryCode",
-    "taxCode",
-    "companyName",
-    "cesceCode",
-    "statusCode",
-    "reasonStatusCode",
-    "creditLimitRequested",
-    "creditLimitGranted",
-    "currencyCode",
-    "paymentTermsRequested",
-    "paymentTermsGranted",
-    "requestDate",
-    "effectiveDate",
-    "statusDate",
-)
+_RECORD_FIELDS: Final = tuple(Classification.model_fields)  # the record as the client reads it
 _RECORD: Final = oa.object_schema((Field(name) for name in _RECORD_FIELDS), title="ClassificationRecord")
 _RECORD_ANSWER: Final = oa.envelope(generalData=_RECORD)
 _PAGE_ANSWER: Final = oa.envelope(

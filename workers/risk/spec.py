@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from confluent_kafka import KafkaError, Producer
-from confluent_kafka.schema_registry import SchemaRegistryClient
 from pydantic import Field, field_validator
 
 from workers.cesce import CesceSettings
@@ -28,10 +27,8 @@ from workers.runtime import (
     AvroCodec,
     CompactedTable,
     Handler,
-    RuntimeSettings,
     WorkerContext,
     WorkerSpec,
-    client_config,
     states,
 )
 from workers.settings import Settings, from_env
@@ -112,23 +109,20 @@ def risk_poller_spec(env: Mapping[str, str]) -> WorkerSpec:
     """The risk poller, configured by `env` (the settings above, ``CESCE_*``, ``KAFKA_*``)."""
     topics = from_env(RiskTopics, env)
     cesce_settings = CesceSettings.from_env(env)
-    settings = from_env(RuntimeSettings, env)
-    readers = client_config(settings, env, consumer=True)
 
-    async def seed(registry: SchemaRegistryClient) -> None:
+    async def seed(context: WorkerContext) -> None:
         """The first schedules, from a reader of the schedule topic needed only at start."""
-        codec = AvroCodec(registry, SCHEDULE_SCHEMA)
-        schedule = CompactedTable(topics.schedule, readers, codec.decode)
+        codec = AvroCodec(context.registry, SCHEDULE_SCHEMA)
+        schedule = CompactedTable(topics.schedule, context.kafka(True), codec.decode)
         try:
-            producer = client_config(settings, env, consumer=False)
-            await seed_schedules(topics.contract_numbers, schedule, producer, codec, topics.schedule)
+            await seed_schedules(topics.contract_numbers, schedule, context.kafka(False), codec, topics.schedule)
         finally:
             schedule.close()
 
     @asynccontextmanager
     async def handler(context: WorkerContext) -> AsyncIterator[Handler]:
-        await seed(context.registry)
-        limits = CompactedTable(topics.limits, readers, AvroCodec(context.registry, LIMIT_SCHEMA).decode)
+        await seed(context)
+        limits = CompactedTable(topics.limits, context.kafka(True), AvroCodec(context.registry, LIMIT_SCHEMA).decode)
         try:
             async with cesce_client(cesce_settings, context) as cesce:
                 yield RiskPoller(

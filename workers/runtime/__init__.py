@@ -20,9 +20,7 @@ from workers.runtime.contract import (
     Retry,
 )
 from workers.runtime.envelope import Envelope, EnvelopeDecoder
-from workers.runtime.run import client_config
 from workers.runtime.serde import TOMBSTONE, AvroCodec, Tombstone, state_decoder
-from workers.runtime.settings import RuntimeSettings
 from workers.runtime.spec import Decoder, DecoderFactory, Encoder, WorkerContext, WorkerSpec, envelopes, states
 from workers.runtime.table import CompactedTable
 
@@ -45,11 +43,9 @@ __all__ = [
     "Output",
     "Publish",
     "Retry",
-    "RuntimeSettings",
     "Tombstone",
     "WorkerContext",
     "WorkerSpec",
-    "client_config",
     "envelopes",
     "state_decoder",
     "states",

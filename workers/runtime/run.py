@@ -135,7 +135,10 @@ async def serve(
         reconcile,
     )
     registry = registry_from_env(env)
-    async with spec.handler(WorkerContext(spec.label, registry, health)) as handler:
+    context = WorkerContext(
+        spec.label, registry, health, kafka=lambda consumer: client_config(settings, env, consumer=consumer)
+    )
+    async with spec.handler(context) as handler:
         engine = Engine(
             worker=spec.label,
             settings=settings,

@@ -32,12 +32,16 @@ DecoderFactory = Callable[[SchemaRegistryClient], Decoder]
 
 @dataclass(frozen=True)
 class WorkerContext:
-    """What the runtime gives a handler factory: the process's Schema Registry client and health checks."""
+    """What the runtime gives a handler factory: the process's Schema Registry client, health checks, and the
+    librdkafka settings of its own clients (a state table's reader, a seeding producer), built from the
+    settings the entry point validated once."""
 
     label: str
     """The spec's label (``invoices``, ``credit-requests.followups``): prefixes its readiness checks."""
     registry: SchemaRegistryClient
     health: Health = field(default_factory=Health)
+    kafka: Callable[[bool], dict[str, Any]] = field(default=lambda consumer: {})
+    """``kafka(consumer)``: the broker and the ``KAFKA_*`` settings for a consumer (True) or a producer."""
 
 
 @dataclass(frozen=True)

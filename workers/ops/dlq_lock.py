@@ -36,6 +36,8 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final
 
+from workers.runtime.embedded import is_mock_cluster_id
+
 if TYPE_CHECKING:
     from workers.runtime.transactions import Encoded
 
@@ -50,7 +52,6 @@ __all__ = [
     "lock_key",
 ]
 
-_MOCK_CLUSTER_ID_PREFIX: Final = "mockCluster"
 """How `workers.runtime.embedded.is_mock_cluster` knows librdkafka's mock cluster."""
 LEASE_MARGIN_SECONDS: Final = 60.0
 """Added to ``--timeout`` for the lease: the longest a holder goes without a renew is its ledger
@@ -59,7 +60,7 @@ read (at most ``--timeout``) and one transaction."""
 
 def fences(cluster_id: str | None) -> bool:
     """Whether the cluster with this id fences an older producer on ``init_transactions``: all but the mock."""
-    return not (cluster_id or "").startswith(_MOCK_CLUSTER_ID_PREFIX)
+    return not is_mock_cluster_id(cluster_id)
 
 
 def lock_key(dlq_topic: str) -> str:

@@ -212,14 +212,6 @@ def open_publisher(config: Mapping[str, Any]) -> Publisher:
     return TransactionalPublisher(config)
 
 
-def _fenced(exc: BaseException) -> bool:
-    """Whether `exc` (a `ProducerFailed`) comes from a newer producer with our transactional.id, rather
-    than any other fatal error (authorisation, ...), which is not another replay's doing."""
-    from workers.runtime.errors import ProducerFailed  # noqa: PLC0415
-
-    return isinstance(exc, ProducerFailed) and exc.fenced
-
-
 @dataclass(slots=True)
 class Publication:
     """What `publish` did: records replayed by target topic, and why it stopped early, if it did."""
@@ -269,7 +261,7 @@ def publish(
                 publisher.commit(records, [], None)
             except ProducerFailed as exc:  # fatal: this producer can do nothing more
                 dlq_topic = batch[0].record.topic
-                if _fenced(exc):
+                if exc.fenced:  # a newer replay took over, not any other fatal error
                     done.superseded = True
                     done.failure = (
                         f"another replay of {dlq_topic} took over (it fenced transactional.id "

@@ -62,14 +62,13 @@ class ConsumerThread:
         on_assign: PartitionsCallback,
         on_revoke: PartitionsCallback,
         on_lost: PartitionsCallback,
-        on_statistics: Callable[[str], None] | None = None,
+        on_statistics: Callable[[str], None],
         batch_size: int,
         callback_timeout: float,
     ) -> None:
         self._statistics: list[str] = []  # documents waiting for the records consumed with them
         self._on_statistics = on_statistics
-        extra: dict[str, Any] = {"stats_cb": self._statistics.append} if on_statistics is not None else {}
-        self._consumer = Consumer({**config, **extra})
+        self._consumer = Consumer({**config, "stats_cb": self._statistics.append})
         self._generation = 0  # bumped by every rebalance callback: pause and resume belong to one
         self._topics = list(topics)
         self._loop = loop
@@ -161,9 +160,8 @@ class ConsumerThread:
             self._loop.call_soon_threadsafe(self.finished.set)
 
     def _hand_statistics(self) -> None:
-        if self._on_statistics is not None:
-            while self._statistics:
-                self._loop.call_soon_threadsafe(self._on_statistics, self._statistics.pop(0))
+        while self._statistics:
+            self._loop.call_soon_threadsafe(self._on_statistics, self._statistics.pop(0))
 
     def _serve_closed(self) -> None:
         while True:

@@ -162,7 +162,11 @@ def is_mock_cluster(
     `confluent_kafka.KafkaException`: "not a mock" would be a guess.
     """
     admin = AdminClient({**(config or {}), "bootstrap.servers": bootstrap_servers})
-    cluster_id: object = admin.list_topics(timeout=timeout).cluster_id
+    return is_mock_cluster_id(admin.list_topics(timeout=timeout).cluster_id)
+
+
+def is_mock_cluster_id(cluster_id: object) -> bool:
+    """Whether a cluster id, as metadata gives it, is a librdkafka mock cluster's."""
     return isinstance(cluster_id, str) and cluster_id.startswith(_MOCK_CLUSTER_ID_PREFIX)
 
 

@@ -136,7 +136,7 @@ async def serve(
     )
     registry = registry_from_env(env)
     context = WorkerContext(
-        spec.label, registry, health, kafka=lambda consumer: client_config(settings, env, consumer=consumer)
+        spec.label, registry, kafka=lambda consumer: client_config(settings, env, consumer=consumer), health=health
     )
     async with spec.handler(context) as handler:
         engine = Engine(

@@ -39,9 +39,9 @@ class WorkerContext:
     label: str
     """The spec's label (``invoices``, ``credit-requests.followups``): prefixes its readiness checks."""
     registry: SchemaRegistryClient
-    health: Health = field(default_factory=Health)
-    kafka: Callable[[bool], dict[str, Any]] = field(default=lambda consumer: {})
+    kafka: Callable[[bool], dict[str, Any]]
     """``kafka(consumer)``: the broker and the ``KAFKA_*`` settings for a consumer (True) or a producer."""
+    health: Health = field(default_factory=Health)
 
 
 @dataclass(frozen=True)

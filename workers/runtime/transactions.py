@@ -29,6 +29,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
@@ -90,7 +91,7 @@ def _fatal(error: KafkaError) -> bool:
     return error.fatal() or error.code() in _FATAL_CODES
 
 
-class Refusal:
+class Refusal(StrEnum):
     """What a record refused by the cluster needs (`refusal_of`)."""
 
     RECORD = "record"
@@ -101,7 +102,7 @@ class Refusal:
     """Anything else: the batch goes again."""
 
 
-def refusal_of(error: KafkaError) -> str:
+def refusal_of(error: KafkaError) -> Refusal:
     code = error.code()
     if code in _RECORD_ERRORS:
         return Refusal.RECORD

@@ -1,11 +1,11 @@
 """One record's attempts: decode once, handle, retry in place, defer, and the outage breaker's say.
 
 `Attempts.run` takes a record as consumed (its value not yet decoded) and returns it decoded, with
-its final outcome (`Publish` or `DeadLetter`, the attempts it took, the first failure's time) or a
-`Defer` to sleep on:
+its final outcome (`Publish`, `DeadLetter` or `Skip`, the attempts it took, the first failure's time)
+or a `Defer` to sleep on:
 
 - decode until it succeeds once; the decoded record serves every later attempt and every later look
-  after a `Defer`. A Schema Registry outage is an ordinary `Retry`; bytes that do not decode are a
+  after a `Defer`, and a decoded `Skip` (a tombstone) is final: the handler is not called. A Schema Registry outage is an ordinary `Retry`; bytes that do not decode are a
   ``deserialization`` dead letter at once;
 - a handler that raises is an ``internal`` dead letter (a defect, not a business outcome);
 - `Retry` waits in place with full-jitter backoff (never shorter than a Retry-After) and spends the
@@ -28,7 +28,17 @@ from opentelemetry.trace import Span
 
 from workers.observability import metrics
 from workers.runtime.breaker import OutageBreaker
-from workers.runtime.contract import DeadLetter, Defer, ErrorCategory, Handler, InputRecord, Outcome, Publish, Retry
+from workers.runtime.contract import (
+    DeadLetter,
+    Defer,
+    ErrorCategory,
+    Handler,
+    InputRecord,
+    Outcome,
+    Publish,
+    Retry,
+    Skip,
+)
 from workers.runtime.errors import RegistryUnavailable
 from workers.runtime.settings import RuntimeSettings
 from workers.runtime.spec import Decoder
@@ -40,7 +50,7 @@ _log = logging.getLogger(__name__)
 UNDECODED: Final = object()
 """An accepted record's value until its first successful decode."""
 
-Settled = tuple[Publish | DeadLetter, int, datetime | None]
+Settled = tuple[Publish | DeadLetter | Skip, int, datetime | None]
 """The final outcome, the attempts it took, and the first failure's time (None without failures)."""
 
 
@@ -87,6 +97,8 @@ class Attempts:
             except Exception as exc:
                 code = str(getattr(exc, "code", type(exc).__name__))
                 raise _Undecodable(DeadLetter(ErrorCategory.DESERIALIZATION, code, str(exc) or repr(exc))) from exc
+        if isinstance(record.decoded, Skip):  # nothing to do (a tombstone): the handler never sees it
+            return record, record.decoded
         return record, await self._handler(record)
 
     async def run(self, record: InputRecord, span: Span) -> tuple[InputRecord, Settled | Defer]:
@@ -114,10 +126,11 @@ class Attempts:
                     self._breaker.abandon()
                 internal = DeadLetter(ErrorCategory.INTERNAL, type(exc).__name__, str(exc) or repr(exc))
                 return record, (internal, attempts, None)
-            if isinstance(outcome, Defer):
+            if isinstance(outcome, Defer | Skip):
                 if probing:
                     self._breaker.abandon()
-                return record, outcome  # nothing was tried; the retry budget starts afresh after the sleep
+                # a Defer: nothing was tried, the retry budget starts afresh after the sleep
+                return record, outcome if isinstance(outcome, Defer) else (outcome, attempts, first_failure)
             if not isinstance(outcome, Retry):
                 self._breaker.success()
                 return record, (outcome, attempts, first_failure)

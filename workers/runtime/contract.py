@@ -7,7 +7,10 @@ a worker only decides, for one record, which of these things should happen:
 - `DeadLetter`: the record goes to its dead-letter topic, unchanged, with the reason;
 - `Retry`: a transient failure; the runtime tries again later, only this record's key waits;
 - `Defer`: not due yet (a follow-up read from a delay topic); the runtime calls the handler again
-  at the given time. Nothing failed, so no retry budget is spent and no breaker counts it.
+  at the given time. Nothing failed, so no retry budget is spent and no breaker counts it;
+- `Skip`: nothing to do (a Debezium tombstone or truncate): the offset is committed, nothing is
+  published, the record is counted as skipped. A decoder may return a `Skip` as the decoded value:
+  the handler is then not called.
 
 A handler that raises is a bug, not a business outcome: the runtime dead-letters the record with
 category ``internal`` and the exception's type, and goes on with the next one. Nothing here
@@ -21,11 +24,12 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 from workers.observability.tracing import current_trace_id
 
 __all__ = [
+    "ROW_KEY_HEADER",
     "DeadLetter",
     "Defer",
     "ErrorCategory",
@@ -35,7 +39,12 @@ __all__ = [
     "Output",
     "Publish",
     "Retry",
+    "Skip",
 ]
+
+ROW_KEY_HEADER: Final = "cesce.row-key"
+"""The header carrying an ERP change's row identity (the source record's Kafka key, Debezium's primary key)
+when the record was re-keyed by debtor on its way to the handler."""
 
 
 class ErrorCategory(StrEnum):
@@ -100,6 +109,9 @@ class Output:
     value: Mapping[str, Any] | bytes | None
     schema: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    partition: int | None = None
+    """The partition to write to; None lets the producer's partitioner choose by key. A state topic partitioned
+    like its input writes its input record's partition here."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,5 +153,12 @@ class Defer:
             raise ValueError("Defer.until must be an aware datetime")
 
 
-Outcome = Publish | DeadLetter | Retry | Defer
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """Nothing to do for this record: commit its offset, publish nothing. `reason` is logged once per partition."""
+
+    reason: str
+
+
+Outcome = Publish | DeadLetter | Retry | Defer | Skip
 Handler = Callable[[InputRecord], Awaitable[Outcome]]

@@ -22,7 +22,7 @@ from opentelemetry.trace import INVALID_SPAN, Span, StatusCode
 
 from workers.observability import metrics
 from workers.observability.tracing import producer_headers
-from workers.runtime.contract import DeadLetter, ErrorCategory, InputRecord, Output, Publish
+from workers.runtime.contract import DeadLetter, ErrorCategory, InputRecord, Output, Publish, Skip
 from workers.runtime.dlq import (
     DLQ_PREFIX,
     OMITTED,
@@ -57,12 +57,20 @@ class Outbox:
         self._encode = encode
         self._dlq_topic = dlq_topic
         self._labels = {"worker": worker}
+        self._skips_told: set[tuple[str, int, str]] = set()  # (topic, partition, reason) already logged
 
     def outputs(
-        self, record: InputRecord, span: Span, outcome: Publish | DeadLetter, attempts: int, first: datetime | None
+        self,
+        record: InputRecord,
+        span: Span,
+        outcome: Publish | DeadLetter | Skip,
+        attempts: int,
+        first: datetime | None,
     ) -> list[Encoded]:
-        """What `record`'s final outcome publishes: its results, or its dead letter."""
+        """What `record`'s final outcome publishes: its results, its dead letter, or nothing (a skip)."""
         now = datetime.now(UTC)
+        if isinstance(outcome, Skip):
+            return self._skipped(record, span, outcome)
         if isinstance(outcome, DeadLetter):
             return [self.dead_letter(record, Failure(outcome, attempts, first or now, now), span)]
         try:
@@ -76,13 +84,30 @@ class Outbox:
         metrics.RECORDS.add(1, {**self._labels, "outcome": "published"})
         return encoded
 
+    def _skipped(self, record: InputRecord, span: Span, skip: Skip) -> list[Encoded]:
+        """Nothing goes out; counted, and logged once per partition and reason (a tombstone follows every delete)."""
+        span.set_attributes({"cesce.outcome": "skipped", "cesce.skip_reason": skip.reason})
+        metrics.RECORDS.add(1, {**self._labels, "outcome": "skipped"})
+        told = (record.topic, record.partition, skip.reason)
+        if told not in self._skips_told:
+            self._skips_told.add(told)
+            _log.info(
+                "%s: %s[%d]@%d skipped: %s (nothing to do; further ones on this partition are counted, not logged)",
+                self._worker,
+                record.topic,
+                record.partition,
+                record.offset,
+                skip.reason,
+            )
+        return []
+
     def _encoded(self, record: InputRecord, output: Output, which: str) -> Encoded:
         key = output.key.encode() if isinstance(output.key, str) else output.key
         value = output.value if isinstance(output.value, bytes | None) else self._encode(output)
         headers = [(name, text.encode()) for name, text in output.headers.items()]
         trace = producer_headers(output.topic, size=len(value or b""), tombstone=value is None)
         headers = [*headers, *trace, *source_headers(record), (SOURCE_OUTPUT, which.encode())]
-        return Encoded(output.topic, key, value, headers, source=record)
+        return Encoded(output.topic, key, value, headers, source=record, partition=output.partition)
 
     def dead_letter(self, record: InputRecord, failure: Failure, span: Span, *, counted: bool = True) -> Encoded:
         outcome, topic = failure.outcome, self._dlq_topic(record.topic)

@@ -165,9 +165,7 @@ def test_a_missing_source_is_empty() -> None:
     ("document", "code", "field", "words"),
     [
         (plain(op="x"), ErrorCode.BAD_FIELD, "op", "'x' is not one of c, u, d, r"),
-        (plain(op="t"), ErrorCode.BAD_FIELD, "op", "not one of"),
         (plain(after=None), ErrorCode.BAD_FIELD, "after", "op 'c' must carry"),
-        (plain(op="d", after=None), ErrorCode.BAD_FIELD, "before", "op 'd' must carry"),
         (plain(ts_ms="yesterday"), ErrorCode.BAD_FIELD, "ts_ms", "milliseconds"),
         (plain(ts_ms=True), ErrorCode.BAD_FIELD, "ts_ms", "milliseconds"),
         (plain(source=[1]), ErrorCode.BAD_FIELD, "source", "expected an object"),
@@ -186,7 +184,6 @@ def test_a_missing_source_is_empty() -> None:
         (plain(after={"id": "X", "amount": "1.00"}), ErrorCode.BAD_FIELD, "after.issued", "missing"),
         (plain(after={"id": 5, "amount": "1.00", "issued": 1}), ErrorCode.BAD_FIELD, "after.id", "expected a string"),
         (plain(after="INV-1"), ErrorCode.BAD_FIELD, "after", "expected an object"),
-        (plain(op="u", before={"id": "X"}), ErrorCode.BAD_FIELD, "before.amount", "missing"),
         ({"before": None, "after": {}}, ErrorCode.NOT_AN_ENVELOPE, None, "no 'op'"),
         ([plain()], ErrorCode.NOT_AN_ENVELOPE, None, "expected an object"),
         (None, ErrorCode.NOT_AN_ENVELOPE, None, "got null"),
@@ -207,8 +204,6 @@ def test_bad_envelopes_name_the_field(
 @pytest.mark.parametrize(
     ("data", "code"),
     [
-        (b"", ErrorCode.EMPTY),
-        (None, ErrorCode.EMPTY),
         (b"not json", ErrorCode.NOT_JSON),
         (b"\xff\xfe{}", ErrorCode.NOT_JSON),
         (b'{"op": NaN}', ErrorCode.NOT_JSON),
@@ -222,11 +217,11 @@ def test_bytes_that_are_neither_avro_nor_json(decoder: EnvelopeDecoder, data: by
     assert caught.value.code == code
 
 
-def test_an_avro_record_that_is_not_an_envelope(registry: SchemaRegistryClient, decoder: EnvelopeDecoder) -> None:
+def test_an_avro_row_without_an_envelope_reads_as_an_unwrapped_row(
+    registry: SchemaRegistryClient, decoder: EnvelopeDecoder
+) -> None:
     row = AvroCodec(registry, "cesce.test.Row", catalog=CATALOG).encode(AFTER, "t")
-    with pytest.raises(DeserializationError, match="no 'op'") as caught:
-        decoder.decode(row, "t")
-    assert caught.value.code == ErrorCode.NOT_AN_ENVELOPE
+    assert decoder.decode(row, "t") == Envelope(op="r", before=None, after=AFTER, ts_ms=None, source={})
 
 
 def test_unwrap_connect_only_unwraps_the_exact_wrapper() -> None:

@@ -8,7 +8,10 @@ changes (Debezium JSON envelopes, op ``c``, interleaved over the debtors, each d
 numbered in order) go through:
 
 - **the worker**: ``workers.runtime.run.serve(invoices_spec(env), env, stop)``, in this process,
-  with ``WORKER_MAX_IN_FLIGHT`` from ``--max-in-flight``;
+  with ``WORKER_MAX_IN_FLIGHT`` from ``--max-in-flight``. ``invoices_spec`` is the worker alone,
+  reading ``erp.invoices`` keyed by debtor as ``INVOICES_KEYED_BY_DEBTOR=true`` runs it: the
+  re-keying companion that ``cesce-worker run invoices`` adds by default is not in the measure (the
+  naive loop has none either); the chaos run (``benchmarks.chaos_invoices``) runs it;
 - **the naive loop** (``benchmarks.bench_naive``): one record at a time, consume, decode,
   declare, produce the result, commit the transaction. It is what the runtime exists to beat, so
   the ratio says what key-ordered concurrency buys. It is latency-bound (about one call per
@@ -80,22 +83,22 @@ from benchmarks.bench_report import (
 from benchmarks.bench_workload import RESULTS, WARMUP_DEBTORS, make_invoices, make_warmup
 from benchmarks.services import machine, mock_kafka_env, write_json, write_scenario
 from workers.invoices import invoices_spec
+from workers.ops.registry_server import EmbeddedRegistry
 from workers.runtime.registry import schema_registry_client
 from workers.runtime.run import serve
 from workers.runtime.serde import AvroReader
 
 __all__ = ["main"]
 
-REGISTRY_URL: Final = "mock://bench"
 RESULTS_FILE: Final = Path(__file__).parent / "results" / "invoices.json"
 
 
-def _worker(max_in_flight: int, commit_interval_ms: int) -> SystemUnderTest:
+def _worker(registry_url: str, max_in_flight: int, commit_interval_ms: int) -> SystemUnderTest:
     """(a) the worker: ``serve(invoices_spec(env), env, stop)`` in this process."""
 
     async def run(bootstrap: str, cesce: Mapping[str, str], stop: asyncio.Event) -> None:
         env = {
-            **mock_kafka_env(bootstrap, REGISTRY_URL),
+            **mock_kafka_env(bootstrap, registry_url),
             "WORKER_INSTANCE_ID": "bench",
             "WORKER_MAX_IN_FLIGHT": str(max_in_flight),
             "WORKER_COMMIT_INTERVAL_MS": str(commit_interval_ms),
@@ -106,11 +109,11 @@ def _worker(max_in_flight: int, commit_interval_ms: int) -> SystemUnderTest:
     return run
 
 
-def _decoder(system: str) -> Decode:
+def _decoder(system: str, registry_url: str) -> Decode:
     """How `system`'s results read: the naive loop's JSON, or the worker's Avro from the registry."""
     if system == "naive":
         return read_result
-    reader = AvroReader(schema_registry_client(REGISTRY_URL))
+    reader = AvroReader(schema_registry_client(registry_url))
 
     def worker(value: bytes) -> tuple[str, bool]:
         result = reader.decode(value, RESULTS).value
@@ -130,7 +133,7 @@ class _Plan:
     commit_interval_ms: int
 
 
-def _run_case(plan: _Plan, scenario: Path, system: str, max_in_flight: int) -> Case:
+def _run_case(plan: _Plan, scenario: Path, registry_url: str, system: str, max_in_flight: int) -> Case:
     """Run one case in a fresh event loop and check it; a printed line as it finishes."""
     run = secrets.token_hex(3).upper()
     steps: dict[str, list[float]] = defaultdict(list)
@@ -138,7 +141,7 @@ def _run_case(plan: _Plan, scenario: Path, system: str, max_in_flight: int) -> C
         name = f"worker, max_in_flight {max_in_flight}"
         measured = make_invoices(plan.invoices, plan.debtors, run)
         debtors = plan.debtors
-        sut = _worker(max_in_flight, plan.commit_interval_ms)
+        sut = _worker(registry_url, max_in_flight, plan.commit_interval_ms)
     else:
         name = "naive loop"
         # The same shape as the worker's input (as many invoices per debtor), scaled down.
@@ -153,9 +156,9 @@ def _run_case(plan: _Plan, scenario: Path, system: str, max_in_flight: int) -> C
         name, system, measurement, measured=measured, latency_ms=plan.latency_ms, max_in_flight=max_in_flight
     )
     case.breakdown_ms = breakdown_ms(steps, len(measured))
-    case.problems = check_results(measurement.reads, [*warmup, *measured], _decoder(system)) + check_ledger(
-        measurement.ledger, len(warmup) + len(measured)
-    )
+    case.problems = check_results(
+        measurement.reads, [*warmup, *measured], _decoder(system, registry_url)
+    ) + check_ledger(measurement.ledger, len(warmup) + len(measured))
     print(progress(case), end="", flush=True)
     return case
 
@@ -202,12 +205,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         flush=True,
     )
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="bench-invoices-") as directory:
+    # one registry for every case, in this process: results are decoded after each case's broker has stopped
+    with tempfile.TemporaryDirectory(prefix="bench-invoices-") as directory, EmbeddedRegistry() as registry:
         scenario = write_scenario(plan.debtors, Path(directory))
-        cases = [_run_case(plan, scenario, "worker", plan.max_in_flight)]
+        cases = [_run_case(plan, scenario, registry.url, "worker", plan.max_in_flight)]
         if plan.naive_invoices:
-            cases.append(_run_case(plan, scenario, "naive", 1))
-        cases.extend(_run_case(plan, scenario, "worker", value) for value in plan.sweep)
+            cases.append(_run_case(plan, scenario, registry.url, "naive", 1))
+        cases.extend(_run_case(plan, scenario, registry.url, "worker", value) for value in plan.sweep)
     print()
     print(table(cases))
     print()

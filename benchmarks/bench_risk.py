@@ -35,6 +35,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from benchmarks.bench_measure import Window, broker_and_sandbox
 from benchmarks.services import BENCH_CONTRACT, cesce_env, mock_kafka_env, write_json, write_scenario
+from workers.ops.registry_server import EmbeddedRegistry
 from workers.risk import risk_poller_spec
 from workers.runtime.registry import schema_registry_client
 from workers.runtime.run import serve
@@ -42,7 +43,6 @@ from workers.runtime.serde import AvroReader
 from workers.sandbox.admin_client import SandboxAdmin
 
 RESULTS_FILE: Final = Path(__file__).parent / "results" / "risk.json"
-_REGISTRY: Final = "mock://bench-risk"
 _DEFAULT_DEBTORS: Final = 7  # the default scenario's own debtors on the contract (6 in force, 1 cancelled)
 
 
@@ -88,9 +88,9 @@ class _Arrivals:
         self._thread.join(10)
 
 
-def _env(bootstrap: str, sandbox_url: str, interval: float) -> dict[str, str]:
+def _env(bootstrap: str, registry_url: str, sandbox_url: str, interval: float) -> dict[str, str]:
     return {
-        **mock_kafka_env(bootstrap, _REGISTRY),
+        **mock_kafka_env(bootstrap, registry_url),
         "WORKER_INSTANCE_ID": "bench",
         "RISK_CONTRACTS": BENCH_CONTRACT,
         "RISK_MOVEMENTS_INTERVAL_SECONDS": str(interval),
@@ -100,11 +100,16 @@ def _env(bootstrap: str, sandbox_url: str, interval: float) -> dict[str, str]:
 
 async def _run(debtors: int, changes: int, interval: float) -> dict[str, Any]:
     expected = debtors + _DEFAULT_DEBTORS
-    reader = AvroReader(schema_registry_client(_REGISTRY))
-    with tempfile.TemporaryDirectory() as directory:
+    # the registry outlives the broker: results are decoded once it has stopped
+    with (
+        tempfile.TemporaryDirectory() as directory,
+        EmbeddedRegistry() as registry,
+        schema_registry_client(registry.url) as client,
+    ):
+        reader = AvroReader(client)
         scenario = write_scenario(debtors, Path(directory))
         with broker_and_sandbox(scenario) as (broker, sandbox):
-            env = _env(broker.address, sandbox.address, interval)
+            env = _env(broker.address, registry.url, sandbox.address, interval)
             admin = SandboxAdmin(sandbox.address)
             topic = env.get("RISK_CHANGES_TOPIC", "cesce.risk-changes")
             stop = asyncio.Event()
@@ -126,7 +131,8 @@ async def _run(debtors: int, changes: int, interval: float) -> dict[str, Any]:
                 arrivals.close()
                 stop.set()
                 await poller
-    values = [reader.decode(value, topic).value for value in arrivals.values]
+        # decoded while the registry and its client are open, once the broker has stopped
+        values = [reader.decode(value, topic).value for value in arrivals.values]
     per_debtor = {v["taxCode"] for v in values if v["source"] == "PORTFOLIO"}
     reduced = [v for v in values if v["kind"] == "REDUCED"]
     return {

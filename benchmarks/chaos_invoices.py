@@ -11,14 +11,22 @@ client's timeout (``--cesce-timeout``, 2 s, so that the sandbox's held answers o
 holding a key for the product's 30 s). They run on the embedded broker (``cesce-worker broker``)
 against the sandbox (``cesce-worker sandbox --latency-ms 20``), both child processes
 (`benchmarks.services`); every process this module starts leads its own process group, and every one
-is stopped before it returns.
+is stopped before it returns. Each replica runs as ``cesce-worker run invoices`` does by default: the
+re-keying companion (consumer group ``<group>.rekey``) reads ``erp.invoices`` and writes each change,
+keyed by its debtor, to ``erp.invoices.by-debtor`` in one transaction with its offsets, and the worker
+reads that topic; so every kill, rebalance and restart hits both loops of the process.
 
 **The ERP** (a thread of this process) produces Debezium JSON envelopes (op ``c``) to ``erp.invoices``
 at ``--rate`` per second, keyed by the debtor, each debtor's in order, debtors interleaved:
 ``--invoices`` sales over ``--debtors`` debtors (BENCH-0001...), and for every fourth debtor a credit
 note after every fourth sale, for the debtor's whole open balance (every sale since its previous
 credit note). Cesce accepts such a credit note only if each of those sales was declared before it, so
-one that overtook its sale is refused, and shows.
+one that overtook its sale is refused, and shows (after ``INVOICES_CREDIT_NOTE_WAIT_SECONDS``, left at
+its default). The ERP keys by debtor, as a connector with ``message.key.columns`` does, and the
+re-keyer runs all the same: the run checks each debtor's order at Cesce and in the results, which the
+product promises across replicas only when one debtor's changes share an input partition. Keyed by
+primary key, two changes of one debtor on partitions of different replicas are ordered by timing only
+(``docs/debezium.md``), and the order checks would measure that documented limit, not a defect.
 
 **The chaos**, drawn from one seeded generator: Cesce faults for the whole run through the sandbox's
 admin API (``--error-rate`` 10% answered 500, ``--hang-rate`` 5% answered after ``--hang-seconds``,
@@ -34,7 +42,10 @@ harness's choices; when each lands among the processes' own timings is the machi
 one seed are alike, not identical.
 
 **Figures**, from a ``read_committed`` reader of ``cesce.sale-results`` and ``erp.invoices.dlq`` (every
-output names its input in ``source.topic/partition/offset`` headers) and from the sandbox's ledger
+output names what it answers in ``source.topic/partition/offset`` headers, or ``dlq.original.*``: for
+the worker's outputs a record of ``erp.invoices.by-debtor``, which the reader reads too, and whose own
+``source.*`` headers name the input; a result must also name the input in its ``sourceTopic``,
+``sourcePartition`` and ``sourceOffset``) and from the sandbox's ledger
 (``GET /sandbox-admin/ledger``): inputs, results, dead letters by category, lost (an input with no
 result and no dead letter), duplicate results (an input with more than one output), duplicate sales
 (a duplicate-sale key counted twice in Cesce's ledger), per-debtor order violations (a debtor's results
@@ -84,7 +95,7 @@ from typing import Any, Final
 
 from benchmarks.chaos_conductor import Conductor
 from benchmarks.chaos_outputs import Tap, partition_uses
-from benchmarks.chaos_replicas import REGISTRY_URL, REPO_ROOT, Fleet, worker_env, worker_warnings
+from benchmarks.chaos_replicas import REPO_ROOT, Fleet, worker_env, worker_warnings
 from benchmarks.chaos_report import (
     RESULTS,
     ChaosPlan,
@@ -100,6 +111,7 @@ from benchmarks.chaos_report import (
 )
 from benchmarks.chaos_workload import Feed, Invoice, make_invoices
 from benchmarks.services import Child, machine, write_json, write_scenario
+from workers.ops.registry_server import EmbeddedRegistry
 from workers.runtime.registry import schema_registry_client
 from workers.runtime.serde import AvroReader
 from workers.sandbox.admin_client import SandboxAdmin
@@ -191,88 +203,91 @@ def _run(
 ) -> ChaosReport:
     scenario = write_scenario(plan.debtors, workdir)
     pids: list[int] = []
-    with Child(["broker"], "broker") as broker, Child(_sandbox_args(scenario, plan), "sandbox") as sandbox:
-        pids += [broker.pid, sandbox.pid]
-        admin = SandboxAdmin(sandbox.address)
-        admin.set_faults(
-            error_rate=plan.error_rate,
-            hang_rate=plan.hang_rate,
-            hang_seconds=plan.hang_seconds,
-            drop_rate=plan.drop_rate,
+    # the registry in this process, over HTTP like any: every replica shares its ids, and it outlives the broker
+    with EmbeddedRegistry() as registry:
+        with Child(["broker"], "broker") as broker, Child(_sandbox_args(scenario, plan), "sandbox") as sandbox:
+            pids += [broker.pid, sandbox.pid]
+            admin = SandboxAdmin(sandbox.address)
+            admin.set_faults(
+                error_rate=plan.error_rate,
+                hang_rate=plan.hang_rate,
+                hang_seconds=plan.hang_seconds,
+                drop_rate=plan.drop_rate,
+            )
+            group = f"chaos-invoices-{secrets.token_hex(3)}"
+            fleet = Fleet(worker_env(plan, broker.address, registry.url, sandbox.address, group), workdir, clock)
+            feed = Feed(broker.address, invoices, plan.rate, clock)
+            tap = Tap(broker.address, clock)
+            conductor = Conductor(plan, fleet=fleet, admin=admin, feed=feed, tap=tap, clock=clock)
+            try:
+                tap.start()
+                conductor.run()
+                conductor.event("stopping the replicas (SIGTERM)")
+                fleet.stop_all()
+                feed.stopping.set()
+                feed.join(60)
+                tap.read_to_end()
+                conductor.event("read every output to the end of its partition")
+            finally:
+                fleet.close()
+                feed.stopping.set()
+                tap.close()
+                pids += [p.popen.pid for p in fleet.history]
+            ledger, stats = admin.ledger(), admin.stats()
+            deliveries = dict(feed.deliveries)
+            uses = partition_uses(broker.address, invoices, deliveries, [*tap.outputs, *tap.copies])
+            addresses = [broker.address, sandbox.address]
+        with schema_registry_client(registry.url) as client:  # closed: its connection would outlive the registry
+            reader = AvroReader(client)
+            figures = analyse(
+                invoices,
+                deliveries,
+                tap.outputs,
+                ledger,
+                lambda value: reader.decode(value, RESULTS).value,
+                outage_end=conductor.outage_end,
+            )
+        dropped = [u.name() for u in uses if u.low > 0]
+        problems = broken_guarantees(figures, dropped)
+        if conductor.timed_out:
+            problems.append(f"the run timed out after {plan.timeout_seconds:.0f} s")
+        if conductor.stalled is not None:
+            problems.append(
+                f"the run stalled: no input got its outcome for {plan.stall_seconds:.0f} s from "
+                f"{conductor.stalled['since']} s, {conductor.stalled['waiting']} inputs waiting (see 'stalled')"
+            )
+        if len(deliveries) != len(invoices):
+            problems.append(f"only {len(deliveries)} of {len(invoices)} inputs were delivered to the broker")
+        return ChaosReport(
+            plan=plan,
+            figures=figures,
+            problems=problems,
+            kills=conductor.kills,
+            crashes=conductor.crashes,
+            timed_out=conductor.timed_out,
+            stalled=conductor.stalled,
+            outage={
+                "start": _round(conductor.outage_start),
+                "end": _round(conductor.outage_end),
+                "scaled_up": _round(conductor.scaled_up),
+                "scaled_down": _round(conductor.scaled_down),
+            },
+            replicas=[p.summary() for p in fleet.history],
+            events=[asdict(e) for e in conductor.events],
+            timeline=conductor.timeline,
+            broker=broker_summary(sizing, uses),
+            sandbox={
+                "faults": stats.get("faults", {}),
+                "by_status": stats.get("byStatus", {}),
+                "by_route": stats.get("byRoute", {}),
+            },
+            worker_warnings=worker_warnings(workdir),
+            pids=pids,
+            addresses=addresses,
+            logs=None,
+            wall_seconds=0.0,
+            code=_code_state(),
         )
-        group = f"chaos-invoices-{secrets.token_hex(3)}"
-        fleet = Fleet(worker_env(plan, broker.address, sandbox.address, group), workdir, clock)
-        feed = Feed(broker.address, invoices, plan.rate, clock)
-        tap = Tap(broker.address, clock)
-        conductor = Conductor(plan, fleet=fleet, admin=admin, feed=feed, tap=tap, clock=clock)
-        try:
-            tap.start()
-            conductor.run()
-            conductor.event("stopping the replicas (SIGTERM)")
-            fleet.stop_all()
-            feed.stopping.set()
-            feed.join(60)
-            tap.read_to_end()
-            conductor.event("read every output to the end of its partition")
-        finally:
-            fleet.close()
-            feed.stopping.set()
-            tap.close()
-            pids += [p.popen.pid for p in fleet.history]
-        ledger, stats = admin.ledger(), admin.stats()
-        deliveries = dict(feed.deliveries)
-        uses = partition_uses(broker.address, invoices, deliveries, tap.outputs)
-        addresses = [broker.address, sandbox.address]
-    reader = AvroReader(schema_registry_client(REGISTRY_URL))
-    figures = analyse(
-        invoices,
-        deliveries,
-        tap.outputs,
-        ledger,
-        lambda value: reader.decode(value, RESULTS).value,
-        outage_end=conductor.outage_end,
-    )
-    dropped = [u.name() for u in uses if u.low > 0]
-    problems = broken_guarantees(figures, dropped)
-    if conductor.timed_out:
-        problems.append(f"the run timed out after {plan.timeout_seconds:.0f} s")
-    if conductor.stalled is not None:
-        problems.append(
-            f"the run stalled: no input got its outcome for {plan.stall_seconds:.0f} s from "
-            f"{conductor.stalled['since']} s, {conductor.stalled['waiting']} inputs waiting (see 'stalled')"
-        )
-    if len(deliveries) != len(invoices):
-        problems.append(f"only {len(deliveries)} of {len(invoices)} inputs were delivered to the broker")
-    return ChaosReport(
-        plan=plan,
-        figures=figures,
-        problems=problems,
-        kills=conductor.kills,
-        crashes=conductor.crashes,
-        timed_out=conductor.timed_out,
-        stalled=conductor.stalled,
-        outage={
-            "start": _round(conductor.outage_start),
-            "end": _round(conductor.outage_end),
-            "scaled_up": _round(conductor.scaled_up),
-            "scaled_down": _round(conductor.scaled_down),
-        },
-        replicas=[p.summary() for p in fleet.history],
-        events=[asdict(e) for e in conductor.events],
-        timeline=conductor.timeline,
-        broker=broker_summary(sizing, uses),
-        sandbox={
-            "faults": stats.get("faults", {}),
-            "by_status": stats.get("byStatus", {}),
-            "by_route": stats.get("byRoute", {}),
-        },
-        worker_warnings=worker_warnings(workdir),
-        pids=pids,
-        addresses=addresses,
-        logs=None,
-        wall_seconds=0.0,
-        code=_code_state(),
-    )
 
 
 def _round(value: float | None) -> float | None:

@@ -1,7 +1,10 @@
 """What the chaos run reads back from Kafka: the outputs, ``read_committed``, and every partition's watermarks.
 
 `Tap` reads ``cesce.sale-results`` and ``erp.invoices.dlq`` from their first offset, in a thread, each
-record as an `Output` naming its input (``source.*`` headers, or ``dlq.original.*``); `partition_uses`
+record as an `Output` naming its input (``source.*`` headers, or ``dlq.original.*``). The worker reads
+the re-keying companion's ``erp.invoices.by-debtor``, so its results and dead letters name a record of
+that topic; the tap reads it too, and `Origins` carries each output over to the ERP record its copy
+names (the copy's own ``source.*`` headers), keeping the copy as `Output.via`. `partition_uses`
 measures every partition after the run, for the checks against the embedded broker's limits.
 """
 
@@ -11,16 +14,17 @@ import contextlib
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 
-from benchmarks.chaos_report import DLQ, INPUT, RESULTS, Delivery, Output, PartitionUse
+from benchmarks.chaos_report import BY_DEBTOR, DLQ, INPUT, RESULTS, Delivery, Output, PartitionUse
 from benchmarks.chaos_workload import Invoice
 from benchmarks.observer import position
 from workers.runtime.dlq import SOURCE_OFFSET, SOURCE_PARTITION, SOURCE_TOPIC
 from workers.runtime.embedded import MOCK_CLIENT_CONFIG
 
-__all__ = ["Tap", "partition_uses"]
+__all__ = ["Origins", "Tap", "partition_uses"]
 
 
 def _headers(message: Message) -> dict[str, bytes]:
@@ -58,6 +62,37 @@ def _output(message: Message, arrived: float) -> Output:
     )
 
 
+class Origins:
+    """Which input each re-keyed copy carries, and the outputs read before their copy (resolved when it comes)."""
+
+    def __init__(self) -> None:
+        self._inputs: dict[tuple[int, int], tuple[str, int, int] | None] = {}
+        self._waiting: dict[tuple[int, int], list[Output]] = defaultdict(list)
+
+    def copy(self, copy: Output) -> list[Output]:
+        """Note the `BY_DEBTOR` record `copy` (its `source` the input it carries); the outputs that waited for it."""
+        self._inputs[(copy.partition, copy.offset)] = copy.source
+        return [self._carried(output, copy.source) for output in self._waiting.pop((copy.partition, copy.offset), [])]
+
+    def resolve(self, output: Output) -> Output | None:
+        """`output` naming the input itself; None while the copy it names was not read yet (it waits for it)."""
+        if output.source is None or output.source[0] != BY_DEBTOR:
+            return output
+        where = (output.source[1], output.source[2])
+        if where not in self._inputs:
+            self._waiting[where].append(output)
+            return None
+        return self._carried(output, self._inputs[where])
+
+    @staticmethod
+    def _carried(output: Output, source: tuple[str, int, int] | None) -> Output:
+        return replace(output, source=source, via=output.source)
+
+    def unresolved(self) -> list[Output]:
+        """Outputs naming a copy never read (strays, as they name no input)."""
+        return [output for outputs in self._waiting.values() for output in outputs]
+
+
 class Tap:
     """A read_committed reader of the results and the dead letters from their first offset, in a thread."""
 
@@ -73,12 +108,15 @@ class Tap:
             | dict(MOCK_CLIENT_CONFIG)
         )
         self._clock = clock
-        self._waiting = {RESULTS, DLQ}
+        self._waiting = {RESULTS, DLQ, BY_DEBTOR}
         self._checked = -1.0
         self._assigned: list[TopicPartition] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="chaos-tap", daemon=True)
         self.outputs: list[Output] = []
+        self.copies: list[Output] = []
+        """The re-keyed copies of the inputs (``erp.invoices.by-debtor``), `source` the input each carries."""
+        self.origins = Origins()
         self.answered: set[tuple[int, int]] = set()
         """(partition, offset) of the inputs with an output so far."""
         self.error: str | None = None
@@ -102,8 +140,16 @@ class Tap:
         batch = self._consumer.consume(1000, 0.1)
         now = self._clock()
         for message in batch:
-            if message.error() is None:
-                output = _output(message, now)
+            if message.error() is not None:
+                continue
+            read = _output(message, now)
+            if read.topic == BY_DEBTOR:
+                self.copies.append(read)
+                resolved = self.origins.copy(read)
+            else:
+                output = self.origins.resolve(read)
+                resolved = [] if output is None else [output]
+            for output in resolved:
                 self.outputs.append(output)
                 if output.source is not None and output.source[0] == INPUT:
                     self.answered.add((output.source[1], output.source[2]))
@@ -133,9 +179,10 @@ class Tap:
                 raise TimeoutError(f"the outputs could not be read to their end in {timeout:.0f} s")
             positions = self._consumer.position([TopicPartition(t, p) for t, p in ends])
             if all(tp.offset >= ends[(tp.topic, tp.partition)] for tp in positions if ends[(tp.topic, tp.partition)]):
-                return
+                break
             if self._consume():
                 quiet_since = self._clock()
+        self.outputs.extend(self.origins.unresolved())
 
     def close(self) -> None:
         self._stop.set()
@@ -162,7 +209,7 @@ def partition_uses(
     try:
         topics = consumer.list_topics(timeout=10).topics
         uses = []
-        for topic in (INPUT, RESULTS, DLQ):
+        for topic in (INPUT, BY_DEBTOR, RESULTS, DLQ):
             if topic not in topics:
                 continue
             for partition in sorted(topics[topic].partitions):

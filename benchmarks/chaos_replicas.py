@@ -27,9 +27,8 @@ import httpx
 from benchmarks.chaos_report import INPUT, RESULTS, ChaosPlan
 from benchmarks.services import cesce_env, mock_kafka_env, signal_group
 
-__all__ = ["REGISTRY_URL", "REPO_ROOT", "TICK_SECONDS", "Fleet", "worker_env", "worker_warnings"]
+__all__ = ["REPO_ROOT", "TICK_SECONDS", "Fleet", "worker_env", "worker_warnings"]
 
-REGISTRY_URL: Final = "mock://chaos"
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent
 STOP_GRACE_SECONDS: Final = 60.0
 """How long a SIGTERMed replica may take (the product drains for 20 s) before it is SIGKILLed."""
@@ -37,11 +36,11 @@ TICK_SECONDS: Final = 0.05
 """How often the harness looks again: the conductor's loop, and the wait for stopping replicas."""
 
 
-def worker_env(plan: ChaosPlan, bootstrap: str, sandbox_url: str, group: str) -> dict[str, str]:
+def worker_env(plan: ChaosPlan, bootstrap: str, registry_url: str, sandbox_url: str, group: str) -> dict[str, str]:
     """The replicas' settings: one consumer group on the embedded broker, the sandbox as Cesce with the plan's
     client timeout, a health port each, and the plan's ``--worker-env`` last."""
     return {
-        **mock_kafka_env(bootstrap, REGISTRY_URL),
+        **mock_kafka_env(bootstrap, registry_url),
         "WORKER_GROUP_ID": group,
         "WORKER_HTTP_HOST": "127.0.0.1",
         "WORKER_HTTP_PORT": "0",

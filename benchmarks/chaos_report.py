@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from benchmarks.chaos_workload import Invoice
 
 __all__ = [
+    "BY_DEBTOR",
     "DLQ",
     "INPUT",
     "RESULTS",
@@ -43,6 +44,9 @@ __all__ = [
 INPUT: Final = "erp.invoices"
 RESULTS: Final = "cesce.sale-results"
 DLQ: Final = f"{INPUT}.dlq"
+BY_DEBTOR: Final = f"{INPUT}.by-debtor"
+"""Where the re-keying companion of ``cesce-worker run invoices`` writes each change keyed by its debtor (the
+default): the worker reads it, so its results and dead letters name a record of it, which names the input."""
 DECLARED_OUTCOMES: Final = frozenset({"DECLARED", "ALREADY_DECLARED"})
 
 RECORD_OVERHEAD_BOUND: Final = 81
@@ -140,9 +144,12 @@ class Output:
     """Key, value and headers in bytes."""
     arrived: float
     """Seconds into the run when the reader got it."""
+    via: tuple[str, int, int] | None = None
+    """The re-keyed copy of the input it answers (a record of `BY_DEBTOR`), when it named that copy."""
 
     def where(self) -> str:
-        return f"{self.topic}[{self.partition}]@{self.offset}"
+        answering = "" if self.via is None else f" (answering {self.via[0]}[{self.via[1]}]@{self.via[2]})"
+        return f"{self.topic}[{self.partition}]@{self.offset}{answering}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -251,6 +258,9 @@ def _check_outputs(
                 result = decode(output.value)
                 what = str(result["outcome"])
                 outcomes[what] += 1
+                delivery = deliveries.get(invoice.index)
+                # the result's own sourceTopic/Partition/Offset name the ERP change, whichever record it answered
+                named = (result.get("sourceTopic"), result.get("sourcePartition"), result.get("sourceOffset"))
                 if what not in DECLARED_OUTCOMES or (
                     result["invoiceNo"],
                     result["debtor"],
@@ -261,6 +271,13 @@ def _check_outputs(
                         "unexpected outcomes",
                         f"{_where(invoice, deliveries)} {invoice.label()}: {output.where()} {what} "
                         f"for {result['invoiceNo']} {result['amount']}",
+                    )
+                elif delivery is not None and named != (INPUT, delivery.partition, delivery.offset):
+                    fig.unexpected_outcomes += 1
+                    fig.example(
+                        "unexpected outcomes",
+                        f"{_where(invoice, deliveries)} {invoice.label()}: {output.where()} names {named} "
+                        "in its sourceTopic/sourcePartition/sourceOffset",
                     )
             described.append(f"{output.where()} {what} at {output.arrived:.1f} s")
         if len(outputs) > 1:

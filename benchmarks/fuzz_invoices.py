@@ -7,8 +7,13 @@ A real ``cesce-worker run invoices`` process (so a crash is an exit, and its mem
 read from ``/proc``) runs on the embedded broker (``cesce-worker broker``) against the sandbox
 (``cesce-worker sandbox``), both child processes as in the other benchmarks. This process produces
 the records of `benchmarks.fuzz_records` to ``erp.invoices`` and reads ``cesce.sale-results`` and
-``erp.invoices.dlq`` ``read_committed``; each output names its input (``source.partition`` /
-``source.offset`` headers), so every input is matched to what became of it.
+``erp.invoices.dlq`` ``read_committed``. The worker runs as by default: its re-keying companion reads
+``erp.invoices``, dead-letters what it cannot decode (naming the input in ``dlq.original.*``) and
+writes every other change, keyed by its debtor, to ``erp.invoices.by-debtor``, which the worker reads;
+so its results (``source.*`` headers) and dead letters (``dlq.original.*``) name a record of that
+topic. This process reads it too: each copy names its input in its own ``source.*`` headers, so
+every input is matched to what became of it, through its copy when it has one. A result must also
+name the input itself in ``sourceTopic``/``sourcePartition``/``sourceOffset``.
 
 The guarantees, each a check (the run exits 1 when one breaks):
 
@@ -16,8 +21,10 @@ The guarantees, each a check (the run exits 1 when one breaks):
   restarted, so the run still says what happened to every record);
 - **every hostile record dead-lettered with a reason**: exactly one dead letter, with one
   non-empty ``dlq.category``, ``dlq.error.code`` and ``dlq.error.description`` each, the category
-  its kind calls for (``deserialization`` or ``validation``), and its key and value unchanged; no
-  result; the description within `DESCRIPTION_LIMIT` and the dead letter's own headers bounded;
+  its kind calls for (``deserialization`` or ``validation``), and its key and value unchanged (the
+  worker's dead letters are keyed by the debtor, as the copy they dead-letter: the input's key is
+  in their ``cesce.row-key`` header); no result; the description within `DESCRIPTION_LIMIT` and the
+  dead letter's own headers bounded;
 - **every valid invoice one result**: exactly one ``DECLARED`` on ``cesce.sale-results``, no dead letter;
 - **no Cesce call for invalid input**: the sandbox's request counts and ledger (``/sandbox-admin``)
   show one declaration per valid invoice and nothing else, and no refused call;
@@ -77,6 +84,8 @@ from benchmarks.services import (
     write_json,
     write_scenario,
 )
+from workers.ops.registry_server import EmbeddedRegistry
+from workers.runtime.contract import ROW_KEY_HEADER
 from workers.runtime.embedded import MOCK_CLIENT_CONFIG, MOCK_PARTITIONS
 from workers.runtime.registry import schema_registry_client
 from workers.runtime.serde import AvroReader
@@ -87,8 +96,10 @@ __all__ = ["FuzzPlan", "FuzzReport", "main", "run_fuzz", "table"]
 INPUT: Final = "erp.invoices"
 RESULTS: Final = "cesce.sale-results"
 DLQ: Final = f"{INPUT}.dlq"
-TOPICS: Final = (INPUT, RESULTS, DLQ)
-REGISTRY_URL: Final = "mock://fuzz"
+BY_DEBTOR: Final = f"{INPUT}.by-debtor"
+"""The re-keying companion's output, the worker's input."""
+TOPICS: Final = (INPUT, BY_DEBTOR, RESULTS, DLQ)
+_READ: Final = (BY_DEBTOR, RESULTS, DLQ)
 RESULTS_FILE: Final = Path(__file__).parent / "results" / "fuzz.json"
 _PROGRESS_SECONDS: Final = 5.0
 _SAMPLE_SECONDS: Final = 0.5
@@ -96,6 +107,8 @@ _RETENTION_CHECK_SECONDS: Final = 2.0
 _DRAIN_SECONDS: Final = 60.0
 
 Partition = tuple[str, int]
+Record = tuple[str, int, int]
+"""topic, partition, offset"""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -133,7 +146,7 @@ class _Reader:
             }
             | dict(MOCK_CLIENT_CONFIG)
         )
-        self.partitions = [TopicPartition(t, p) for t in (RESULTS, DLQ) for p in range(MOCK_PARTITIONS)]
+        self.partitions = [TopicPartition(t, p) for t in _READ for p in range(MOCK_PARTITIONS)]
         self.consumer.assign([TopicPartition(tp.topic, tp.partition, OFFSET_BEGINNING) for tp in self.partitions])
         self.at_end: set[Partition] = set()
 
@@ -174,20 +187,35 @@ def _header_list(message: Message) -> list[tuple[str, bytes]]:
     return [(name, text.encode() if isinstance(text, str) else text or b"") for name, text in pairs]
 
 
-def _output(topic: str, message: Message, results: AvroReader) -> tuple[Output, tuple[int, int] | None]:
-    """What the checks keep of a result or a dead letter, and the (partition, offset) of the input it names."""
-    headers = _header_list(message)
+def _named(named: dict[str, list[bytes]], prefix: str) -> Record | None:
+    """The record that ``<prefix>topic/partition/offset`` headers name (their last values), if they all read."""
+    try:
+        topic, partition, offset = (named[f"{prefix}{field}"][-1] for field in ("topic", "partition", "offset"))
+        return topic.decode(), int(partition), int(offset)
+    except (IndexError, ValueError, UnicodeDecodeError):
+        return None
+
+
+def _named_headers(headers: Sequence[tuple[str, bytes]]) -> dict[str, list[bytes]]:
     named: dict[str, list[bytes]] = defaultdict(list)
     for name, text in headers:
         named[name].append(text)
+    return named
+
+
+def _output(topic: str, message: Message, results: AvroReader) -> tuple[Output, Record | None]:
+    """What the checks keep of a result or a dead letter, and the record it answers: the input, or its re-keyed
+    copy (``source.*`` headers of a result, ``dlq.original.*`` of a dead letter)."""
+    headers = _header_list(message)
+    named = _named_headers(headers)
     key, value = message.key(), message.value()
     size = len(key or b"") + len(value or b"") + sum(len(n) + len(v) for n, v in headers)
-    try:
-        source: tuple[int, int] | None = int(named["source.partition"][-1]), int(named["source.offset"][-1])
-    except (IndexError, ValueError):
-        source = None
     if topic == DLQ:
         reason = ("dlq.category", "dlq.error.code", "dlq.error.description")
+        original = _named(named, "dlq.original.")
+        if original is not None and original[0] == BY_DEBTOR:
+            # the copy's key is the debtor; the input's key travels in its header, absent for a null key
+            key = named[ROW_KEY_HEADER][-1] if named[ROW_KEY_HEADER] else None
         return Output(
             dead_letter=True,
             digest=digest(key, value),
@@ -197,7 +225,7 @@ def _output(topic: str, message: Message, results: AvroReader) -> tuple[Output, 
             code=named["dlq.error.code"][0].decode(errors="replace")[:60] if named["dlq.error.code"] else None,
             description_bytes=max((len(v) for v in named["dlq.error.description"]), default=0),
             code_bytes=max((len(v) for v in named["dlq.error.code"]), default=0),
-        ), source
+        ), original
     result = results.decode(value or b"", RESULTS).value
     return Output(
         dead_letter=False,
@@ -205,7 +233,8 @@ def _output(topic: str, message: Message, results: AvroReader) -> tuple[Output, 
         size=size,
         outcome=str(result["outcome"]),
         invoice_no=str(result["invoiceNo"]),
-    ), source
+        names=(str(result["sourceTopic"]), int(result["sourcePartition"]), int(result["sourceOffset"])),
+    ), _named(named, "source.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -215,19 +244,23 @@ def _output(topic: str, message: Message, results: AvroReader) -> tuple[Output, 
 class _Run:
     """What became of every record produced: fed by the delivery reports and by the outputs read."""
 
-    def __init__(self) -> None:
+    def __init__(self, results: AvroReader) -> None:
         self.fates: list[Fate] = []
         self.at: dict[tuple[int, int], int] = {}
         """(partition, offset) of a delivered input -> its index in `fates`."""
-        self.early: dict[tuple[int, int], list[Output]] = defaultdict(list)
-        """Outputs read before their input's delivery report."""
+        self.copies: dict[tuple[int, int], tuple[int, int]] = {}
+        """(partition, offset) of a re-keyed copy (`BY_DEBTOR`) -> (partition, offset) of the input it carries."""
+        self.early: dict[Record, list[Output]] = defaultdict(list)
+        """Outputs read before the input's delivery report, or before the copy they name."""
+        self.misnamed = 0
+        """Results whose sourceTopic/sourcePartition/sourceOffset name another record than their input."""
         self.unplaced = 0
         self.delivery_failures: list[str] = []
         self.unfinished = 0
         self.unfinished_bytes = 0
         self.hostile_finished = 0
         self.last_progress = time.monotonic()
-        self._results = AvroReader(schema_registry_client(REGISTRY_URL))
+        self._results = results
 
     def add(self, record: FuzzRecord) -> Callable[[Any, Any], None]:
         """Count `record` in flight; the delivery callback that places it."""
@@ -244,23 +277,49 @@ class _Run:
                 return
             where = (message.partition(), message.offset())
             self.at[where] = index
-            for output in self.early.pop(where, []):
-                self._attach(index, output)
+            for output in self.early.pop((INPUT, *where), []):
+                self._attach(index, output, where)
 
         return delivered
 
     def read(self, message: Message) -> None:
-        topic, _, _ = position(message)
-        output, source = _output(topic, message, self._results)
-        if source is None:
+        topic, partition, offset = position(message)
+        if topic == BY_DEBTOR:
+            carried = _named(_named_headers(_header_list(message)), "source.")
+            if carried is None or carried[0] != INPUT:
+                self.unplaced += 1
+                return
+            self.copies[(partition, offset)] = (carried[1], carried[2])
+            for output in self.early.pop((BY_DEBTOR, partition, offset), []):
+                self._place(carried, output)
+            return
+        output, answers = _output(topic, message, self._results)
+        if answers is None:
             self.unplaced += 1
-        elif source in self.at:
-            self._attach(self.at[source], output)
         else:
-            self.early[source].append(output)
+            self._place(answers, output)
 
-    def _attach(self, index: int, output: Output) -> None:
+    def _place(self, answers: Record, output: Output) -> None:
+        """Attach `output` to the input that `answers` is, or carries; keep it until both are known."""
+        topic, partition, offset = answers
+        if topic == BY_DEBTOR:
+            if (partition, offset) not in self.copies:
+                self.early[answers].append(output)
+                return
+            partition, offset = self.copies[(partition, offset)]
+        elif topic != INPUT:
+            self.unplaced += 1
+            return
+        where = (partition, offset)
+        if where in self.at:
+            self._attach(self.at[where], output, where)
+        else:
+            self.early[(INPUT, *where)].append(output)
+
+    def _attach(self, index: int, output: Output, where: tuple[int, int]) -> None:
         fate = self.fates[index]
+        if output.names is not None and output.names != (INPUT, *where):
+            self.misnamed += 1
         fate.outputs.append(output)
         if len(fate.outputs) == 1:
             self.unfinished -= 1
@@ -268,11 +327,14 @@ class _Run:
             self.hostile_finished += bool(fate.expect)
             self.last_progress = time.monotonic()
 
-    def unanswered_starts(self) -> dict[int, int]:
-        """The lowest delivered input offset per partition whose output was not read yet."""
-        lowest: dict[int, int] = {}
-        for (partition, offset), index in self.at.items():
-            if not self.fates[index].outputs:
+    def unanswered_starts(self) -> dict[Partition, int]:
+        """Per partition of the input and of the copies, the lowest offset whose output was not read yet."""
+        lowest: dict[Partition, int] = {}
+        unanswered = {where for where, index in self.at.items() if not self.fates[index].outputs}
+        places = [((INPUT, p), o, (p, o)) for p, o in unanswered]
+        places += [((BY_DEBTOR, p), o, carried) for (p, o), carried in self.copies.items() if carried in unanswered]
+        for partition, offset, carried in places:
+            if carried in unanswered:
                 lowest[partition] = min(offset, lowest.get(partition, offset))
         return lowest
 
@@ -280,9 +342,10 @@ class _Run:
         return self.unfinished == 0 and len(self.at) == len(self.fates)
 
 
-def _worker_env(plan: FuzzPlan, bootstrap: str, sandbox_url: str, run_id: str) -> dict[str, str]:
+def _worker_env(plan: FuzzPlan, bootstrap: str, registry_url: str, sandbox_url: str, run_id: str) -> dict[str, str]:
+    """The product's defaults (the re-keying companion included) but for the group, the health port and the logs."""
     return {
-        **mock_kafka_env(bootstrap, REGISTRY_URL),
+        **mock_kafka_env(bootstrap, registry_url),
         "WORKER_GROUP_ID": f"fuzz-invoices-{run_id}",
         "WORKER_INSTANCE_ID": "fuzz",
         "WORKER_HTTP_HOST": "127.0.0.1",
@@ -300,13 +363,19 @@ def run_fuzz(plan: FuzzPlan, say: Callable[[str], None] = print) -> FuzzReport:
         return report
     run_id = secrets.token_hex(3).upper()
     started = time.perf_counter()
-    state = _Run()
-    with tempfile.TemporaryDirectory(prefix="fuzz-invoices-") as directory:
+    # the registry in this process, over HTTP like any: the worker process, the inputs' encoder and the outputs'
+    # decoder share its ids
+    with (
+        tempfile.TemporaryDirectory(prefix="fuzz-invoices-") as directory,
+        EmbeddedRegistry() as registry,
+        schema_registry_client(registry.url) as client,
+    ):
+        state = _Run(AvroReader(client))
         scenario = write_scenario(plan.debtors, Path(directory))
         sandbox_args = ["sandbox", "--port", "0", "--scenario", str(scenario), "--latency-ms", str(plan.latency_ms)]
         with Child(["broker"], "broker") as broker, Child(sandbox_args, "sandbox") as sandbox:
             _create_topics(broker.address)
-            env = _worker_env(plan, broker.address, sandbox.address, run_id)
+            env = _worker_env(plan, broker.address, registry.url, sandbox.address, run_id)
             records = FuzzInput(
                 hostile=plan.hostile,
                 valid=plan.valid,
@@ -315,14 +384,18 @@ def run_fuzz(plan: FuzzPlan, say: Callable[[str], None] = print) -> FuzzReport:
                 debtors=plan.debtors,
                 seed=plan.seed,
                 run=run_id,
-                registry_url=REGISTRY_URL,
-            ).records()
-            with WorkerProcess(env, directory) as worker:
-                _Session(plan, report, state, worker, bootstrap=broker.address, say=say).run(records)
+                registry_url=registry.url,
+            )
+            try:
+                with WorkerProcess(env, directory) as worker:
+                    _Session(plan, report, state, worker, bootstrap=broker.address, say=say).run(records.records())
+            finally:
+                records.close()
             admin = SandboxAdmin(sandbox.address)
             report.cesce = cesce_figures(admin.stats(), admin.ledger(), state.fates)
     report.seconds = round(time.perf_counter() - started, 1)
     report.unmatched_outputs = state.unplaced + sum(len(outputs) for outputs in state.early.values())
+    report.misnamed_results = state.misnamed
     report.delivery_failures = state.delivery_failures[:20]
     tally(report, state.fates)
     report.broker["input_mib"] = round(report.produced_bytes / MIB, 1)
@@ -414,16 +487,16 @@ class _Session:
     def _check_retention(self, bounds: Consumer, reader: _Reader) -> None:
         """Note every partition whose log start passed a record nobody had read: the broker dropped it unread."""
         starts = {where: start for where, (start, _) in _log_bounds(bounds, TOPICS).items()}
-        for partition, offset in self.state.unanswered_starts().items():
-            if starts[(INPUT, partition)] > offset:
-                self.dropped_unread.add(f"{INPUT}[{partition}]: the log starts past unanswered offset {offset}")
+        for (topic, partition), offset in self.state.unanswered_starts().items():
+            if starts[(topic, partition)] > offset:
+                self.dropped_unread.add(f"{topic}[{partition}]: the log starts past unanswered offset {offset}")
         for (topic, partition), at in reader.positions().items():
             if starts[(topic, partition)] > at:
                 self.dropped_unread.add(f"{topic}[{partition}]: the log starts past offset {at}, not read yet")
 
     def _drain(self, reader: _Reader, bounds: Consumer) -> None:
         """Read every output the stopped worker left: each partition to its end (or its end-of-partition event)."""
-        ends = {where: end for where, (_, end) in _log_bounds(bounds, (RESULTS, DLQ)).items()}
+        ends = {where: end for where, (_, end) in _log_bounds(bounds, _READ).items()}
         reader.at_end.clear()
         deadline = time.monotonic() + _DRAIN_SECONDS
         while time.monotonic() < deadline:

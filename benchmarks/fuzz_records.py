@@ -6,6 +6,14 @@ evenly over the run) and the valid invoices (spread evenly too), with the modifi
 get: null, random and huge keys, garbage headers (a bogus ``traceparent``, forged ``dlq.*``,
 ``source.*`` and ``replay.count`` headers, binary and empty values, a few large ones).
 
+The records are shaped as Debezium writes them by default, the shape ``cesce-worker run invoices``
+re-keys by debtor: keyed by the row's primary key (``{"id":N}``, when the key is not one of the
+hostile ones), each envelope's ``source.lsn`` its place in the database's commit order. Valid
+invoices come as full envelopes (JSON, Connect JSON, Avro) and as rows unwrapped by
+``ExtractNewRecordState`` (JSON and Avro), which the workers accept. Tombstones (no value, or no
+bytes) are skipped by design, so they are not in the mix: the hostile "empty" values are a blank
+and a lone magic byte.
+
 "Hostile" means invalid by the contract the worker is written against, so that a correct worker
 dead-letters every one without calling Cesce: undecodable (``deserialization``: bytes, JSON,
 Avro, envelope or a row field that is wrong) or refused by the Cesce client's field checks before
@@ -49,6 +57,9 @@ VALIDATION: Final = frozenset({"validation"})
 ENVELOPE_SCHEMA: Final = "cesce.erp.InvoiceEnvelope"
 ROW_SCHEMA: Final = "cesce.erp.Invoice"
 _CONNECT_SCHEMA: Final = {"type": "struct", "name": "erp.invoices.Envelope", "optional": False}
+_INPUT: Final = "erp.invoices"
+_ROW_TOPIC: Final = "erp.invoices.rows"
+"""Only names the subject the bare row's schema is registered under; those records go to `_INPUT` too."""
 _DEEP: Final = 10_000
 _HUGE_KEY_BYTES: Final = 64 * 1024
 _LARGE_HEADER_BYTES: Final = 32 * 1024
@@ -121,17 +132,23 @@ class _Avro:
     """Confluent-framed Avro of the envelope: `typed`, or `raw` (any int for a date, any bytes for an amount)."""
 
     def __init__(self, registry_url: str) -> None:
-        registry = schema_registry_client(registry_url)
+        self._registry = registry = schema_registry_client(registry_url)
         self._codec = AvroCodec(registry, ENVELOPE_SCHEMA)
         self._row_codec = AvroCodec(registry, ROW_SCHEMA)
-        self.schema_id = self._codec.schema_id
+        # registered as producers would: the envelope under the input's subject; the bare row (a producer's
+        # mistake) under a subject of its own, since the registry refuses another record under the envelope's
+        self.schema_id = self._codec.prepare(_INPUT)
+        self.row_schema_id = self._row_codec.prepare(_ROW_TOPIC)
         self._raw = parse_schema(_without_logical_types(json.loads(SchemaCatalog.load().schema_str(ENVELOPE_SCHEMA))))
 
+    def close(self) -> None:
+        self._registry.close()  # its HTTP connections to the registry
+
     def typed(self, envelope: Mapping[str, Any]) -> bytes:
-        return self._codec.encode(envelope, "erp.invoices")
+        return self._codec.encode(envelope, _INPUT)
 
     def row(self, row: Mapping[str, Any]) -> bytes:
-        return self._row_codec.encode(row, "erp.invoices")
+        return self._row_codec.encode(row, _ROW_TOPIC)
 
     def raw(self, envelope: Mapping[str, Any], schema_id: int | None = None) -> bytes:
         """Rows may hold `date` and `Decimal` (written as the typed schema would) or any int and bytes."""
@@ -180,6 +197,11 @@ class FuzzInput:
         self._rng = random.Random(seed)  # noqa: S311 - a reproducible fuzz, not cryptography
         self._avro = _Avro(registry_url)
         self._today = date.today()
+        self._lsn = 0
+
+    def close(self) -> None:
+        """Close the registry client the Avro records were encoded with."""
+        self._avro.close()
 
     # --- the whole run ------------------------------------------------------------------------------
 
@@ -217,24 +239,38 @@ class FuzzInput:
             "taxCodeTransferor": None,
         }
 
-    @staticmethod
-    def _envelope(op: str, before: Any, after: Any) -> dict[str, Any]:
-        source = {"connector": "fuzz", "db": "erp", "table": "invoices"}
+    def _envelope(self, op: str, before: Any, after: Any) -> dict[str, Any]:
+        """A Debezium envelope; its ``source.lsn`` the next place in the commit order (the re-keyer orders by it)."""
+        self._lsn += 1
+        # a string: the Avro envelope's source is a map of strings (the position reads either)
+        source = {"connector": "fuzz", "db": "erp", "table": "invoices", "lsn": str(self._lsn)}
         return {"before": before, "after": after, "op": op, "ts_ms": 1763600000000, "source": source}
+
+    @staticmethod
+    def _primary_key(index: int) -> bytes:
+        """Debezium's key of the row: its primary key, as JSON without a schema."""
+        return b'{"id":%d}' % index
 
     def _valid(self, index: int, number: int) -> FuzzRecord:
         rng = self._rng
         debtor = number % self.debtors
         invoice_no = f"{self.run}-V{number:06d}"
-        envelope = self._envelope(rng.choice("ccccr"), None, self.row(debtor, invoice_no))
+        op, row = rng.choice("ccccr"), self.row(debtor, invoice_no)
+        envelope = self._envelope(op, None, row)
         encoding = rng.random()
-        if encoding < 0.3:
+        if encoding < 0.25:
             kind, value = "valid-avro", self._avro.typed(envelope)
-        elif encoding < 0.5:
+        elif encoding < 0.4:
             kind, value = "valid-connect-json", _json({"schema": _CONNECT_SCHEMA, "payload": envelope})
+        elif encoding < 0.5:  # ExtractNewRecordState's row, with the op and the position it adds, or bare (a read)
+            unwrapped = row | {"__op": op, "__lsn": envelope["source"]["lsn"]} if rng.random() < 0.5 else row
+            kind, value = "valid-unwrapped-json", _json(unwrapped)
+        elif encoding < 0.55:
+            kind, value = "valid-unwrapped-avro", self._avro.row(row)
         else:
             kind, value = "valid-json", _json(envelope)
-        key = self._key(bench_debtor(debtor).encode(), null=0.05, garbage=0.05, huge=0.0)
+        # the re-keyer carries the key as the row's identity: a garbage one must still be this row's own
+        key = self._key(self._primary_key(index), null=0.05, garbage=0.05, huge=0.0, shortest=8)
         headers = self._headers(0.1)
         return FuzzRecord(index, kind, key, value, headers, frozenset(), invoice_no)
 
@@ -252,15 +288,15 @@ class FuzzInput:
         # a big record gets no huge key and no large header on top: key, value and headers stay under the 1 MB
         # a producer accepts by default, with room for the dead letter's own headers
         huge = 0.0 if big else 0.003
-        key = self._key(bench_debtor(number % self.debtors).encode(), null=0.15, garbage=0.1, huge=huge)
+        key = self._key(self._primary_key(index), null=0.15, garbage=0.1, huge=huge)
         return FuzzRecord(index, kind, key, value, self._headers(0.2, large=not big), expect)
 
-    def _key(self, plain: bytes, *, null: float, garbage: float, huge: float) -> bytes | None:
+    def _key(self, plain: bytes, *, null: float, garbage: float, huge: float, shortest: int = 0) -> bytes | None:
         draw = self._rng.random()
         if draw < null:
             return None
         if draw < null + garbage:
-            return self._rng.randbytes(self._rng.randrange(0, 64))
+            return self._rng.randbytes(self._rng.randrange(shortest, 64))
         if draw < null + garbage + huge:
             return self._rng.randbytes(_HUGE_KEY_BYTES)
         return plain
@@ -312,15 +348,16 @@ class FuzzInput:
         return data, DESERIALIZATION
 
     def empty(self, number: int) -> tuple[bytes | None, frozenset[str]]:
-        return self._rng.choice([None, b""]), DESERIALIZATION
+        # as good as empty: no value or no bytes is a tombstone, skipped (not hostile)
+        return self._rng.choice([b" ", b"\n", b"\x00"]), DESERIALIZATION
 
     def truncated_json(self, number: int) -> tuple[bytes | None, frozenset[str]]:
         whole = self._json_row(number)
-        return whole[: self._rng.randrange(0, len(whole))], DESERIALIZATION
+        return whole[: self._rng.randrange(1, len(whole))], DESERIALIZATION  # not to nothing: a tombstone
 
     def truncated_avro(self, number: int) -> tuple[bytes | None, frozenset[str]]:
         whole = self._avro.typed(self._envelope("c", None, self._row(number)))
-        return whole[: self._rng.randrange(0, len(whole))], DESERIALIZATION
+        return whole[: self._rng.randrange(1, len(whole))], DESERIALIZATION
 
     def unknown_schema_id(self, number: int) -> tuple[bytes | None, frozenset[str]]:
         body = self._avro.typed(self._envelope("c", None, self._row(number)))[5:]
@@ -332,15 +369,15 @@ class FuzzInput:
         choices: list[Callable[[], bytes]] = [
             lambda: self._rng.choice([b"5", b'"text"', b"null", b"true", b"[]", b"[1,2]", b"{}", b"-0", b"1e400"]),
             lambda: _json({"before": None, "after": row}),  # no op
-            lambda: _json(row),  # a row unwrapped by ExtractNewRecordState: no op
+            # (a bare row, JSON or Avro, is a row unwrapped by ExtractNewRecordState: valid, among the valid ones;
+            # so is a delete without a before-image, PostgreSQL's default)
             lambda: _json({"payload": self._envelope("c", None, row)}),  # a Connect wrapper without its schema
             lambda: _json({"schema": {}, "payload": None}),
             lambda: _json({"op": "c", "after": None}),
             lambda: _json({"op": "u"}),
-            lambda: _json({"op": "d", "before": None, "after": row}),
-            lambda: self._avro.row(row),  # Avro of the row alone: no op
+            lambda: _json({"hello": "world"}),  # read as an unwrapped row, without its fields
             lambda: self._avro.raw(
-                self._envelope("c", None, row), schema_id=self._avro.schema_id - 2
+                self._envelope("c", None, row), schema_id=self._avro.row_schema_id
             ),  # another schema
         ]
         return self._rng.choice(choices)(), DESERIALIZATION

@@ -95,6 +95,8 @@ class Output:
     code_bytes: int = 0
     outcome: str | None = None
     invoice_no: str | None = None
+    names: tuple[str, int, int] | None = None
+    """A result's sourceTopic, sourcePartition and sourceOffset: the ERP change record it answers."""
 
 
 @dataclass
@@ -139,6 +141,8 @@ class FuzzReport:
     valid_missing: int = 0
     duplicates: int = 0
     unmatched_outputs: int = 0
+    misnamed_results: int = 0
+    """Results whose sourceTopic/sourcePartition/sourceOffset name another record than their input."""
     delivery_failures: list[str] = field(default_factory=list)
     dead_letters_by_category: dict[str, int] = field(default_factory=dict)
     dead_letters_by_code: dict[str, int] = field(default_factory=dict)
@@ -262,6 +266,8 @@ def problems(report: FuzzReport) -> list[str]:  # noqa: PLR0912 - one branch per
         )
     if report.duplicates or report.unmatched_outputs:
         found.append(f"{report.duplicates} duplicate outputs, {report.unmatched_outputs} naming no produced input")
+    if report.misnamed_results:
+        found.append(f"{report.misnamed_results} results name another record than their input (sourceTopic...)")
     if report.largest_description_bytes > DESCRIPTION_LIMIT or report.largest_code_bytes > ERROR_CODE_LIMIT:
         found.append(
             f"a dead letter's description ({report.largest_description_bytes} bytes) or code "
@@ -309,6 +315,7 @@ def table(report: FuzzReport) -> str:
             report.valid_results == report.valid,
         ),
         _row("outputs beyond one per input", f"{report.duplicates}", not report.duplicates),
+        _row("results naming another record", f"{report.misnamed_results}", not report.misnamed_results),
         _row(
             "Cesce calls for invalid input",
             f"{cesce.get('calls_for_invalid_input')} ({cesce.get('api_calls')} calls, "

@@ -9,8 +9,14 @@ two cores went. Every child leads its own process group and is signalled through
 (`signal_group`, `stop_group`), never by a name.
 
 What the benchmarks share beside them: the embedded broker's per-partition limits, a worker's
-settings for the broker and the sandbox (`mock_kafka_env`, `cesce_env`), the ERP's invoice
-envelope (`invoice_envelope`), and how results are written down (`machine`, `columns`, `write_json`).
+settings for the broker, the registry and the sandbox (`mock_kafka_env`, `cesce_env`), the ERP's
+invoice envelope (`invoice_envelope`), and how results are written down (`machine`, `columns`,
+`write_json`).
+
+The Schema Registry is an `EmbeddedRegistry` (``workers.ops.registry_server``) that each benchmark
+runs in its own process for the whole run, reached over HTTP by every process like a real one: it
+answers a few requests at start-up (clients cache ids) and must outlive the broker, since results
+are decoded once a run's broker has stopped.
 """
 
 from __future__ import annotations

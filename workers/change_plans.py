@@ -46,8 +46,11 @@ def by_op(
     op: str, before: Row | None, after: Row | None, *, create: Callable[[Row], P], update: Callable[[Row, Row], P]
 ) -> P | Deleted | Refuse:
     """What every worker does with an operation: ``c`` / ``r`` -> `create(after)` (a `CesceValidationError` it
-    raises is a refusal naming the field), ``d`` -> `Deleted`, ``u`` -> `update(before, after)`; an update
-    without its before-image, or any other operation, is refused."""
+    raises is a refusal naming the field), ``d`` -> `Deleted`, ``u`` -> `update(before, after)`; an update with
+    nothing to compare with, or any other operation, is refused.
+
+    `before` is what the change is compared with: what the worker last sent to Cesce for the row when it knows,
+    else Debezium's before-image (`workers.cesce_handling.carry_change`)."""
     if op in ("c", "r") and after is not None:
         try:
             return create(after)
@@ -58,5 +61,9 @@ def by_op(
     if op != "u" or after is None:
         return Refuse("op", f"unsupported change {op!r}")
     if before is None:
-        return Refuse("before", "an update without its before-image cannot say what changed")
+        return Refuse(
+            "before",
+            "an update without its before-image (PostgreSQL's default REPLICA IDENTITY) of a row this worker has no "
+            "record of sending to Cesce cannot say what changed (its identity may have changed, or it was never sent)",
+        )
     return update(before, after)

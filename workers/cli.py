@@ -16,7 +16,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from workers.argtypes import non_negative, positive, probability
-from workers.ops import broker, consume, dlq, produce, run_command
+from workers.ops import broker, consume, dlq, produce, run_command, schemas
 from workers.sandbox.config import Credentials, Faults, SandboxConfig
 
 __all__ = ["main"]
@@ -28,6 +28,7 @@ _REGISTERED: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]]
     produce.register,
     consume.register,
     dlq.register,
+    schemas.register,
 ]
 
 _FIXED_CREDENTIALS_ENV = (

@@ -1,4 +1,4 @@
-"""Fixtures for tests over real sockets: a sandbox on an ephemeral loopback port, and tokens for it.
+"""Fixtures for tests over real sockets: a sandbox on an ephemeral loopback port, tokens for it, a Schema Registry.
 
 `sandbox` is function-scoped: every test gets a fresh sandbox (its own state, clock and faults).
 Override `sandbox_config` in a test module (or parametrize it indirectly) for credentials, a
@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from workers.cesce.assumptions import CLIENT_ID_HEADER
+from workers.ops.registry_server import EmbeddedRegistry
 from workers.sandbox import RunningSandbox, SandboxConfig, serve_in_thread
 from workers.sandbox.admin_client import shared_tls_context
 from workers.sandbox.scenario import read_scenario
@@ -159,3 +160,15 @@ def connect() -> Iterator[Callable[[RunningSandbox], RawCesce]]:
 def get_token() -> Any:
     """`fetch_token` as a fixture, for tests that need several tokens or other credentials."""
     return fetch_token
+
+
+@pytest.fixture(scope="session")
+def schema_registry() -> Iterator[str]:
+    """The URL of one embedded Schema Registry (`workers.ops.registry_server`) for the whole session.
+
+    Every process a test starts, and the test itself, reach it over HTTP with the client production
+    uses, so schema ids are the registry's, not an order of files. Subjects outlive a test: tests
+    name their topics uniquely, and a schema keeps one id in every subject.
+    """
+    with EmbeddedRegistry() as registry:
+        yield registry.url

@@ -23,6 +23,7 @@ from workers.cesce.errors import (
     DuplicateSale,
     ErrorKind,
     RejectionReason,
+    rejection_reason,
 )
 from workers.cesce.models import DebtorId
 from workers.cesce.models.claims import (
@@ -93,4 +94,5 @@ __all__ = [
     "SalesOperations",
     "Settlement",
     "Subsidiary",
+    "rejection_reason",
 ]

@@ -11,6 +11,11 @@ has (``alreadyRegistered``), never a second request. Then:
 - field rules broken before any call, and updates that would change a sent request, are
   ``validation`` dead letters naming the field; Cesce's rejections (2809, 1522, 6, 422 ...) are
   ``business`` dead letters with its errorCode; transient failures are retried by the runtime.
+
+An update is compared with the request as it was sent (the row state, ``cesce.state.SentCreditRequest``
+records on a compacted topic partitioned like the input), else with Debezium's before-image. A request
+Cesce registered (answered, or found already registered) is kept there in the transaction of its
+result; a delete removes it; a SUPERSEDED request was not sent, and is not kept.
 """
 
 from __future__ import annotations
@@ -21,17 +26,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from workers.cesce import Classification, DebtorId, HasClassifications
-from workers.cesce_handling import carry_change
+from workers.cesce_handling import RowMemory, carry_change
 from workers.change_plans import Row
 from workers.credit_requests.lookup import find_registered
-from workers.credit_requests.plan import Classify, plan
+from workers.credit_requests.plan import Classify, Plan, identity, plan, sent
 from workers.credit_requests.results import Outcome, RequestFacts, outcome_of, pending_record, result
-from workers.runtime import DeadLetter, Envelope, ErrorCategory, InputRecord, Output, Publish
+from workers.runtime import DeadLetter, Envelope, ErrorCategory, InputRecord, Output, Publish, RowState
 from workers.runtime import Outcome as RuntimeOutcome
 
-__all__ = ["CreditRequestsHandler", "unknown_status"]
+__all__ = ["STATE_SCHEMA", "CreditRequestsHandler", "unknown_status"]
 
 _log = logging.getLogger(__name__)
+
+STATE_SCHEMA = "cesce.state.SentCreditRequest"
 
 
 def unknown_status(record: Classification) -> DeadLetter:
@@ -43,8 +50,8 @@ def unknown_status(record: Classification) -> DeadLetter:
 
 
 class CreditRequestsHandler:
-    """Callable as the runtime's handler; holds the Classifications API, the topics, the follow-up interval and
-    the clock."""
+    """Callable as the runtime's handler; holds the Classifications API, the topics, the follow-up interval, the
+    row state and the clock."""
 
     def __init__(
         self,
@@ -52,29 +59,34 @@ class CreditRequestsHandler:
         results_topic: str,
         pending_topic: str,
         interval: timedelta,
+        *,
+        state: RowState,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._classifications = cesce.classifications
         self._results_topic = results_topic
         self._pending_topic = pending_topic
         self._interval = interval
+        self._state = state
         self._clock = clock
 
     async def __call__(self, record: InputRecord) -> RuntimeOutcome:
         change: Envelope = record.decoded
 
-        def unchanged(row: Row, outcome: str) -> RuntimeOutcome:
+        def unchanged(row: Row, outcome: str) -> Publish:
             facts = RequestFacts.of_change(record, change.op, row)
             return Publish([result(self._results_topic, facts, Outcome(outcome), now=self._clock())])
 
+        async def execute(row: Row, decision: Plan, memory: RowMemory) -> RuntimeOutcome:
+            if not isinstance(decision, Classify):
+                raise TypeError(f"not a plan for Cesce: {decision!r}")
+            return await self._classify(RequestFacts.of_change(record, change.op, row), decision, memory, row)
+
         return await carry_change(
-            change,
-            plan(change.op, change.before, change.after),
-            unchanged=unchanged,
-            execute=lambda row, decision: self._classify(RequestFacts.of_change(record, change.op, row), decision),
+            record, self._state, identity=identity, plan=plan, unchanged=unchanged, execute=execute
         )
 
-    async def _classify(self, facts: RequestFacts, what: Classify) -> RuntimeOutcome:
+    async def _classify(self, facts: RequestFacts, what: Classify, memory: RowMemory, row: Row) -> RuntimeOutcome:
         api = self._classifications
         debtor = DebtorId(**_identity(what.request.to_wire()))
         lookup = await find_registered(api, what.contract_no, debtor, what.request.creditLimitRequested, what.since)
@@ -108,7 +120,7 @@ class CreditRequestsHandler:
                     self._pending_topic, facts, answer, since=now, checks=0, now=now, interval=self._interval
                 )
             )
-        return Publish(outputs)
+        return Publish([*outputs, *memory.remember(sent(row))])
 
 
 def _identity(wire: Mapping[str, Any]) -> dict[str, Any]:

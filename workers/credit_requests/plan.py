@@ -3,10 +3,11 @@
 - ``c`` / ``r`` (a new request row, or a snapshot read of one): ask Cesce for the limit, once the
   request passes every documented rule (field lengths, the nonPaymentInd / nonPaymentAmount rule,
   the debtor's identification). The handler looks the request up at Cesce before it sends it.
-- ``u``: a request already went to Cesce when its row was created. If nothing Cesce was sent
-  changed: no call (NO_CHANGE). If it did, the change is refused with the field named: a request
-  Cesce has registered cannot be edited, and the ERP asks again with a new request row
-  (assumptions "credit-request-update").
+- ``u``: a request already went to Cesce when its row was created. The new row is compared with
+  what was sent (the worker's row state), else with Debezium's before-image; with neither, the
+  update is refused naming ``before``. If nothing Cesce was sent changed: no call (NO_CHANGE). If
+  it did, the change is refused with the field named: a request Cesce has registered cannot be
+  edited, and the ERP asks again with a new request row (assumptions "credit-request-update").
 - ``d``: no call; the result says the row was deleted in the ERP (deleting a request row does not
   cancel a limit Cesce granted).
 
@@ -14,6 +15,9 @@ The debtor is named the way the guide allows (3.1.1, 3.2.1; assumptions "credit-
 a debtor with an endorsementNo is named by it alone (customerReference can only be attached at a
 debtor's first classification, and countryCode + taxCode would be redundant); otherwise by what the
 row has, countryCode + taxCode for a new debtor, with its customerReference.
+
+`identity` is a row's identity when the change does not carry the ERP's key (no ``cesce.row-key``
+header): its requestId, the ERP's own id. `sent` is what the row state keeps of a request sent.
 """
 
 from __future__ import annotations
@@ -27,7 +31,18 @@ from workers.cesce.models.classifications import ClassificationRequest
 from workers.cesce.validation import check_classification_request, check_fields
 from workers.change_plans import Deleted, NoChange, Refuse, by_op
 
-__all__ = ["REQUEST_FIELDS", "Classify", "Deleted", "NoChange", "Plan", "Refuse", "debtor_of", "plan"]
+__all__ = [
+    "REQUEST_FIELDS",
+    "Classify",
+    "Deleted",
+    "NoChange",
+    "Plan",
+    "Refuse",
+    "debtor_of",
+    "identity",
+    "plan",
+    "sent",
+]
 
 _IDENTITY: Final = ("countryCode", "taxCode", "customerReference", "endorsementNo")
 REQUEST_FIELDS: Final = (
@@ -69,6 +84,16 @@ def debtor_of(row: Mapping[str, Any]) -> str:
     if named:
         return str(named)
     return f"{row.get('countryCode') or ''}:{row.get('taxCode') or ''}"
+
+
+def identity(row: Mapping[str, Any]) -> str:
+    """The request's identity: the ERP's requestId."""
+    return str(row["requestId"])
+
+
+def sent(row: Mapping[str, Any]) -> dict[str, Any]:
+    """What the row state keeps of a request sent to Cesce (``cesce.state.SentCreditRequest``): all of it."""
+    return {name: row.get(name) for name in ("requestId", "requestDate", *REQUEST_FIELDS)}
 
 
 def classification_request(row: Mapping[str, Any]) -> ClassificationRequest:

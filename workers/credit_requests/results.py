@@ -84,6 +84,7 @@ class RequestFacts:
 
     @classmethod
     def of_change(cls, record: InputRecord, op: str, row: Mapping[str, Any]) -> RequestFacts:
+        source_topic, source_partition, source_offset = record.origin  # the ERP change record
         return cls(
             request_id=row["requestId"],
             contract_no=row["contractNo"],
@@ -96,9 +97,9 @@ class RequestFacts:
             customer_reference=row.get("customerReference"),
             endorsement_no=row.get("endorsementNo"),
             payment_terms=row.get("paymentTermsRequested"),
-            source_topic=record.topic,
-            source_partition=record.partition,
-            source_offset=record.offset,
+            source_topic=source_topic,
+            source_partition=source_partition,
+            source_offset=source_offset,
             trace_id=record.trace_id,
         )
 

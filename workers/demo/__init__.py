@@ -4,9 +4,9 @@ It starts the Cesce sandbox on a free loopback port and then:
 
 1. runs a scripted client session against it, one checked step per documented rule
    (`workers.demo.session`);
-2. starts an embedded Kafka and every worker on it (invoices; credit requests and their follow-up;
-   non-payments and the claims poller; the risk poller), produces each bundled sample of ERP changes and follows
-   every change to its result or dead letter (`workers.demo.pipeline`);
+2. starts an embedded Kafka and Schema Registry and every worker on them (invoices; credit requests
+   and their follow-up; non-payments and the claims poller; the risk poller), produces each bundled
+   sample of ERP changes and follows every change to its result or dead letter (`workers.demo.pipeline`);
 3. decides the credit requests left EN TRÁMITE and moves the claim file on, through the sandbox's
    admin API, and checks the FINAL results and claim updates that follow (`workers.demo.followups`);
 4. with the risk poller running since the start (its first read reconciled the portfolio), asks a
@@ -30,13 +30,14 @@ from workers.credit_requests import CreditRequestsTopics, credit_requests_specs
 from workers.demo.claims_sample import claims_sample
 from workers.demo.credit_sample import credit_sample
 from workers.demo.followups import claims_followup, credit_followup
-from workers.demo.pipeline import REGISTRY, Stage, demo_env, run_stage
+from workers.demo.pipeline import Stage, demo_env, run_stage
 from workers.demo.report import Report
 from workers.demo.risk import CONTRACT, risk_stage
 from workers.demo.sample import sample_changes
 from workers.demo.session import client_session
-from workers.invoices import InvoicesTopics, invoices_spec
+from workers.invoices import InvoicesTopics, invoices_specs
 from workers.non_payments import NonPaymentsTopics, non_payments_specs
+from workers.ops.registry_server import EmbeddedRegistry
 from workers.risk import risk_poller_spec
 from workers.runtime.embedded import EmbeddedKafka
 from workers.runtime.registry import schema_registry_client
@@ -60,13 +61,13 @@ async def _pipelines(sandbox_url: str, admin: SandboxAdmin, report: Report) -> N
     run = secrets.token_hex(2).upper()
     sample = credit_sample(run)
     invoices, credit, claims = InvoicesTopics(), CreditRequestsTopics(), NonPaymentsTopics()
-    with EmbeddedKafka() as kafka:
+    with EmbeddedKafka() as kafka, EmbeddedRegistry() as registry, schema_registry_client(registry.url) as client:
         bootstrap = kafka.bootstrap_servers
-        env = demo_env(bootstrap, sandbox_url) | {"RISK_CONTRACTS": CONTRACT}
+        env = demo_env(bootstrap, registry.url, sandbox_url) | {"RISK_CONTRACTS": CONTRACT}
         stop = asyncio.Event()
-        specs = [invoices_spec(env), *credit_requests_specs(env), *non_payments_specs(env), risk_poller_spec(env)]
+        specs = [*invoices_specs(env), *credit_requests_specs(env), *non_payments_specs(env), risk_poller_spec(env)]
         workers = asyncio.create_task(serve_all(specs, env, stop))
-        reader = AvroReader(schema_registry_client(REGISTRY))
+        reader = AvroReader(client)
         try:
             print(f"\n2. {invoices.input} -> invoices worker -> {invoices.results}\n", flush=True)
             stage = Stage(

@@ -26,11 +26,10 @@ from workers.runtime.consumer_thread import headers_of
 from workers.runtime.embedded import MOCK_CLIENT_CONFIG
 from workers.runtime.serde import AvroReader
 
-__all__ = ["REGISTRY", "Stage", "collect", "demo_env", "run_stage"]
+__all__ = ["Stage", "collect", "demo_env", "run_stage"]
 
 _log = logging.getLogger(__name__)
 
-REGISTRY = "mock://demo"
 _WAIT_SECONDS = 60.0
 
 
@@ -48,15 +47,16 @@ class Stage:
         return f"{self.input}.dlq"
 
 
-def demo_env(bootstrap: str, sandbox_url: str) -> dict[str, str]:
-    """The workers' environment: the embedded Kafka, the sandbox, fast follow-ups."""
+def demo_env(bootstrap: str, registry_url: str, sandbox_url: str) -> dict[str, str]:
+    """The workers' environment: the embedded Kafka and Schema Registry, the sandbox, fast follow-ups."""
     return {
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         **{f"KAFKA_{k.upper().replace('.', '_')}": v for k, v in MOCK_CLIENT_CONFIG.items()},
-        "SCHEMA_REGISTRY_URL": REGISTRY,
+        "SCHEMA_REGISTRY_URL": registry_url,
         "WORKER_INSTANCE_ID": "demo",
         "WORKER_COMMIT_INTERVAL_MS": "100",
         "CLASSIFICATION_FOLLOWUP_SECONDS": "0.5",
+        "INVOICES_CREDIT_NOTE_WAIT_SECONDS": "1",  # the credit note with no sale waits 1 s, not a minute
         "CLAIMS_POLL_INTERVAL_SECONDS": "0.5",
         "RISK_MOVEMENTS_INTERVAL_SECONDS": "0.5",
         "CESCE_BASE_URL": sandbox_url,

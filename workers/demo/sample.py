@@ -2,7 +2,7 @@
 
 Dates are relative to today, so the sample is always inside the policies' periods and the
 modification windows. Each change is a Debezium-style JSON envelope keyed by the debtor, with what
-the demo expects to become of it; one record is deliberately not an envelope at all.
+the demo expects to become of it; one record is deliberately neither an envelope nor an invoice row.
 """
 
 from __future__ import annotations
@@ -99,5 +99,5 @@ def sample_changes(run: str) -> list[Change]:
             envelope("c", None, _row(inv("0009"), "CLI-BAJA-01", "700.00")),
             "REJECTED_BY_POLICY",
         ),
-        Change("a record that is not a change envelope", "CLI-0005", b'{"hello": "world"}', "dlq:deserialization"),
+        Change("a record that is neither a change nor a row", "CLI-0005", b'{"hello": "world"}', "dlq:deserialization"),
     ]

@@ -1,5 +1,5 @@
 """The invoices worker: ERP invoice changes -> Cesce sales -> ``cesce.sale-results``."""
 
-from workers.invoices.spec import InvoicesTopics, invoices_spec
+from workers.invoices.spec import InvoicesTopics, invoices_spec, invoices_specs
 
-__all__ = ["InvoicesTopics", "invoices_spec"]
+__all__ = ["InvoicesTopics", "invoices_spec", "invoices_specs"]

@@ -12,6 +12,12 @@ Every Cesce answer has a home:
   and the client's field checks are dead letters (``business`` / ``validation``) with Cesce's code;
 - transient failures, and refused credentials (a configuration problem that pausing can outlast),
   are `Retry`: the runtime retries, and pauses consumption while Cesce keeps failing.
+
+Every change is compared with what the worker last sent to Cesce for its row (the row state,
+``cesce.state.SentSale`` records on a compacted topic partitioned like the input), not only with
+Debezium's before-image, which PostgreSQL's default REPLICA IDENTITY does not send: a sale declared
+(DECLARED, REJECTED_BY_POLICY, ALREADY_DECLARED) or modified updates it in the transaction of its
+result, a delete removes it, and nothing else (a dead letter, NO_CHANGE) changes it.
 """
 
 from __future__ import annotations
@@ -30,50 +36,61 @@ from workers.cesce import (
     SaleModified,
 )
 from workers.cesce.catalogue import SALE_REJECTED
-from workers.cesce_handling import carry_change
+from workers.cesce_handling import RowMemory, carry_change
 from workers.change_plans import Row
-from workers.invoices.plan import Declare, Modify, debtor_of, plan
-from workers.runtime import DeadLetter, Envelope, ErrorCategory, InputRecord, Outcome, Output, Publish
+from workers.invoices.plan import Declare, Modify, Plan, debtor_of, identity, plan, sent
+from workers.runtime import DeadLetter, Envelope, ErrorCategory, InputRecord, Outcome, Output, Publish, RowState
 
-__all__ = ["RESULT_SCHEMA", "InvoicesHandler"]
+__all__ = ["RESULT_SCHEMA", "STATE_SCHEMA", "InvoicesHandler"]
 
 _log = logging.getLogger(__name__)
 
 RESULT_SCHEMA = "cesce.results.SaleResult"
+STATE_SCHEMA = "cesce.state.SentSale"
 
 
 class InvoicesHandler:
-    """Callable as the runtime's handler; holds the Sales API, the results topic and the clock."""
+    """Callable as the runtime's handler; holds the Sales API, the results topic, the row state and the clock."""
 
     def __init__(
-        self, cesce: HasSales, results_topic: str, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self,
+        cesce: HasSales,
+        results_topic: str,
+        *,
+        state: RowState,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._sales = cesce.sales
         self._results_topic = results_topic
+        self._state = state
         self._clock = clock
 
     async def __call__(self, record: InputRecord) -> Outcome:
         change: Envelope = record.decoded
 
-        async def execute(row: Row, decision: object) -> Outcome:  # a Declare or a Modify
+        async def execute(row: Row, decision: Plan, memory: RowMemory) -> Outcome:
             if isinstance(decision, Declare):
-                return await self._declare(record, change, row, decision)
-            if isinstance(decision, Modify):
+                answered = await self._declare(record, change, row, decision)
+            elif isinstance(decision, Modify):
                 try:
-                    return await self._modify(record, change, row, decision)
+                    answered = await self._modify(record, change, row, decision)
                 except DuplicateSale:  # only from a modification that collides with another sale
                     description = "the modified sale would duplicate another sale"
                     return DeadLetter(ErrorCategory.BUSINESS, "duplicate", description)
-            raise TypeError(f"not a plan for Cesce: {decision!r}")
+            else:
+                raise TypeError(f"not a plan for Cesce: {decision!r}")
+            return Publish([*answered.outputs, *memory.remember(sent(row))])
 
         return await carry_change(
-            change,
-            plan(change.op, change.before, change.after),
+            record,
+            self._state,
+            identity=identity,
+            plan=plan,
             unchanged=lambda row, outcome: self._publish(record, change, row, outcome, None),
             execute=execute,
         )
 
-    async def _declare(self, record: InputRecord, change: Envelope, row: Mapping[str, Any], what: Declare) -> Outcome:
+    async def _declare(self, record: InputRecord, change: Envelope, row: Mapping[str, Any], what: Declare) -> Publish:
         try:
             declared = await self._sales.declare(what.contract_no, what.sale)
         except DuplicateSale:
@@ -85,7 +102,7 @@ class InvoicesHandler:
         outcome = "REJECTED_BY_POLICY" if declared.statusCode == SALE_REJECTED else "DECLARED"
         return self._publish(record, change, row, outcome, declared)
 
-    async def _modify(self, record: InputRecord, change: Envelope, row: Mapping[str, Any], what: Modify) -> Outcome:
+    async def _modify(self, record: InputRecord, change: Envelope, row: Mapping[str, Any], what: Modify) -> Publish:
         try:
             modified = await self._sales.modify(what.contract_no, what.ref, what.changes)
         except CesceNotFound:
@@ -115,6 +132,7 @@ class InvoicesHandler:
         outcome: str,
         answer: SaleDeclared | Sale | SaleModified | None,
     ) -> Publish:
+        source_topic, source_partition, source_offset = record.origin  # the ERP change record
         result: dict[str, Any] = {
             "outcome": outcome,
             "op": change.op,
@@ -127,9 +145,9 @@ class InvoicesHandler:
             "debtor": debtor_of(row),
             "endorsementNo": row.get("endorsementNo"),
             "customerReference": row.get("customerReference"),
-            "sourceTopic": record.topic,
-            "sourcePartition": record.partition,
-            "sourceOffset": record.offset,
+            "sourceTopic": source_topic,
+            "sourcePartition": source_partition,
+            "sourceOffset": source_offset,
             "traceId": record.trace_id,
             "handledAt": self._clock(),
         }

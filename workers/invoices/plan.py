@@ -2,11 +2,17 @@
 
 - ``c`` / ``r`` (a new row, or a snapshot read of one): declare the sale; a negative amount is a
   credit note (abono), declared the same way (Cesce checks the supplement and pending sales).
-- ``u``: compare the rows. If nothing Cesce stores changed: no call (NO_CHANGE). Otherwise modify
-  the declared sale, identified by the *old* invoiceNo + maturityDate, with the new values; never
-  declare a second sale. A change Cesce's modification cannot carry (the policy, the subsidiary)
-  or an update without its before-image cannot be applied safely: it is refused with the reason.
+- ``u``: compare the new row with what was last sent to Cesce for it (the worker's row state), else
+  with Debezium's before-image. If nothing Cesce stores changed: no call (NO_CHANGE). Otherwise
+  modify the declared sale, identified by the *old* invoiceNo + maturityDate, with the new values;
+  never declare a second sale. A change Cesce's modification cannot carry (the policy, the
+  subsidiary) or an update with nothing to compare with cannot be applied safely: it is refused
+  with the reason.
 - ``d``: no Cesce call; the result says the row was deleted in the ERP.
+
+`identity` is a row's identity when the change does not carry the ERP's (no ``cesce.row-key``
+header): Cesce's own identity of a sale, contractNo + invoiceNo + maturityDate. `sent` is what the
+row state keeps of a row: the fields Cesce stores.
 """
 
 from __future__ import annotations
@@ -29,8 +35,10 @@ __all__ = [
     "Plan",
     "Refuse",
     "debtor_of",
+    "identity",
     "plan",
     "sale_declaration",
+    "sent",
 ]
 
 # Row field -> the Sales API's name for it (newData of a modification).
@@ -82,6 +90,16 @@ def sale_declaration(row: Mapping[str, Any]) -> SaleDeclaration:
         currencyCode=row.get("currencyCode"),
         taxCodeTransferor=row.get("taxCodeTransferor"),
     )
+
+
+def identity(row: Mapping[str, Any]) -> str:
+    """The sale's identity at Cesce: contractNo/invoiceNo/maturityDate."""
+    return f"{row['contractNo']}/{row['invoiceNo']}/{_as_date(row['maturityDate']).isoformat()}"
+
+
+def sent(row: Mapping[str, Any]) -> dict[str, Any]:
+    """What the row state keeps of a row Cesce took (``cesce.state.SentSale``)."""
+    return {name: row.get(name) for name in CESCE_FIELDS}
 
 
 def _changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:

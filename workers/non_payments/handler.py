@@ -15,6 +15,9 @@ committed (and the poller keeps one chain per file if it did). A file already se
 not followed again.
 
 Refusals before any call and Cesce's answers map as for every worker (`workers.cesce_handling`).
+An update is compared with what was declared (the row state, ``cesce.state.SentNonPayment`` records
+on a compacted topic partitioned like the input), else with Debezium's before-image; a non-payment
+DECLARED or ALREADY_DECLARED is kept there in the transaction of its result, a delete removes it.
 """
 
 from __future__ import annotations
@@ -26,16 +29,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from workers.cesce import HasClaims, RequestedDocument, Settlement
-from workers.cesce_handling import carry_change
-from workers.non_payments.plan import AlreadyDeclared, Declare, Refuse, debtor_of, plan, recognise
+from workers.cesce_handling import RowMemory, carry_change
+from workers.change_plans import Row
+from workers.non_payments.plan import AlreadyDeclared, Declare, Plan, Refuse, debtor_of, identity, plan, recognise, sent
 from workers.non_payments.watch import WATCH_SCHEMA, ClaimFileRef, first_watch, is_settled, known_document
-from workers.runtime import DeadLetter, Envelope, ErrorCategory, InputRecord, Outcome, Output, Publish
+from workers.runtime import DeadLetter, Envelope, ErrorCategory, InputRecord, Outcome, Output, Publish, RowState
 
-__all__ = ["RESULT_SCHEMA", "NonPaymentsHandler"]
+__all__ = ["RESULT_SCHEMA", "STATE_SCHEMA", "NonPaymentsHandler"]
 
 _log = logging.getLogger(__name__)
 
 RESULT_SCHEMA = "cesce.results.NonPaymentResult"
+STATE_SCHEMA = "cesce.state.SentNonPayment"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +55,8 @@ class _Filed:
 
 
 class NonPaymentsHandler:
-    """Callable as the runtime's handler; holds the Claims API, the topics it publishes to and the clock."""
+    """Callable as the runtime's handler; holds the Claims API, the topics it publishes to, the row state and the
+    clock."""
 
     def __init__(
         self,
@@ -58,21 +64,35 @@ class NonPaymentsHandler:
         results_topic: str,
         claim_files_topic: str,
         interval: timedelta,
+        *,
+        state: RowState,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._claims = cesce.claims
         self._results_topic = results_topic
         self._claim_files_topic = claim_files_topic
         self._interval = interval
+        self._state = state
         self._clock = clock
 
     async def __call__(self, record: InputRecord) -> Outcome:
         change: Envelope = record.decoded
+
+        async def execute(row: Row, decision: Plan, memory: RowMemory) -> Outcome:
+            if not isinstance(decision, Declare):
+                raise TypeError(f"not a plan for Cesce: {decision!r}")
+            outcome = await self._declare(record, change, row, decision)
+            if isinstance(outcome, Publish):  # declared, or found declared: Cesce has it
+                return Publish([*outcome.outputs, *memory.remember(sent(row))])
+            return outcome
+
         return await carry_change(
-            change,
-            plan(change.op, change.before, change.after),
+            record,
+            self._state,
+            identity=identity,
+            plan=plan,
             unchanged=lambda row, outcome: Publish([self._result(record, change, row, outcome)]),
-            execute=lambda row, decision: self._declare(record, change, row, decision),
+            execute=execute,
         )
 
     async def _declare(self, record: InputRecord, change: Envelope, row: Mapping[str, Any], what: Declare) -> Outcome:
@@ -154,6 +174,7 @@ class NonPaymentsHandler:
         outcome: str,
         filed: _Filed | None = None,
     ) -> Output:
+        source_topic, source_partition, source_offset = record.origin  # the ERP change record
         result: dict[str, Any] = {
             "outcome": outcome,
             "op": change.op,
@@ -171,9 +192,9 @@ class NonPaymentsHandler:
             "nonPaymentNo": None,
             "newClaimFile": None,
             "documents": [],
-            "sourceTopic": record.topic,
-            "sourcePartition": record.partition,
-            "sourceOffset": record.offset,
+            "sourceTopic": source_topic,
+            "sourcePartition": source_partition,
+            "sourceOffset": source_offset,
             "traceId": record.trace_id,
             "handledAt": self._clock(),
         }

@@ -8,9 +8,14 @@
   there (invoiceNo + maturityDate + unpaidAmount): a redelivery, a snapshot re-read or a POST whose
   answer was lost is found and read back, never declared twice. The same invoice there with
   another amount is refused: it is a change of a declared non-payment.
-- ``u``: if nothing Cesce was sent changed: no call (NO_CHANGE). Otherwise refused, naming the
-  field: the Claims API has no operation that modifies or withdraws a declared non-payment.
+- ``u``: compared with what was declared (the worker's row state), else with Debezium's
+  before-image; with neither, refused naming ``before``. If nothing Cesce was sent changed: no call
+  (NO_CHANGE). Otherwise refused, naming the field: the Claims API has no operation that modifies
+  or withdraws a declared non-payment.
 - ``d``: no call; the result says the row was deleted in the ERP (a declared non-payment stands).
+
+`identity` is a row's identity when the change does not carry the ERP's key (no ``cesce.row-key``
+header): its nonPaymentId, the ERP's own id. `sent` is what the row state keeps of a declared row.
 """
 
 from __future__ import annotations
@@ -33,8 +38,10 @@ __all__ = [
     "Plan",
     "Refuse",
     "debtor_of",
+    "identity",
     "plan",
     "recognise",
+    "sent",
 ]
 
 CESCE_FIELDS: Final = (
@@ -72,6 +79,16 @@ class AlreadyDeclared:
     def opened_file(self) -> bool:
         """True when this is the file's first non-payment (the declaration that opened it)."""
         return min(self.claim_file.nonPayments, key=_declaration_order) is self.non_payment
+
+
+def identity(row: Mapping[str, Any]) -> str:
+    """The non-payment's identity: the ERP's nonPaymentId."""
+    return str(row["nonPaymentId"])
+
+
+def sent(row: Mapping[str, Any]) -> dict[str, Any]:
+    """What the row state keeps of a declared row (``cesce.state.SentNonPayment``): its id and what Cesce was sent."""
+    return {name: row.get(name) for name in ("nonPaymentId", *CESCE_FIELDS)}
 
 
 def plan(op: str, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> Plan:

@@ -1,13 +1,14 @@
-"""`cesce-worker broker`: the embedded Kafka (librdkafka's mock cluster) as a process of its own.
+"""`cesce-worker broker`: the embedded Kafka (librdkafka's mock cluster) and Schema Registry as a process of its own.
 
-Other processes (workers, `produce`/`consume`, a second terminal) reach it through the bootstrap
-servers it prints on the first line of stdout and, with ``--bootstrap-file``, writes to a file.
-The file is written before the line is printed (so a script that has read the line finds the
+Other processes (workers, `produce`/`consume`, a second terminal) reach Kafka through the bootstrap
+servers it prints on the first line of stdout and the Schema Registry (`workers.ops.registry_server`)
+through the URL on the second line; ``--bootstrap-file`` and ``--registry-file`` also write them to
+files. A file is written before the lines are printed (so a script that has read them finds the
 file), atomically (so a script polling for it never reads half an address), and removed on exit
-if it still holds our address (so nobody is pointed at a broker that is gone). The cluster keeps
-everything in memory: stopping the command discards every topic and group. It says its limits when
-it starts (stderr): a partition keeps about 5 MiB or 100,000 batches and silently drops its
-oldest records beyond that (``rdkafka_mock.c``).
+if it still holds our address (so nobody is pointed at a broker that is gone). Both keep
+everything in memory: stopping the command discards every topic, group and schema. It says its
+limits when it starts (stderr): a partition keeps about 5 MiB or 100,000 batches and silently drops
+its oldest records beyond that (``rdkafka_mock.c``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from confluent_kafka import libversion
 
+from workers.ops.registry_server import EmbeddedRegistry
 from workers.runtime.embedded import run_broker
 
 __all__ = ["register"]
@@ -28,7 +30,7 @@ __all__ = ["register"]
 _LIMITS = (
     "Limits: topics are created with 4 partitions; each partition keeps about 5 MiB or 100,000 batches and "
     "silently drops its oldest records beyond that; transactions have no semantics (aborted records stay "
-    "visible, no fencing). A test broker, not a store."
+    "visible, no fencing). The registry serves Avro only and forgets every schema on exit. A test broker, not a store."
 )
 
 
@@ -46,9 +48,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     """Add the `broker` command to `cesce-worker`'s subparsers."""
     broker = commands.add_parser(
         "broker",
-        help="run an in-memory Kafka (librdkafka's mock cluster) until Ctrl-C",
-        description="Run an in-memory Kafka cluster (librdkafka's mock) on loopback; print its bootstrap "
-        "servers on the first line of stdout; stop on SIGINT or SIGTERM. Everything is lost on exit.",
+        help="run an in-memory Kafka (librdkafka's mock cluster) and Schema Registry until Ctrl-C",
+        description="Run an in-memory Kafka cluster (librdkafka's mock) and Schema Registry on loopback; print "
+        "the bootstrap servers on the first line of stdout and the registry's URL on the second; stop on SIGINT "
+        "or SIGTERM. Everything is lost on exit.",
     )
     broker.add_argument("--brokers", type=_broker_count, default=1, help="number of brokers (default 1)")
     broker.add_argument(
@@ -57,33 +60,47 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         metavar="PATH",
         help="also write the bootstrap servers to this file (replaced atomically, removed on exit)",
     )
+    broker.add_argument(
+        "--registry-file",
+        type=Path,
+        metavar="PATH",
+        help="also write the Schema Registry's URL to this file (replaced atomically, removed on exit)",
+    )
     broker.set_defaults(handler=_broker)
 
 
 def _broker(args: argparse.Namespace) -> int:
-    bootstrap_file: Path | None = args.bootstrap_file
-    if bootstrap_file is not None and not bootstrap_file.parent.is_dir():
-        raise SystemExit(f"cesce-worker broker: no directory {bootstrap_file.parent} for --bootstrap-file")
-    written: list[str] = []
+    files: dict[str, Path | None] = {"--bootstrap-file": args.bootstrap_file, "--registry-file": args.registry_file}
+    for option, path in files.items():
+        if path is not None and not path.parent.is_dir():
+            raise SystemExit(f"cesce-worker broker: no directory {path.parent} for {option}")
+    written: dict[Path, str] = {}
 
-    def ready(bootstrap_servers: str) -> None:
-        if bootstrap_file is not None:
-            _write_atomically(bootstrap_file, bootstrap_servers + "\n")
-            written.append(bootstrap_servers + "\n")
-        print(bootstrap_servers, flush=True)  # first line of stdout: scripts read the address from here
-        print(
-            f"Kafka (librdkafka {libversion()[0]} mock cluster, {args.brokers} broker(s), in memory) listening on "
-            f"{bootstrap_servers}; Ctrl-C stops it",
-            file=sys.stderr,
-            flush=True,
-        )
-        print(_LIMITS, file=sys.stderr, flush=True)
+    def write(path: Path | None, address: str) -> None:
+        if path is not None:
+            _write_atomically(path, address + "\n")
+            written[path] = address + "\n"
 
-    try:
-        run_broker(args.brokers, on_ready=ready)
-    finally:
-        if bootstrap_file is not None and written:
-            _remove_if_unchanged(bootstrap_file, written[0])
+    with EmbeddedRegistry() as registry:
+
+        def ready(bootstrap_servers: str) -> None:
+            write(args.bootstrap_file, bootstrap_servers)
+            write(args.registry_file, registry.url)
+            # scripts read the addresses from here: Kafka on the first line, the registry on the second
+            print(bootstrap_servers, registry.url, sep="\n", flush=True)
+            print(
+                f"Kafka (librdkafka {libversion()[0]} mock cluster, {args.brokers} broker(s), in memory) listening "
+                f"on {bootstrap_servers}; Schema Registry (Avro, in memory) on {registry.url}; Ctrl-C stops both",
+                file=sys.stderr,
+                flush=True,
+            )
+            print(_LIMITS, file=sys.stderr, flush=True)
+
+        try:
+            run_broker(args.brokers, on_ready=ready)
+        finally:
+            for path, text in written.items():
+                _remove_if_unchanged(path, text)
     return 0
 
 

@@ -31,6 +31,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
@@ -146,9 +147,10 @@ def register(
     parser.set_defaults(handler=consume_command, topic_schemas=dict(topic_schemas or {}))
 
 
-def avro_decoder(schema: str | None, directories: Sequence[Path]) -> ValueDecoder:
-    """Avro values through the Schema Registry (``SCHEMA_REGISTRY_*``): as `schema`, else with the writer's."""
-    registry = registry_from_env(os.environ, directories)
+def avro_decoder(schema: str | None, directories: Sequence[Path], stack: ExitStack) -> ValueDecoder:
+    """Avro values through the Schema Registry (``SCHEMA_REGISTRY_*``): as `schema`, else with the writer's; the
+    registry client is closed with `stack`."""
+    registry = stack.enter_context(registry_from_env(os.environ, directories))
     if schema is not None:
         return AvroCodec(registry, schema, catalog=SchemaCatalog.load(directories), auto_register=False).decode
     reader = AvroReader(registry)
@@ -171,9 +173,14 @@ def consume_command(args: argparse.Namespace) -> int:
     if "bootstrap.servers" not in settings:
         print("cesce-worker consume: set KAFKA_BOOTSTRAP_SERVERS", file=sys.stderr)
         return 2
+    with ExitStack() as stack:
+        return _consume_command(args, settings, stack)
+
+
+def _consume_command(args: argparse.Namespace, settings: Mapping[str, str], stack: ExitStack) -> int:
     schema: str | None = args.schema or args.topic_schemas.get(args.topic)
     try:
-        decode_avro = avro_decoder(schema, [DEFAULT_SCHEMAS_DIR, *args.schemas_dir])
+        decode_avro = avro_decoder(schema, [DEFAULT_SCHEMAS_DIR, *args.schemas_dir], stack)
     except (CatalogError, RegistryMismatch, ValueError) as exc:
         print(f"cesce-worker consume: {exc}", file=sys.stderr)
         return 2

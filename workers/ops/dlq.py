@@ -28,6 +28,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -255,8 +256,13 @@ def _list(args: argparse.Namespace, settings: Mapping[str, str]) -> int:
 def _show(args: argparse.Namespace, settings: Mapping[str, str]) -> int:
     if args.offset is None:
         raise _Usage("give --offset N (and --partition P if several partitions have that offset)")
+    with ExitStack() as stack:
+        return _show_one(args, settings, stack)
+
+
+def _show_one(args: argparse.Namespace, settings: Mapping[str, str], stack: ExitStack) -> int:
     try:
-        decode_avro = avro_decoder(args.schema, [DEFAULT_SCHEMAS_DIR, *args.schemas_dir])
+        decode_avro = avro_decoder(args.schema, [DEFAULT_SCHEMAS_DIR, *args.schemas_dir], stack)
     except (CatalogError, RegistryMismatch, ValueError) as exc:
         raise _Usage(str(exc)) from None
     except RegistryUnavailable as exc:

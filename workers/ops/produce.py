@@ -21,6 +21,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -156,10 +157,11 @@ def _read(file: str) -> list[str]:
     return Path(file).read_text(encoding="utf-8").splitlines()
 
 
-def _codec(schema: str | None, directories: Sequence[Path]) -> AvroCodec | None:
+def _codec(schema: str | None, directories: Sequence[Path], stack: ExitStack) -> AvroCodec | None:
+    """The codec of `schema` (None: values go as written), its registry client closed with `stack`."""
     if schema is None:
         return None
-    registry = registry_from_env(os.environ, directories)
+    registry = stack.enter_context(registry_from_env(os.environ, directories))
     return AvroCodec(registry, schema, catalog=SchemaCatalog.load(directories))
 
 
@@ -173,10 +175,15 @@ def produce_command(args: argparse.Namespace) -> int:
     if "bootstrap.servers" not in settings:
         print("cesce-worker produce: set KAFKA_BOOTSTRAP_SERVERS", file=sys.stderr)
         return 2
+    with ExitStack() as stack:
+        return _produce(args, settings, stack)
+
+
+def _produce(args: argparse.Namespace, settings: Mapping[str, str], stack: ExitStack) -> int:
     schema: str | None = args.schema or args.topic_schemas.get(args.topic)
     directories = [DEFAULT_SCHEMAS_DIR, *args.schemas_dir]
     try:
-        codec = _codec(schema, directories)
+        codec = _codec(schema, directories, stack)
         lines = _read(args.file)
     except (CatalogError, RegistryMismatch, OSError, ValueError) as exc:  # ValueError: bad registry settings, not UTF-8
         print(f"cesce-worker produce: {exc}", file=sys.stderr)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pydantic import ValidationError
 
 from workers.credit_requests import credit_requests_specs
-from workers.invoices import invoices_spec
+from workers.invoices import invoices_specs
 from workers.non_payments import non_payments_specs
 from workers.observability.logs import configure_logging
 from workers.ops.settings import LoggingSettings, ops_settings
@@ -30,7 +30,7 @@ __all__ = ["WORKERS", "register", "secret_values"]
 _SECRET_NAME = re.compile(r"SECRET|PASSWORD|TOKEN|PRIVATE|CREDENTIAL|USER_INFO|HEADERS", re.IGNORECASE)
 
 WORKERS: dict[str, Callable[[Mapping[str, str]], WorkerSpec | Sequence[WorkerSpec]]] = {
-    "invoices": invoices_spec,
+    "invoices": invoices_specs,
     "credit-requests": credit_requests_specs,
     "non-payments": non_payments_specs,
     "risk-poller": risk_poller_spec,

@@ -21,7 +21,7 @@ from pydantic import Field, field_validator
 from workers.cesce import CesceSettings
 from workers.cesce.codecs import check_contract_no
 from workers.cesce_handling import cesce_client
-from workers.risk.changes import LIMIT_SCHEMA
+from workers.risk.changes import CHANGE_SCHEMA, LIMIT_SCHEMA
 from workers.risk.poller import SCHEDULE_SCHEMA, Intervals, RiskPoller, first_schedule
 from workers.runtime import (
     AvroCodec,
@@ -59,6 +59,11 @@ class RiskTopics(Settings):
         if not numbers:
             raise ValueError("name at least one contractNo")
         return ",".join(numbers)
+
+    @property
+    def schemas(self) -> dict[str, str]:
+        """Each topic the poller writes -> the record written there."""
+        return {self.changes: CHANGE_SCHEMA, self.limits: LIMIT_SCHEMA, self.schedule: SCHEDULE_SCHEMA}
 
     @property
     def contract_numbers(self) -> tuple[str, ...]:
@@ -143,4 +148,5 @@ def risk_poller_spec(env: Mapping[str, str]) -> WorkerSpec:
         output_topics=[topics.changes, topics.limits, topics.schedule],
         decoder=states(SCHEDULE_SCHEMA),
         handler=handler,
+        schemas=topics.schemas,
     )

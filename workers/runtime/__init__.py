@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from workers.runtime.chains import Chains
 from workers.runtime.contract import (
+    ROW_KEY_HEADER,
     DeadLetter,
     Defer,
     ErrorCategory,
@@ -18,13 +19,17 @@ from workers.runtime.contract import (
     Output,
     Publish,
     Retry,
+    Skip,
 )
 from workers.runtime.envelope import Envelope, EnvelopeDecoder
+from workers.runtime.rekey import by_row, ordered_by
+from workers.runtime.row_state import PartitionRows, RowState, StateUnavailable
 from workers.runtime.serde import TOMBSTONE, AvroCodec, Tombstone, state_decoder
 from workers.runtime.spec import Decoder, DecoderFactory, Encoder, WorkerContext, WorkerSpec, envelopes, states
 from workers.runtime.table import CompactedTable
 
 __all__ = [
+    "ROW_KEY_HEADER",
     "TOMBSTONE",
     "AvroCodec",
     "Chains",
@@ -41,12 +46,18 @@ __all__ = [
     "InputRecord",
     "Outcome",
     "Output",
+    "PartitionRows",
     "Publish",
     "Retry",
+    "RowState",
+    "Skip",
+    "StateUnavailable",
     "Tombstone",
     "WorkerContext",
     "WorkerSpec",
+    "by_row",
     "envelopes",
+    "ordered_by",
     "state_decoder",
     "states",
 ]

@@ -5,8 +5,9 @@ its final outcome (`Publish`, `DeadLetter` or `Skip`, the attempts it took, the 
 or a `Defer` to sleep on:
 
 - decode until it succeeds once; the decoded record serves every later attempt and every later look
-  after a `Defer`, and a decoded `Skip` (a tombstone) is final: the handler is not called. A Schema Registry outage is an ordinary `Retry`; bytes that do not decode are a
-  ``deserialization`` dead letter at once;
+  after a `Defer`, and a decoded `Skip` (a tombstone) is final: the handler is not called. A Schema
+  Registry outage is an ordinary `Retry`; bytes that do not decode are a ``deserialization`` dead
+  letter at once;
 - a handler that raises is an ``internal`` dead letter (a defect, not a business outcome);
 - `Retry` waits in place with full-jitter backoff (never shorter than a Retry-After) and spends the
   record's budget (`WORKER_RETRY_ATTEMPTS` / `WORKER_RETRY_MAX_SECONDS`), after which the record is

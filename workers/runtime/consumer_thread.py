@@ -178,7 +178,7 @@ class ConsumerThread:
         if error is None:
             return True
         if error.code() == KafkaError._PARTITION_EOF:
-            return False
+            return True  # only with enable.partition.eof: the engine learns the partition has nothing more now
         _log.warning("kafka consumer: %s", error)
         if error.fatal():
             raise RuntimeError(f"fatal consumer error: {error}")

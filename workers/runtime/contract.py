@@ -29,7 +29,11 @@ from typing import Any, Final
 from workers.observability.tracing import current_trace_id
 
 __all__ = [
+    "ORIGIN_HEADER",
     "ROW_KEY_HEADER",
+    "SOURCE_OFFSET",
+    "SOURCE_PARTITION",
+    "SOURCE_TOPIC",
     "DeadLetter",
     "Defer",
     "ErrorCategory",
@@ -41,6 +45,14 @@ __all__ = [
     "Retry",
     "Skip",
 ]
+
+SOURCE_TOPIC: Final = "source.topic"
+SOURCE_PARTITION: Final = "source.partition"
+SOURCE_OFFSET: Final = "source.offset"
+"""Headers on every record the runtime publishes: the input record it answers (reconciliation reads them back)."""
+
+ORIGIN_HEADER: Final = "cesce.origin"
+"""``<topic>:<partition>:<offset>`` of the ERP change record a re-keyed record carries (`InputRecord.origin`)."""
 
 ROW_KEY_HEADER: Final = "cesce.row-key"
 """The header carrying an ERP change's row identity (the source record's Kafka key, Debezium's primary key)
@@ -88,6 +100,17 @@ class InputRecord:
         return found
 
     @property
+    def origin(self) -> tuple[str, int, int]:
+        """Where the change this record carries entered: the ERP change record its ``cesce.origin`` header names
+        (the re-keying companion writes it), else the record itself. Results name it (``sourceTopic``, ...), so
+        they point at the change record whichever way it came."""
+        named = self.header(ORIGIN_HEADER)
+        parts = named.decode("utf-8", errors="replace").rsplit(":", 2) if named else []
+        if len(parts) != 3 or not parts[0] or not parts[1].isdigit() or not parts[2].isdigit():
+            return self.topic, self.partition, self.offset
+        return parts[0], int(parts[1]), int(parts[2])
+
+    @property
     def key_text(self) -> str | None:
         return None if self.key is None else self.key.decode("utf-8", errors="replace")
 
@@ -108,7 +131,7 @@ class Output:
     key: str | bytes | None
     value: Mapping[str, Any] | bytes | None
     schema: str | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str | bytes] = field(default_factory=dict)
     partition: int | None = None
     """The partition to write to; None lets the producer's partitioner choose by key. A state topic partitioned
     like its input writes its input record's partition here."""
@@ -147,6 +170,9 @@ class Defer:
 
     until: datetime
     reason: str = ""
+    keep_order: bool = True
+    """False: the key's later records go on while this one waits (it waits for one of them: a credit note for
+    the sale behind it); its offset still holds the partition's commit until it is done."""
 
     def __post_init__(self) -> None:
         if self.until.tzinfo is None:  # raised in the handler: an ``internal`` dead letter, not a stalled partition

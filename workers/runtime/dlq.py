@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
-from workers.runtime.contract import DeadLetter, InputRecord
+from workers.runtime.contract import SOURCE_OFFSET, SOURCE_PARTITION, SOURCE_TOPIC, DeadLetter, InputRecord
 
 __all__ = [
     "DESCRIPTION_LIMIT",
@@ -44,9 +44,6 @@ __all__ = [
 
 DLQ_PREFIX: Final = "dlq."
 # Every record we publish names the input it came from: reconciliation reads these back.
-SOURCE_TOPIC: Final = "source.topic"
-SOURCE_PARTITION: Final = "source.partition"
-SOURCE_OFFSET: Final = "source.offset"
 SOURCE_OUTPUT: Final = "source.output"
 """``<index>/<count>``: which of its source record's outputs a record is (reconciliation finds partial publishes)."""
 TRACE_HEADERS: Final = ("traceparent", "tracestate")

@@ -5,7 +5,8 @@ transaction calls (run in a worker thread, one at a time):
 
 - **Accept**: each consumed record is registered with its partition's `PartitionProgress` and
   queued on its key's lane (`KeyLanes`): one key's records strictly in order, different keys
-  concurrently. When `max_in_flight` records are unfinished, consumption pauses until they drain.
+  concurrently; a record without a key waits for every earlier record of its partition. When
+  `max_in_flight` records are unfinished, consumption pauses until they drain.
 - **Handle** (`workers.runtime.attempts`): decode once (a failure is a ``deserialization`` dead
   letter), call the worker's handler, retry `Retry` outcomes in place with full-jitter backoff (only
   that key waits), dead-letter ``transient`` once the budget is spent. Consecutive failures open the
@@ -38,12 +39,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import itertools
 import json
 import logging
 import random
+import sys
 import time
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -61,9 +64,11 @@ from workers.runtime.contract import (
     InputRecord,
 )
 from workers.runtime.errors import OutputUnwritable, ProducerFailed, TransactionAborted
+from workers.runtime.intake import FifoIntake, Intake, OrderedIntake
 from workers.runtime.lanes import KeyLanes
 from workers.runtime.offsets import PartitionProgress
 from workers.runtime.outbox import Outbox
+from workers.runtime.positions import Position
 from workers.runtime.reconcile import Published, published_sources
 from workers.runtime.settings import RuntimeSettings
 from workers.runtime.spec import Decoder, Encoder
@@ -82,6 +87,14 @@ _EVICTED = frozenset({KafkaError.UNKNOWN_MEMBER_ID, KafkaError.ILLEGAL_GENERATIO
 _STATISTICS_MS = 5000  # librdkafka statistics: partition ends (for the lag) and broker states (for readiness)
 
 
+@dataclass(frozen=True)
+class _Aside:
+    """A record that waits (`Defer(keep_order=False)`) out of its key's lane, decoded as it was."""
+
+    record: InputRecord
+    defer: Defer
+
+
 class Engine:
     def __init__(
         self,
@@ -98,6 +111,7 @@ class Engine:
         producer_config: Mapping[str, Any],
         reconcile: bool,
         rng: random.Random | None = None,
+        order_by: Callable[[Any], Position | None] | None = None,
     ) -> None:
         self._worker = worker
         self._settings = settings
@@ -108,9 +122,18 @@ class Engine:
         self._reconcile = reconcile
         self._partitions: dict[Partition, Assignment] = {}  # what this member owns now, one state each
         self._lanes = KeyLanes()
-        # Records fetched while the pause was on its way: they wait here, in order, so that never more
-        # than max_in_flight records are being handled (the pause is a command to the consumer thread).
-        self._backlog: deque[tuple[Assignment, InputRecord]] = deque()
+        # Records fetched and not yet handed to their lane: in fetch order, so that never more than max_in_flight
+        # records are being handled (the pause is a command to the consumer thread); or, for a spec that orders
+        # by source position, in the source's commit order across partitions (`workers.runtime.intake`).
+        self._decode = decode
+        self._order_by = order_by
+        self._intake: Intake[Partition, tuple[Assignment, InputRecord]] = (
+            FifoIntake() if order_by is None else OrderedIntake(settings.order_max_wait_ms / 1000)
+        )
+        self._dispatched = itertools.count()  # ordered engines publish in the order records were handed over
+        self._dispatch_order: dict[tuple[str, int, int], int] = {}
+        self._wake_intake: asyncio.TimerHandle | None = None
+        self._finish_waiters: list[asyncio.Event] = []  # keyless records waiting for their partition's earlier ones
         self._finished_since_commit = 0
         self._stopping = False
         self._wake = asyncio.Event()
@@ -215,6 +238,7 @@ class Engine:
                 skip=published.complete, published=published.partial
             )
             self._partitions[partition] = Assignment(progress)
+        self._intake.assigned(partitions)
         self._assigned_once = True
         if partitions:
             self._breaker.probe_now()  # whatever an open breaker held was abandoned: try again at once
@@ -285,7 +309,9 @@ class Engine:
         """Drop these partitions' states (librdkafka unassigns them, pause flags included)."""
         gone = {self._partitions.pop(p) for p in partitions if p in self._partitions}
         metrics.IN_FLIGHT.add(-sum(state.submitted for state in gone), self._labels)
-        self._backlog = deque(item for item in self._backlog if item[0] not in gone)
+        self._intake.forget(partitions, lambda item: item[0] not in gone)
+        for topic, number in partitions:
+            self._forget_dispatched(topic, number, below=sys.maxsize)
         self._lanes.cancel(lambda lane: lane[0] in gone)  # type: ignore[index]
         self._publish_lag()
 
@@ -294,6 +320,7 @@ class Engine:
     def _accept_all(self, messages: list[Message]) -> None:
         for message in messages:
             self._accept(message)
+        self._start_backlog()
         self._sync_pause()
 
     def _accept(self, message: Message) -> None:
@@ -301,6 +328,10 @@ class Engine:
         if topic is None or number is None or offset is None:
             return
         partition: Partition = (topic, number)
+        if message.error() is not None:  # the end of the partition (enable.partition.eof, ordered engines only)
+            if partition in self._partitions:
+                self._intake.reached_end(partition)
+            return
         state = self._partitions.get(partition)
         if state is None or state.closing or self._stopping:
             return  # not ours (any more): whoever owns it next consumes it from the committed offset
@@ -326,45 +357,103 @@ class Engine:
             progress.finish(offset, [])
             self._record_finished()
             return
-        self._backlog.append((state, record))
-        self._start_backlog()
+        record, position = self._position(record)
+        self._intake.add(partition, (state, record), position)
+
+    def _position(self, record: InputRecord) -> tuple[InputRecord, Position | None]:
+        """For an ordered engine, `record` decoded (decoding once serves its attempts too) and its source position;
+        None when it cannot be decoded now (it goes first: dead-lettered or retried, never ordered)."""
+        if self._order_by is None:
+            return record, None
+        try:
+            decoded = self._decode(record.value, record.topic)
+        except Exception:  # decoded again by its attempts, which dead-letter or retry it
+            return record, None
+        return replace(record, decoded=decoded), self._order_by(decoded)
 
     def _owns(self, state: Assignment, record: InputRecord) -> bool:
         """Whether `state` is still this member's assignment of `record`'s partition."""
         return self._partitions.get((record.topic, record.partition)) is state
 
     def _start_backlog(self) -> None:
-        while self._backlog and self._in_flight < self._settings.max_in_flight:
-            state, record = self._backlog.popleft()
+        while self._in_flight < self._settings.max_in_flight:
+            taken = self._intake.take()
+            if taken is None:
+                break
+            state, record = taken
             if not self._owns(state, record):
                 continue  # revoked while waiting
+            if self._order_by is not None:
+                self._dispatch_order[(record.topic, record.partition, record.offset)] = next(self._dispatched)
             state.submitted += 1
             metrics.IN_FLIGHT.add(1, self._labels)
             self._lanes.submit((state, record.key), functools.partial(self._process, state, record))
+        self._schedule_intake()
 
-    async def _process(self, state: Assignment, record: InputRecord) -> None:
-        try:
-            encoded = await self._outcome(state, record)
-        finally:
-            state.submitted -= 1
-            if self._owns(state, record):  # a forgotten assignment's records left the count with it
-                metrics.IN_FLIGHT.add(-1, self._labels)
-            self._progressed.set()
+    def _schedule_intake(self) -> None:
+        """Look at the intake again when a record's wait for a silent partition ends."""
+        wake = self._intake.wake_at()
+        if wake is None or (self._wake_intake is not None and not self._wake_intake.cancelled()):
+            return
+        loop = asyncio.get_running_loop()
+
+        def look() -> None:
+            self._wake_intake = None
             self._start_backlog()
             self._sync_pause()
+
+        self._wake_intake = loop.call_later(max(wake - time.monotonic(), _MIN_DEFER_SECONDS), look)
+
+    async def _process(self, state: Assignment, record: InputRecord, deferred: Defer | None = None) -> None:
+        aside = False
+        try:
+            if record.key is None:
+                await self._earlier_finished(state, record)
+            if deferred is not None:
+                await self._sleep_deferred(state, deferred)
+            encoded = await self._outcome(state, record)
+            if isinstance(encoded, _Aside):  # the key's later records go on; this one waits in a lane of its own
+                aside = True
+                job = functools.partial(self._process, state, encoded.record, encoded.defer)
+                self._lanes.submit((state, record.key, record.offset), job)
+                return
+        finally:
+            if not aside:
+                self._done(state, record)
         if self._owns(state, record):
             progress = state.progress
             out = progress.published_outputs(record.offset)  # a partial publish found by reconciliation
             progress.finish(record.offset, [e for index, e in enumerate(encoded) if index not in out])
             self._record_finished()
 
+    async def _earlier_finished(self, state: Assignment, record: InputRecord) -> None:
+        """A record without a key has no key to be ordered by: it waits until every earlier record of its partition
+        has finished (a delete the re-keyer could not attribute to a debtor must not overtake the row's sale)."""
+        while self._owns(state, record) and min(state.progress.pending_offsets, default=record.offset) < record.offset:
+            finished = asyncio.Event()
+            self._finish_waiters.append(finished)
+            await finished.wait()
+
+    def _done(self, state: Assignment, record: InputRecord) -> None:
+        """`record` is no longer in flight (finished, failed or cancelled)."""
+        state.submitted -= 1
+        for waiter in self._finish_waiters:
+            waiter.set()
+        self._finish_waiters.clear()
+        if self._owns(state, record):  # a forgotten assignment's records left the count with it
+            metrics.IN_FLIGHT.add(-1, self._labels)
+        self._progressed.set()
+        self._start_backlog()
+        self._sync_pause()
+
     def _record_finished(self) -> None:
         self._finished_since_commit += 1
         if self._finished_since_commit >= self._settings.commit_batch_size:
             self._wake.set()
 
-    async def _outcome(self, state: Assignment, record: InputRecord) -> list[Encoded]:
-        """Handle `record` in its span (one per look: a deferred record's early look is a short span of its own)."""
+    async def _outcome(self, state: Assignment, record: InputRecord) -> list[Encoded] | _Aside:
+        """Handle `record` in its span (one per look: a deferred record's early look is a short span of its own);
+        a `Defer` that lets the key's later records go on is handed back to `_process` to wait aside."""
         while True:
             with consumer_span(
                 record.topic,
@@ -378,6 +467,8 @@ class Engine:
                 if not isinstance(handled, Defer):
                     return self._outbox.outputs(record, span, *handled)
                 span.set_attribute("cesce.deferred_until", handled.until.isoformat())
+            if not handled.keep_order:
+                return _Aside(record, handled)
             await self._sleep_deferred(state, handled)
 
     async def _sleep_deferred(self, state: Assignment, defer: Defer) -> None:
@@ -387,6 +478,17 @@ class Engine:
             await asyncio.sleep(max(_MIN_DEFER_SECONDS, (defer.until - datetime.now(UTC)).total_seconds()))
         finally:
             state.deferred -= 1
+
+    def _dispatch_rank(self, encoded: Encoded) -> int:
+        source = encoded.source
+        key = (source.topic, source.partition, source.offset) if source is not None else None
+        return self._dispatch_order.get(key, -1) if key is not None else -1
+
+    def _forget_dispatched(self, topic: str, partition: int, below: int) -> None:
+        if self._dispatch_order:
+            gone = [key for key in self._dispatch_order if key[:2] == (topic, partition) and key[2] < below]
+            for key in gone:
+                del self._dispatch_order[key]
 
     # --- records the cluster refused -------------------------------------------------------------
 
@@ -433,7 +535,7 @@ class Engine:
         if self._consumer is None:
             return
         in_flight = self._in_flight
-        full = in_flight >= self._settings.max_in_flight or bool(self._backlog)
+        full = in_flight >= self._settings.max_in_flight or self._intake.full(self._settings.max_in_flight)
         # an open breaker holds consumption only while some record is there to probe with: after a
         # rebalance abandoned them all, records must come in again, or nothing would ever probe
         holding = self._breaker.is_open and in_flight > 0
@@ -443,13 +545,14 @@ class Engine:
             self._paused_for = reasons
             metrics.PAUSED.set(int(reasons[0]), {**self._labels, "reason": "outage"})
             metrics.PAUSED.set(int(reasons[1]), {**self._labels, "reason": "backpressure"})
-        change = sorted(p for p, state in self._partitions.items() if state.paused != want)
-        for partition in change:
-            self._partitions[partition].paused = want
-        if want:
-            self._consumer.pause(change)
-        else:
-            self._consumer.resume(change)
+        # an ordered intake waiting for a silent partition must let that one fetch: only those holding records pause
+        wanted = {p: want if not full or holding or self._stopping else self._intake.holds(p) for p in self._partitions}
+        pause = sorted(p for p, state in self._partitions.items() if wanted[p] and not state.paused)
+        resume = sorted(p for p, state in self._partitions.items() if not wanted[p] and state.paused)
+        for partition in pause + resume:
+            self._partitions[partition].paused = wanted[partition]
+        self._consumer.pause(pause)
+        self._consumer.resume(resume)
 
     # --- statistics: lag and brokers --------------------------------------------------------------
 
@@ -485,6 +588,20 @@ class Engine:
             self._wake.clear()
             await self._commit()
 
+    def _released(self) -> tuple[list[Encoded], dict[Partition, tuple[PartitionProgress[Encoded], int]]]:
+        """Every partition's finished prefix: its outputs and the offset after it. An ordered engine's outputs go
+        in the order its intake handed their records over (the source's commit order); others' by partition."""
+        records: list[Encoded] = []
+        offsets: dict[Partition, tuple[PartitionProgress[Encoded], int]] = {}
+        for partition, state in self._partitions.items():
+            released, next_offset = state.progress.release()
+            records.extend(released)
+            if next_offset is not None:
+                offsets[partition] = (state.progress, next_offset)
+        if self._order_by is not None:
+            records.sort(key=self._dispatch_rank)
+        return records, offsets
+
     async def _commit(self) -> None:
         """One transaction: every released output and the offsets after them."""
         if self._publisher is None or self._consumer is None:
@@ -493,13 +610,7 @@ class Engine:
         async with self._commit_lock:
             if self._failed is not None:
                 raise self._failed
-            records: list[Encoded] = []
-            offsets: dict[Partition, tuple[PartitionProgress[Encoded], int]] = {}
-            for partition, state in self._partitions.items():
-                released, next_offset = state.progress.release()
-                records.extend(released)
-                if next_offset is not None:
-                    offsets[partition] = (state.progress, next_offset)
+            records, offsets = self._released()
             self._finished_since_commit = 0
             if not offsets:
                 return
@@ -520,6 +631,8 @@ class Engine:
             self._aborts = 0
             for progress, next_offset in offsets.values():
                 progress.confirm(next_offset)
+            for (topic, number), (_, next_offset) in offsets.items():
+                self._forget_dispatched(topic, number, next_offset)
             if self._reconcile:
                 try:
                     await consumer.commit(positions)

@@ -149,7 +149,7 @@ def envelope_from(
     if "op" not in raw:
         raise DeserializationError(ErrorCode.NOT_AN_ENVELOPE, "no 'op' field: not a change record")
     op = raw["op"]
-    if op in _SKIPPED:
+    if isinstance(op, str) and op in _SKIPPED:
         return _SKIPPED[op]
     if op not in OPS:
         raise _bad("op", f"{shown(op)} is not one of {', '.join(OPS)}")

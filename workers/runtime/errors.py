@@ -3,7 +3,8 @@
     RuntimeFailure
     ├── SetupError                     the setup is wrong; no record mends it
     │   ├── CatalogError               a schema file is unusable (not JSON, not Avro, a clashing name)
-    │   └── RegistryMismatch           a mock registry whose ids do not follow the catalog's order
+    │   ├── RegistryMismatch           the registry does not hold or accept a schema as the catalog has it
+    │   └── RegistryUnset              no SCHEMA_REGISTRY_URL (there is no default registry)
     ├── DeserializationError           bytes that do not decode: the record is dead-lettered at once
     ├── FieldError                     one value `coerce` refused (turned into a DeserializationError)
     ├── EncodeError                    a value its Avro schema refuses: a defect in the worker
@@ -15,7 +16,7 @@
 
 Third-party errors (librdkafka's `KafkaException`, the registry client's) are translated at the
 boundary that meets them, with ``raise ... from exc``. `RegistryMismatch` is also a `RuntimeError`
-(its callers have always caught that).
+(its callers have always caught that), `RegistryUnset` a `ValueError` (a setting, like pydantic's).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ __all__ = [
     "ProducerFailed",
     "RegistryMismatch",
     "RegistryUnavailable",
+    "RegistryUnset",
     "RuntimeFailure",
     "SetupError",
     "TransactionAborted",
@@ -57,7 +59,12 @@ class CatalogError(SetupError):
 
 
 class RegistryMismatch(SetupError, RuntimeError):
-    """A mock registry whose ids do not follow the catalog order (it held other schemas first)."""
+    """The registry does not hold or accept a schema as the catalog has it: a subject not registered (with
+    auto-registration off), a registration refused, or a mock registry whose ids do not follow the catalog order."""
+
+
+class RegistryUnset(SetupError, ValueError):
+    """``SCHEMA_REGISTRY_URL`` is not set: no default registry (``mock://`` is one process's own, for unit tests)."""
 
 
 class DeserializationError(RuntimeFailure):

@@ -4,7 +4,8 @@ Any librdkafka property can be set without a code change, which is what SASL/SSL
 need: drop the prefix, lowercase, ``_`` becomes ``.`` (``KAFKA_SASL_MECHANISM`` ->
 ``sasl.mechanism``, ``KAFKA_SSL_CA_LOCATION`` -> ``ssl.ca.location``). No librdkafka property has an
 underscore, so the mapping is unambiguous. The same rule maps ``SCHEMA_REGISTRY_*`` to the registry
-client's settings (``SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO`` -> ``basic.auth.user.info``).
+client's settings (``SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO`` -> ``basic.auth.user.info``), except our own two:
+``SCHEMA_REGISTRY_SUBJECT_NAME_STRATEGY`` and ``SCHEMA_REGISTRY_AUTO_REGISTER`` (`workers.runtime.registry`).
 
 Skipped: empty values (an unset Helm value renders as ""), and the variables Kubernetes injects
 for a Service named ``kafka`` or ``schema-registry`` (``KAFKA_PORT``, ``KAFKA_SERVICE_HOST``,
@@ -20,13 +21,15 @@ from collections.abc import Collection, Mapping
 from typing import Final
 
 __all__ = [
-    "DEFAULT_SCHEMA_REGISTRY_URL",
+    "AUTO_REGISTER_VARIABLE",
+    "STRATEGY_VARIABLE",
     "librdkafka_config",
     "redacted",
     "schema_registry_config",
 ]
 
-DEFAULT_SCHEMA_REGISTRY_URL: Final = "mock://cesce"
+STRATEGY_VARIABLE: Final = "SCHEMA_REGISTRY_SUBJECT_NAME_STRATEGY"
+AUTO_REGISTER_VARIABLE: Final = "SCHEMA_REGISTRY_AUTO_REGISTER"
 
 _KAFKA_PREFIX: Final = "KAFKA_"
 _REGISTRY_PREFIX: Final = "SCHEMA_REGISTRY_"
@@ -55,8 +58,12 @@ def librdkafka_config(env: Mapping[str, str], *, ignore: Collection[str] = ()) -
 
 
 def schema_registry_config(env: Mapping[str, str], *, ignore: Collection[str] = ()) -> dict[str, str]:
-    """Every ``SCHEMA_REGISTRY_*`` variable as a registry client setting; ``url`` defaults to ``mock://cesce``."""
-    return {"url": DEFAULT_SCHEMA_REGISTRY_URL} | _from_env(env, _REGISTRY_PREFIX, ignore)
+    """Every ``SCHEMA_REGISTRY_*`` variable as a registry client setting (``url`` from ``SCHEMA_REGISTRY_URL``).
+
+    ``SCHEMA_REGISTRY_SUBJECT_NAME_STRATEGY`` and ``SCHEMA_REGISTRY_AUTO_REGISTER`` are ours, never the client's.
+    """
+    ours = (STRATEGY_VARIABLE, AUTO_REGISTER_VARIABLE, *ignore)
+    return _from_env(env, _REGISTRY_PREFIX, ours)
 
 
 def redacted(config: Mapping[str, str]) -> dict[str, str]:

@@ -19,19 +19,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from confluent_kafka.schema_registry import SchemaRegistryClient
+from pydantic import ValidationError
 
 from workers.observability.health import Health, HealthServer
 from workers.observability.setup import TelemetryConfigError, configure_telemetry
 from workers.runtime.contract import Output
 from workers.runtime.embedded import is_mock_cluster
 from workers.runtime.engine import Engine
-from workers.runtime.errors import WorkerStopped
+from workers.runtime.errors import RegistryUnavailable, SetupError, WorkerStopped
 from workers.runtime.kafka_config import librdkafka_config, redacted
-from workers.runtime.registry import registry_from_env
+from workers.runtime.registry import (
+    NO_REGISTRY,
+    registry_from_env,
+    registry_settings,
+    registry_url,
+    settings_problems,
+)
 from workers.runtime.serde import AvroCodec
 from workers.runtime.settings import Reconcile, RuntimeSettings
 from workers.runtime.spec import WorkerContext, WorkerSpec
@@ -94,18 +101,34 @@ def producer_config(settings: RuntimeSettings, env: Mapping[str, str], group_id:
     }
 
 
-def _encoder(registry: SchemaRegistryClient) -> Callable[[Output], bytes | None]:
-    codecs: dict[str, AvroCodec] = {}
+class _Encoder:
+    """Outputs' values as Avro: one codec per schema, each prepared (its subject registered or looked up) for
+    the topics the spec declares before the worker starts, and for any other topic at its first output."""
 
-    def encode(output: Output) -> bytes | None:
+    def __init__(self, registry: SchemaRegistryClient) -> None:
+        self._registry = registry
+        self._codecs: dict[str, AvroCodec] = {}
+
+    def _codec(self, schema: str) -> AvroCodec:
+        codec = self._codecs.get(schema)
+        if codec is None:
+            codec = self._codecs[schema] = AvroCodec(self._registry, schema)
+        return codec
+
+    def prepare(self, schemas: Mapping[str, str]) -> list[str]:
+        """Every (topic, record) of `schemas` checked against the registry; their subjects. SetupError names the
+        first one the registry does not hold or refuses."""
+        subjects = []
+        for topic, schema in schemas.items():
+            codec = self._codec(schema)
+            codec.prepare(topic)
+            subjects.append(codec.subject(topic))
+        return subjects
+
+    def __call__(self, output: Output) -> bytes | None:
         if output.schema is None:
             raise ValueError(f"an output to {output.topic} with a mapping value needs an Avro schema name")
-        codec = codecs.get(output.schema)
-        if codec is None:
-            codec = codecs[output.schema] = AvroCodec(registry, output.schema)
-        return codec.encode(output.value, output.topic)  # type: ignore[arg-type]
-
-    return encode
+        return self._codec(output.schema).encode(output.value, output.topic)  # type: ignore[arg-type]
 
 
 async def serve(
@@ -122,6 +145,8 @@ async def serve(
     settings = settings or from_env(RuntimeSettings, env)
     group_id = spec.group_id(settings)
     consumer = consumer_config(settings, env, group_id)
+    if spec.order_by is not None:  # an ordered intake must know when a partition has nothing more to give
+        consumer["enable.partition.eof"] = True
     reconcile = settings.reconcile is Reconcile.ON or (
         settings.reconcile is Reconcile.AUTO
         and await asyncio.to_thread(is_mock_cluster, settings.bootstrap_servers, _client_settings(env, consumer=False))
@@ -134,33 +159,40 @@ async def serve(
         redacted({k: str(v) for k, v in consumer.items() if k != "logger"}),
         reconcile,
     )
-    registry = registry_from_env(env)
-    context = WorkerContext(
-        spec.label, registry, kafka=lambda consumer: client_config(settings, env, consumer=consumer), health=health
-    )
-    async with spec.handler(context) as handler:
-        engine = Engine(
-            worker=spec.label,
-            settings=settings,
-            handler=handler,
-            decode=spec.decoder(registry),
-            encode=_encoder(registry),
-            input_topics=spec.input_topics,
-            dlq_topic=spec.dlq_topic,
-            output_topics=spec.output_topics,
-            consumer_config=consumer,
-            producer_config=producer_config(settings, env, group_id),
-            reconcile=reconcile,
+    with registry_from_env(env) as registry:  # its HTTP connections closed when the engine stops
+        encoder = _Encoder(registry)
+        # before the handler opens (the risk poller writes its first schedules there): a subject missing stops here
+        subjects = await asyncio.to_thread(encoder.prepare, spec.schemas)
+        _log.info(
+            "%s: Avro subjects ready at %s: %s", spec.label, registry_url(registry), ", ".join(subjects) or "none"
         )
+        context = WorkerContext(
+            spec.label, registry, kafka=lambda consumer: client_config(settings, env, consumer=consumer), health=health
+        )
+        async with spec.handler(context) as handler:
+            engine = Engine(
+                worker=spec.label,
+                settings=settings,
+                handler=handler,
+                decode=spec.decoder(registry),
+                encode=encoder,
+                input_topics=spec.input_topics,
+                dlq_topic=spec.dlq_topic,
+                output_topics=spec.output_topics,
+                consumer_config=consumer,
+                producer_config=producer_config(settings, env, group_id),
+                reconcile=reconcile,
+                order_by=spec.order_by,
+            )
 
-        async def kafka_ready() -> str | None:
-            return engine.readiness()
+            async def kafka_ready() -> str | None:
+                return engine.readiness()
 
-        health.add_check(f"{spec.label}.kafka", kafka_ready)
-        try:
-            await engine.run(stop)
-        finally:
-            health.remove_check(f"{spec.label}.kafka")
+            health.add_check(f"{spec.label}.kafka", kafka_ready)
+            try:
+                await engine.run(stop)
+            finally:
+                health.remove_check(f"{spec.label}.kafka")
 
 
 async def serve_all(
@@ -210,11 +242,12 @@ async def _until_signalled(
 
 
 def _stopping_reason(exc: BaseException) -> BaseException | None:
-    """The error that stopped the worker on purpose (a fenced or failed producer, an output it cannot write),
-    found along `exc`'s causes; its message is the whole story, no traceback needed."""
+    """The error that stopped the worker on purpose (a fenced or failed producer, an output it cannot write, a
+    subject the Schema Registry lacks or cannot be reached for at start), found along `exc`'s causes; its message
+    is the whole story, no traceback needed."""
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, WorkerStopped):
+        if isinstance(seen, WorkerStopped | SetupError | RegistryUnavailable):
             return seen
         seen = seen.__cause__
     return None
@@ -224,12 +257,20 @@ def run_worker(
     specs: WorkerSpec | Sequence[WorkerSpec], env: Mapping[str, str], settings: RuntimeSettings | None = None
 ) -> int:
     """Run `specs` (a worker and its companions) until SIGTERM or Ctrl-C; the exit status (2: a setting
-    prevents the start: an ``OTEL_*`` value we cannot honour, the health port taken). `settings`, validated
-    once by the entry point, are passed down to every engine."""
+    prevents the start: an ``OTEL_*`` or ``SCHEMA_REGISTRY_*`` value we cannot honour, the health port taken).
+    `settings`, validated once by the entry point, are passed down to every engine."""
     specs = [specs] if isinstance(specs, WorkerSpec) else list(specs)
     name = specs[0].name
     settings = settings or from_env(RuntimeSettings, env)
     health = Health(stall_seconds=settings.liveness_stall_seconds)
+    try:
+        registry = registry_settings(env)  # each engine reads them again with its registry client: refused here, once
+    except ValidationError as exc:
+        _log.error("%s: configuration error: %s", name, settings_problems(exc))
+        return 2
+    if registry.url is None:
+        _log.error("%s: configuration error: %s", name, NO_REGISTRY)
+        return 2
     try:
         telemetry = configure_telemetry(env, worker=name, instance=settings.instance_id)
     except TelemetryConfigError as exc:

@@ -1,9 +1,9 @@
 """Values in and out of bytes: Avro in the Confluent wire format, and JSON without losing a cent.
 
 Avro goes through confluent-kafka's Schema Registry serializers (fastavro underneath): magic byte
-0, the 4-byte big-endian schema id, then the Avro body. Subjects follow the record name
-(``record_subject_name_strategy``), so one schema serves any topic. `AvroCodec` reads and writes
-one record schema of the catalog; `AvroReader` reads any framed record with its writer's schema
+0, the 4-byte big-endian schema id, then the Avro body. A value's subject follows the registry
+client's strategy (``<topic>-value`` by default; `workers.runtime.registry`). `AvroCodec` reads and
+writes one record schema of the catalog; `AvroReader` reads any framed record with its writer's schema
 (for tools and for CDC envelopes whose writer we do not control).
 
 Exact JSON and `coerce` (JSON-ish values into what an Avro schema describes, without losing a
@@ -14,6 +14,7 @@ Errors::
     DeserializationError    the bytes are bad: dead-letter the record (``code`` says how, ``reason`` says
                             which field); never a bare KeyError/ValueError
     RegistryUnavailable     the registry could not answer: transient, the same bytes may decode later
+    SetupError              a subject the registry does not hold or refuses (`AvroCodec.prepare`): a person acts
     EncodeError             a value the schema refuses (a defect in the code that built it)
     FieldError              raised by `coerce`; callers turn it into one of the above
 """
@@ -34,8 +35,16 @@ from fastavro.read import SchemaResolutionError
 
 from workers.runtime.catalog import SchemaCatalog
 from workers.runtime.coercions import ErrorCode, coerce, dumps_exact, loads_exact
-from workers.runtime.errors import DeserializationError, EncodeError, FieldError, RegistryMismatch, RegistryUnavailable
-from workers.runtime.registry import is_mock_registry, registry_url, subject_for
+from workers.runtime.errors import (
+    DeserializationError,
+    EncodeError,
+    FieldError,
+    RegistryMismatch,
+    RegistryUnavailable,
+    RuntimeFailure,
+    SetupError,
+)
+from workers.runtime.registry import registry_url, settings_of, subject_for
 
 __all__ = [
     "MAGIC_BYTE",
@@ -149,10 +158,13 @@ def _record_name(schema: Schema) -> str | None:
 class AvroCodec:
     """One record schema of the catalog, written and read in the Confluent wire format.
 
-    The schema text comes from the catalog (what the code was tested with), its id from the registry:
-    looked up on a mock (everything is registered at creation, see `workers.runtime.registry`), and
-    registered if needed on a real registry unless ``auto_register=False``. Either happens here, so
-    a missing schema stops the process at start-up rather than at its first record.
+    The schema text comes from the catalog (what the code was tested with), its id from the registry,
+    per topic written: `prepare` registers the schema under the topic's subject, or with auto-registration
+    off only looks it up (the client's `RegistrySettings`: ``SCHEMA_REGISTRY_SUBJECT_NAME_STRATEGY``,
+    ``SCHEMA_REGISTRY_AUTO_REGISTER``; `auto_register` overrides the latter). The runtime prepares every
+    topic a worker writes before it starts (`workers.runtime.run`), so a schema the registry lacks stops
+    the start naming its subject instead of failing record after record; `encode` prepares a topic it has
+    not seen. Reading needs no subject: the writer's id travels in the bytes.
     """
 
     def __init__(
@@ -166,29 +178,77 @@ class AvroCodec:
         catalog = catalog if catalog is not None else SchemaCatalog.load()
         self.schema_name = schema_name
         self._schema = catalog.by_name(schema_name)
-        text = catalog.schema_str(schema_name)
-        register = not is_mock_registry(registry) if auto_register is None else auto_register
-        subject = subject_for(schema_name)
+        self._text = catalog.schema_str(schema_name)
+        self._path = catalog.path(schema_name)
+        settings = settings_of(registry)
+        self._strategy = settings.subject_name_strategy
+        self._register = settings.auto_register if auto_register is None else auto_register
+        self._ids: dict[str, int] = {}  # topic -> the schema's id under its subject
+        self._serializer = AvroSerializer(
+            registry,
+            self._text,
+            conf={
+                "auto.register.schemas": False,  # `prepare` registers, the serializer only looks up
+                "use.latest.version": False,
+                "subject.name.strategy": self._strategy.function,
+            },
+        )
+        self._deserializer = AvroDeserializer(registry, self._text, conf={"subject.name.strategy": _record_subjects})
+        self._registry = registry
+
+    def subject(self, topic: str) -> str:
+        """The subject of this schema's values on `topic`."""
+        return self._strategy.subject(topic, self.schema_name)
+
+    def prepare(self, topic: str) -> int:
+        """The schema's id under `topic`'s subject, registered first if auto-registration is on.
+
+        SetupError (`RegistryMismatch` for a schema not registered) naming the subject and what to run;
+        RegistryUnavailable when the registry does not answer.
+        """
+        known = self._ids.get(topic)
+        if known is None:
+            known = self._ids[topic] = self._resolve(self.subject(topic), register=self._register)
+        return known
+
+    @property
+    def schema_id(self) -> int:
+        """The schema's id. A registry gives one schema one id under every subject (our mock too), so it is the
+        id under any topic prepared, or before one is, under the record-name subject (a mock holds them all)."""
+        if self._ids:
+            return next(iter(self._ids.values()))
+        return self._resolve(subject_for(self.schema_name), register=False)
+
+    def _resolve(self, subject: str, *, register: bool) -> int:
+        schema = Schema(self._text, schema_type="AVRO")
         try:
             if register:
-                self.schema_id = int(registry.register_schema(subject, Schema(text, schema_type="AVRO")))
-            else:
-                found = registry.lookup_schema(subject, Schema(text, schema_type="AVRO"))
-                self.schema_id = int(found.schema_id or 0)
+                return int(self._registry.register_schema(subject, schema))
+            return int(self._registry.lookup_schema(subject, schema).schema_id or 0)
         except SchemaRegistryError as exc:
-            if exc.http_status_code == 404:
-                url = registry_url(registry)
-                raise RegistryMismatch(
-                    f"{schema_name} (as in {catalog.path(schema_name)}) is not registered at {url}"
-                ) from None
-            raise RegistryUnavailable(f"{schema_name}: {exc}") from exc
+            raise self._refused(subject, exc) from exc
         except Exception as exc:  # connection, timeout, TLS
-            raise RegistryUnavailable(f"{schema_name}: {type(exc).__name__}: {exc}") from exc
-        self._serializer = AvroSerializer(
-            registry, text, conf={"auto.register.schemas": False, "subject.name.strategy": _record_subjects}
-        )
-        self._deserializer = AvroDeserializer(registry, text, conf={"subject.name.strategy": _record_subjects})
-        self._registry = registry
+            raise RegistryUnavailable(f"{self.schema_name} under {subject}: {type(exc).__name__}: {exc}") from exc
+
+    def _refused(self, subject: str, exc: SchemaRegistryError) -> RuntimeFailure:
+        """The registry's answer to registering or looking up `subject`, as the error a person acts on."""
+        where = f"{self.schema_name} (as in {self._path}) under subject {subject} at {registry_url(self._registry)}"
+        status, message = exc.http_status_code, exc.error_message
+        if status == 404:
+            return RegistryMismatch(f"{where} is not registered: run `cesce-worker schemas register` first")
+        if status == 409:
+            return SetupError(
+                f"{where} is refused as incompatible with the subject's versions ({message}):"
+                " `cesce-worker schemas check` names the incompatibility"
+            )
+        if status in (401, 403):
+            return SetupError(
+                f"{where} may not be registered (HTTP {status}: {message}): set SCHEMA_REGISTRY_AUTO_REGISTER=false"
+                " and register with `cesce-worker schemas register`"
+            )
+        if 400 <= status < 500:
+            return RegistryMismatch(f"{where} is refused (HTTP {status}: {message})")
+        return RegistryUnavailable(f"{where}: {exc}")
 
     def encode(self, value: Mapping[str, Any], topic: str) -> bytes:
         """Magic byte 0, the schema id (4 bytes, big-endian), the Avro body; EncodeError if the schema refuses it."""
@@ -196,6 +256,7 @@ class AvroCodec:
             record = coerce(value, self._schema, extra="reject")
         except FieldError as exc:
             raise EncodeError(f"{self.schema_name}.{exc.field}: {exc.reason}", field=exc.field) from None
+        self.prepare(topic)
         try:
             data = self._serializer(record, SerializationContext(topic, MessageField.VALUE))
         except SchemaRegistryError as exc:

@@ -45,6 +45,9 @@ class RuntimeSettings(Settings):
     commit_batch_size: int = Field(default=500, ge=1, alias="WORKER_COMMIT_BATCH_SIZE")
     drain_seconds: float = Field(default=20.0, ge=0, alias="WORKER_DRAIN_SECONDS")
     """On SIGTERM or revocation, how long in-flight records may take to finish before they are abandoned."""
+    order_max_wait_ms: int = Field(default=2000, ge=0, alias="WORKER_ORDER_MAX_WAIT_MS")
+    """For a loop that restores its source's commit order across partitions (the re-keying companion): how long
+    a record waits for a partition that has shown nothing later and has not reported its end."""
     reconcile: Reconcile = Field(default=Reconcile.AUTO, alias="WORKER_RECONCILE")
     http_host: str = Field(default="0.0.0.0", alias="WORKER_HTTP_HOST")  # noqa: S104 - probes come from outside the pod
     http_port: int = Field(default=9464, ge=0, le=65535, alias="WORKER_HTTP_PORT")

@@ -7,7 +7,7 @@ value its handler reads; the encoder, a result's value into bytes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +17,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from workers.observability.health import Health
 from workers.runtime.contract import Handler, Output
 from workers.runtime.envelope import EnvelopeDecoder
+from workers.runtime.positions import Position
 from workers.runtime.serde import state_decoder
 from workers.runtime.settings import RuntimeSettings
 
@@ -56,13 +57,22 @@ class WorkerSpec:
     dlq_suffix: str = ".dlq"
     role: str | None = None
     """A companion's part in its worker's process (``followups``, ``claims-poller``); None for the worker."""
+    order_by: Callable[[Any], Position | None] | None = None
+    """Hand records to the handler in this order across partitions (a decoded value's source position, see
+    `workers.runtime.intake`) instead of fetch order; the re-keying companion's (`workers.runtime.rekey`)."""
+    dead_letters: Mapping[str, str] = field(default_factory=dict)
+    """Input topic -> its dead-letter topic, where not ``<topic><dlq_suffix>`` (a re-keyed input's dead letters
+    go where its source's would)."""
+    schemas: Mapping[str, str] = field(default_factory=dict)
+    """Output topic -> the full name of the Avro record written there: each subject is checked (or registered)
+    against the Schema Registry before the worker starts (`workers.runtime.run`)."""
 
     @property
     def label(self) -> str:
         return self.name if self.role is None else f"{self.name}.{self.role}"
 
     def dlq_topic(self, topic: str) -> str:
-        return topic + self.dlq_suffix
+        return self.dead_letters.get(topic) or topic + self.dlq_suffix
 
     def group_id(self, settings: RuntimeSettings) -> str:
         """``WORKER_GROUP_ID`` (default ``cesce-<name>``), suffixed with ``.<role>`` for a companion."""

@@ -53,6 +53,7 @@ DEFAULT_TRANSACTION_TIMEOUT_MS: Final = 15_000
 """Our transactions last well under a second; a dead member's open one holds read_committed readers
 of every output partition (and the next owner's offset fetch) until the broker aborts it after this."""
 _RETRY_PAUSE: Final = 0.1
+_ANY_PARTITION: Final = -1  # RD_KAFKA_PARTITION_UA: the configured partitioner chooses by key
 _MESSAGE_MAX_BYTES: Final = 1_000_000  # librdkafka's default message.max.bytes
 _HEADER_OVERHEAD: Final = 10  # a header's varints on the wire, at most (librdkafka counts them in the size)
 
@@ -121,6 +122,8 @@ class Encoded:
     headers: Sequence[tuple[str, bytes]]
     source: InputRecord | None = None
     dead_letter: bool = False
+    partition: int | None = None
+    """An explicit partition (a state topic partitioned like its input); None: the partitioner's choice by key."""
 
     @property
     def size(self) -> int:
@@ -215,6 +218,7 @@ class TransactionalPublisher:
                         key=record.key,
                         headers=list(record.headers),
                         on_delivery=functools.partial(delivered, record),
+                        partition=_ANY_PARTITION if record.partition is None else record.partition,
                     )
                     break
                 except BufferError as exc:

@@ -18,19 +18,29 @@
 {{- end }}
 
 {{/*
-The workers: values key -> the `cesce-worker run` name, its input topic (the lag KEDA scales on) and
-its consumer group (WORKER_GROUP_ID's default, cesce-<worker>).
+The workers: values key -> the `cesce-worker run` name, its input topic (the lag KEDA scales on) and,
+for the change workers re-keyed by debtor, the internal topic their handling group reads (the group
+named by WORKER_GROUP_ID, default cesce-<worker>, while <group>.rekey reads the input).
 */}}
 {{- define "cesce-workers.catalog" -}}
 invoices:
   command: invoices
   input: {{ .Values.topics.invoices | quote }}
+  {{- if not .Values.workers.invoices.keyedByDebtor }}
+  byDebtor: {{ .Values.topics.invoicesByDebtor | quote }}
+  {{- end }}
 creditRequests:
   command: credit-requests
   input: {{ .Values.topics.creditRequests | quote }}
+  {{- if not .Values.workers.creditRequests.keyedByDebtor }}
+  byDebtor: {{ .Values.topics.creditRequestsByDebtor | quote }}
+  {{- end }}
 nonPayments:
   command: non-payments
   input: {{ .Values.topics.nonPayments | quote }}
+  {{- if not .Values.workers.nonPayments.keyedByDebtor }}
+  byDebtor: {{ .Values.topics.nonPaymentsByDebtor | quote }}
+  {{- end }}
 riskPoller:
   command: risk-poller
   input: {{ .Values.topics.riskSchedule | quote }}
@@ -114,6 +124,10 @@ app.kubernetes.io/component: {{ .command }}
 {{- $_ := set $topics $t.invoices "input" }}
 {{- $_ := set $topics $t.saleResults "result" }}
 {{- $_ := set $topics (printf "%s.dlq" $t.invoices) "deadLetter" }}
+{{- $_ := set $topics $t.invoicesRows "state" }}
+{{- if not $w.invoices.keyedByDebtor }}
+{{- $_ := set $topics $t.invoicesByDebtor "input" }}
+{{- end }}
 {{- end }}
 {{- if $w.creditRequests.enabled }}
 {{- $_ := set $topics $t.creditRequests "input" }}
@@ -121,6 +135,10 @@ app.kubernetes.io/component: {{ .command }}
 {{- $_ := set $topics $t.classificationFollowups "state" }}
 {{- $_ := set $topics (printf "%s.dlq" $t.creditRequests) "deadLetter" }}
 {{- $_ := set $topics (printf "%s.dlq" $t.classificationFollowups) "deadLetter" }}
+{{- $_ := set $topics $t.creditRequestsRows "state" }}
+{{- if not $w.creditRequests.keyedByDebtor }}
+{{- $_ := set $topics $t.creditRequestsByDebtor "input" }}
+{{- end }}
 {{- end }}
 {{- if $w.nonPayments.enabled }}
 {{- $_ := set $topics $t.nonPayments "input" }}
@@ -129,6 +147,10 @@ app.kubernetes.io/component: {{ .command }}
 {{- $_ := set $topics $t.claimFiles "state" }}
 {{- $_ := set $topics (printf "%s.dlq" $t.nonPayments) "deadLetter" }}
 {{- $_ := set $topics (printf "%s.dlq" $t.claimFiles) "deadLetter" }}
+{{- $_ := set $topics $t.nonPaymentsRows "state" }}
+{{- if not $w.nonPayments.keyedByDebtor }}
+{{- $_ := set $topics $t.nonPaymentsByDebtor "input" }}
+{{- end }}
 {{- end }}
 {{- if $w.riskPoller.enabled }}
 {{- $_ := set $topics $t.riskChanges "result" }}

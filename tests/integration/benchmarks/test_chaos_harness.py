@@ -61,10 +61,12 @@ def test_a_short_chaos_run_loses_nothing_publishes_nothing_twice_and_keeps_order
     # the chaos happened: kills, an outage with the scale-up inside it, then the scale-down, and faults
     assert report.kills == SHORT.kills
     assert sum(r["how"] == "killed" for r in report.replicas) == SHORT.kills
-    outage = report.outage
-    assert outage["start"] is not None
-    assert outage["end"] is not None
-    assert outage["start"] < outage["scaled_up"] < outage["end"] < outage["scaled_down"]
+    start, scaled_up, end, scaled_down = (report.outage[m] for m in ("start", "scaled_up", "end", "scaled_down"))
+    assert start is not None
+    assert scaled_up is not None
+    assert end is not None
+    assert scaled_down is not None
+    assert start < scaled_up < end < scaled_down
     assert {r["instance"] for r in report.replicas} == {"chaos-1", "chaos-2", "chaos-3", "chaos-4"}
     faults = report.sandbox["faults"]
     assert faults["errors"] > 0
@@ -73,6 +75,9 @@ def test_a_short_chaos_run_loses_nothing_publishes_nothing_twice_and_keeps_order
     assert figures.lag_peak_seconds is not None
     assert figures.lag_peak_seconds > 0
     assert report.broker["dropped"] == []
+    # the replicas ran the default re-keying path: every input went through erp.invoices.by-debtor
+    rekeyed = [p for p in report.broker["partitions"] if p["topic"] == "erp.invoices.by-debtor"]
+    assert sum(p["records"] for p in rekeyed) >= figures.inputs
 
     # every process reaped, every port closed, the report written
     assert all(r["exit_code"] is not None for r in report.replicas)

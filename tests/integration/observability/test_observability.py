@@ -30,7 +30,6 @@ pytestmark = pytest.mark.integration
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"
 PARENT = "b7ad6b7169203331"
-REGISTRY = "mock://observability-test"
 
 
 def _produce(kafka: KafkaBackend, topic: str, key: str, value: bytes) -> None:
@@ -57,11 +56,13 @@ def _all_attribute_text(spans: list[ReadableSpan]) -> str:
     return json.dumps([dict(span.attributes or {}) for span in spans] + [span.name for span in spans], default=str)
 
 
-async def _invoices(kafka: KafkaBackend, sandbox: RunningSandbox, key: str, value: bytes, expect_topic: str) -> Any:
+async def _invoices(
+    kafka: KafkaBackend, sandbox: RunningSandbox, registry: str, key: str, value: bytes, *, expect_topic: str
+) -> Any:
     """One record through the invoices worker: its topic, the results topic, the group, and what came out."""
     source, results, group = unique_topic("erp.invoices"), unique_topic("cesce.sale-results"), unique_topic("group")
     env = {
-        **worker_env(kafka, sandbox, REGISTRY, group),
+        **worker_env(kafka, sandbox, registry, group),
         "INVOICES_TOPIC": source,
         "SALE_RESULTS_TOPIC": results,
     }
@@ -72,7 +73,7 @@ async def _invoices(kafka: KafkaBackend, sandbox: RunningSandbox, key: str, valu
 
 
 async def test_one_invoice_makes_the_expected_span_tree_and_metrics(
-    kafka: KafkaBackend, sandbox: RunningSandbox, telemetry: Telemetry
+    kafka: KafkaBackend, sandbox: RunningSandbox, telemetry: Telemetry, schema_registry: str
 ) -> None:
     change = sample_changes(unique_topic("o")[-6:])[0]  # a new invoice: declared
     invoice = json.loads(change.value)["after"]["invoiceNo"]
@@ -80,7 +81,9 @@ async def test_one_invoice_makes_the_expected_span_tree_and_metrics(
     calls = _total(telemetry, "cesce.client.duration", operation="sales.declare", status="201")
     grants = _total(telemetry, "cesce.client.token_renewals", grant="password", outcome="ok")
 
-    source, results, group, message = await _invoices(kafka, sandbox, change.key, change.value, "{results}")
+    source, results, group, message = await _invoices(
+        kafka, sandbox, schema_registry, change.key, change.value, expect_topic="{results}"
+    )
 
     spans = telemetry.finished()
     [process] = _by_name(spans, f"process {source}")
@@ -101,7 +104,10 @@ async def test_one_invoice_makes_the_expected_span_tree_and_metrics(
     }
     children = _children(spans, process)
     names = sorted(child.name for child in children)
-    assert names == ["POST /oauth2/v1/token", "POST /sales/contracts/{contractNo}/sales", f"send {results}"]
+    state = [name for name in names if name.startswith("send cesce.invoices.rows")]  # the row state, written with it
+    assert len(state) == 1
+    expected = ["POST /oauth2/v1/token", "POST /sales/contracts/{contractNo}/sales", f"send {results}"]
+    assert sorted(set(names) - set(state)) == expected
     [declare] = _by_name(children, "POST /sales/contracts/{contractNo}/sales")
     assert declare.kind is SpanKind.CLIENT
     assert (declare.attributes or {})["http.request.method"] == "POST"
@@ -112,7 +118,8 @@ async def test_one_invoice_makes_the_expected_span_tree_and_metrics(
     assert send.kind is SpanKind.PRODUCER
     # the result carries the send span's context, and the trace id in its value
     assert header(message, "traceparent") == f"00-{TRACE}-{format(send.context.span_id, '016x')}-01"
-    result = AvroReader(schema_registry_client(REGISTRY)).decode(message.value() or b"", results).value
+    with schema_registry_client(schema_registry) as client:
+        result = AvroReader(client).decode(message.value() or b"", results).value
     assert result["traceId"] == TRACE
     # no personal data, no secrets in any attribute
     text = _all_attribute_text(spans)
@@ -126,12 +133,14 @@ async def test_one_invoice_makes_the_expected_span_tree_and_metrics(
 
 
 async def test_a_dead_letter_carries_its_own_trace_context_and_is_counted(
-    kafka: KafkaBackend, sandbox: RunningSandbox, telemetry: Telemetry
+    kafka: KafkaBackend, sandbox: RunningSandbox, telemetry: Telemetry, schema_registry: str
 ) -> None:
     change = next(c for c in sample_changes(unique_topic("d")[-6:]) if c.story == "an invoice on the expired policy")
     before = _total(telemetry, "cesce.worker.dead_letters", worker="invoices", category="business", code="1522")
 
-    source, _, _, dead = await _invoices(kafka, sandbox, change.key, change.value, "{source}.dlq")
+    source, _, _, dead = await _invoices(
+        kafka, sandbox, schema_registry, change.key, change.value, expect_topic="{source}.dlq"
+    )
 
     spans = telemetry.finished()
     [process] = _by_name(spans, f"process {source}")

@@ -42,7 +42,6 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[3]
 TEST_SCHEMAS = REPO / "tests" / "schemas"
-REGISTRY = "mock://dlq-tools"
 Tool = Callable[..., tuple[int, str, str]]
 
 
@@ -62,9 +61,11 @@ def ledger_topic(monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 @pytest.fixture
-def tools(kafka: KafkaBackend, ledger_topic: str, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> Tool:
+def tools(
+    kafka: KafkaBackend, schema_registry: str, ledger_topic: str, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> Tool:
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrap_servers)
-    monkeypatch.setenv("SCHEMA_REGISTRY_URL", REGISTRY)
+    monkeypatch.setenv("SCHEMA_REGISTRY_URL", schema_registry)
     monkeypatch.delenv("DLQ_MAX_REPLAYS", raising=False)
     for name, value in kafka.client_config.items():
         monkeypatch.setenv("KAFKA_" + name.upper().replace(".", "_"), value)
@@ -142,10 +143,11 @@ def write_dead_letters(
     return sorted(placed)
 
 
-def avro_row(invoice: str) -> bytes:
+def avro_row(registry: str, invoice: str) -> bytes:
     dirs = [DEFAULT_SCHEMAS_DIR, TEST_SCHEMAS]
-    codec = AvroCodec(schema_registry_client(REGISTRY, dirs), "cesce.test.Row", catalog=SchemaCatalog.load(dirs))
-    return codec.encode({"id": invoice, "amount": "1234.50", "issued": "2030-01-10", "note": None}, "erp.rows")
+    with schema_registry_client(registry, dirs) as client:
+        codec = AvroCodec(client, "cesce.test.Row", catalog=SchemaCatalog.load(dirs))
+        return codec.encode({"id": invoice, "amount": "1234.50", "issued": "2030-01-10", "note": None}, "erp.rows")
 
 
 def lines(out: str) -> list[dict[str, Any]]:
@@ -205,11 +207,14 @@ def test_an_empty_or_missing_topic_lists_nothing_at_once(tools: Tool) -> None:
     assert time.monotonic() - started < 15
 
 
-def test_show_decodes_the_avro_value_and_explains_the_headers(kafka: KafkaBackend, tools: Tool) -> None:
+def test_show_decodes_the_avro_value_and_explains_the_headers(
+    kafka: KafkaBackend, schema_registry: str, tools: Tool
+) -> None:
     topic, original = unique_topic("erp.rows.dlq"), unique_topic("erp.rows")
-    write_dead_letters(kafka, topic, [dead_letter("CLI-0001", avro_row(f"INV-{n}"), original, n) for n in range(3)])
-    schemas = ["--schemas-dir", str(TEST_SCHEMAS)]
-    status, out, err = tools("dlq", "show", "--topic", topic, "--offset", "1", "--partition", "0", *schemas)
+    write_dead_letters(
+        kafka, topic, [dead_letter("CLI-0001", avro_row(schema_registry, f"INV-{n}"), original, n) for n in range(3)]
+    )
+    status, out, err = tools("dlq", "show", "--topic", topic, "--offset", "1", "--partition", "0")
     assert status == 0, err
     assert out.splitlines()[0] == f"{topic}[0]@1"
     assert "# why it failed, and so who must act" in out
@@ -221,7 +226,7 @@ def test_show_decodes_the_avro_value_and_explains_the_headers(kafka: KafkaBacken
     assert '"amount":"1234.50"' in out
     assert "replays: never replayed from here" in out
 
-    status, out, err = tools("dlq", "show", "--topic", topic, "--offset", "2", "--json", *schemas)
+    status, out, err = tools("dlq", "show", "--topic", topic, "--offset", "2", "--json")
     assert status == 0, err
     shown = json.loads(out)
     assert shown["value"] == {"id": "INV-2", "amount": "1234.50", "issued": "2030-01-10", "note": None}
@@ -230,7 +235,7 @@ def test_show_decodes_the_avro_value_and_explains_the_headers(kafka: KafkaBacken
         "headers"
     ]
 
-    status, out, err = tools("dlq", "show", "--topic", topic, "--offset", "9", *schemas)
+    status, out, err = tools("dlq", "show", "--topic", topic, "--offset", "9")
     assert status == 1
     assert f"no record at offset 9 in {topic}" in err
 
@@ -320,11 +325,11 @@ def test_replay_republishes_exactly_records_it_and_refuses_at_the_maximum(
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 async def test_a_1522_dead_letter_replayed_after_the_fix_declares_the_sale_once(
-    kafka: KafkaBackend, sandbox: RunningSandbox, tools: Tool
+    kafka: KafkaBackend, sandbox: RunningSandbox, schema_registry: str, tools: Tool
 ) -> None:
     source, results = unique_topic("erp.invoices"), unique_topic("cesce.sale-results")
     dead_letters = f"{source}.dlq"
-    registry = "mock://dlq-invoices"
+    registry = schema_registry
     env = {
         **worker_env(kafka, sandbox, registry, unique_topic("invoices")),
         "INVOICES_TOPIC": source,

@@ -127,10 +127,10 @@ def wait_for(probe: Callable[[], T | None], within: float, failure: str | Callab
 
 
 def invoices_env(
-    kafka: KafkaBackend, sandbox: RunningSandbox, source: str, results: str, **extra: str
+    kafka: KafkaBackend, sandbox: RunningSandbox, registry: str, source: str, results: str, **extra: str
 ) -> dict[str, str]:
     return {
-        **base_env(kafka, sandbox, "mock://operations-test", unique_topic("invoices")),
+        **base_env(kafka, sandbox, registry, unique_topic("invoices")),
         "INVOICES_TOPIC": source,
         "SALE_RESULTS_TOPIC": results,
         "WORKER_HTTP_HOST": "127.0.0.1",
@@ -173,10 +173,10 @@ def samples(metrics: str, name: str, **labels: str) -> list[float]:
 @pytest.mark.slow
 @pytest.mark.timeout(150)
 def test_a_worker_process_serves_health_readiness_metrics_and_json_logs(
-    kafka: KafkaBackend, sandbox: RunningSandbox, tmp_path: Path
+    kafka: KafkaBackend, sandbox: RunningSandbox, tmp_path: Path, schema_registry: str
 ) -> None:
     source, results = unique_topic("erp.invoices"), unique_topic("cesce.sale-results")
-    env = invoices_env(kafka, sandbox, source, results)
+    env = invoices_env(kafka, sandbox, schema_registry, source, results)
     # the input topic must exist for the group to hand out partitions (the mock creates it on first write)
     change = sample_changes(unique_topic("h")[-6:])[0]
     produce(kafka, source, [(change.key, change.value)])
@@ -220,12 +220,14 @@ def test_a_worker_process_serves_health_readiness_metrics_and_json_logs(
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
-def test_a_worker_whose_credentials_cesce_refuses_is_alive_but_not_ready(kafka: KafkaBackend, tmp_path: Path) -> None:
+def test_a_worker_whose_credentials_cesce_refuses_is_alive_but_not_ready(
+    kafka: KafkaBackend, tmp_path: Path, schema_registry: str
+) -> None:
     credentials = Credentials("it", SecretStr("the-right-secret"), "it", SecretStr("it-password"))
     wrong = "wrong-secret-3b1d77"
     with serve_in_thread(SandboxConfig(seed=1, credentials=credentials)) as strict:
         source, results = unique_topic("erp.invoices"), unique_topic("cesce.sale-results")
-        env = invoices_env(kafka, strict, source, results, CESCE_CLIENT_SECRET=wrong)
+        env = invoices_env(kafka, strict, schema_registry, source, results, CESCE_CLIENT_SECRET=wrong)
         with worker_run(env, tmp_path) as worker:
 
             def cesce_check() -> httpx.Response | None:
@@ -265,6 +267,7 @@ def test_a_taken_health_port_stops_the_start_with_status_2(tmp_path: Path) -> No
             "CESCE_PASSWORD": "it-password",
             "WORKER_HTTP_HOST": "127.0.0.1",
             "WORKER_HTTP_PORT": str(port),
+            "SCHEMA_REGISTRY_URL": "http://127.0.0.1:1",  # never reached: the port check comes first
             "LOG_FORMAT": "json",
         }
         started = time.monotonic()
@@ -367,7 +370,9 @@ def leaks(places: dict[str, str], secrets: dict[str, str]) -> list[str]:
 
 @pytest.mark.slow
 @pytest.mark.timeout(240)
-def test_a_whole_flow_never_writes_a_secret_or_a_token(kafka: KafkaBackend, tmp_path: Path) -> None:
+def test_a_whole_flow_never_writes_a_secret_or_a_token(
+    kafka: KafkaBackend, tmp_path: Path, schema_registry: str
+) -> None:
     client_secret, password, sasl_password = "cs-7f3a9e-DO-NOT-LOG", "pw-51c2d8-DO-NOT-LOG", "sasl-e40b6c-DO-NOT-LOG"
     credentials = Credentials("it-client", SecretStr(client_secret), "it-user", SecretStr(password))
     # access tokens live 10 s: the worker renews them after 5 s with the refresh grant
@@ -380,6 +385,7 @@ def test_a_whole_flow_never_writes_a_secret_or_a_token(kafka: KafkaBackend, tmp_
         env = invoices_env(
             kafka,
             strict,
+            schema_registry,
             source,
             results,
             CESCE_OAUTH_URL=recorder.url,

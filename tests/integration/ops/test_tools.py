@@ -1,8 +1,9 @@
 """`cesce-worker produce` and `consume`: the product's doors for scripts and tests.
 
 Line parsing is tested without sockets; the rest runs the handlers in-process against the `kafka`
-backend (tests/conftest.py; the embedded broker by default), and one test runs `produce` in another process with its
-own mock registry, so the schema ids it writes must be the ones this process reads.
+backend (tests/conftest.py; the embedded broker by default) and the session's embedded Schema Registry, and one test
+runs `produce` in another process: the schema ids it writes are the registry's, so this process reads them knowing
+nothing of the test schemas.
 """
 
 from __future__ import annotations
@@ -28,8 +29,6 @@ from workers.runtime.serde import AvroCodec, loads_exact
 REPO = Path(__file__).resolve().parents[3]
 TEST_SCHEMAS = REPO / "tests" / "schemas"
 SCHEMA_ARGS = ["--schema", "cesce.test.Row", "--schemas-dir", str(TEST_SCHEMAS)]
-# a mock registry knows the ids of the schemas it was built from: readers need the same directories
-READ_TEST_SCHEMAS = ["--schemas-dir", str(TEST_SCHEMAS)]
 
 TOOLS_COMMAND = [sys.executable, "-m", "workers.cli"]  # `cesce-worker`, in a process of its own
 
@@ -118,9 +117,10 @@ def test_avro_lines_name_the_refused_field() -> None:
 
 
 @pytest.fixture
-def tool_env(kafka: KafkaBackend, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """The tools read their settings from the environment: the backend's, spelled as KAFKA_* variables."""
-    env = {"KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "SCHEMA_REGISTRY_URL": "mock://tools"}
+def tool_env(kafka: KafkaBackend, schema_registry: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The tools read their settings from the environment: the backend's, spelled as KAFKA_* variables, and the
+    session's Schema Registry."""
+    env = {"KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "SCHEMA_REGISTRY_URL": schema_registry}
     for name, value in kafka.client_config.items():
         env["KAFKA_" + name.upper().replace(".", "_")] = value
     for name, value in env.items():
@@ -165,7 +165,7 @@ def test_avro_rows_go_out_and_come_back_exact(tools: Callable[..., tuple[int, st
     assert delivered[0]["partition"] == delivered[1]["partition"]  # same key, same partition, in order
     assert delivered[1]["offset"] == delivered[0]["offset"] + 1
 
-    status, out, err = tools("consume", "--topic", topic, "--from-beginning", "--max", "3", *READ_TEST_SCHEMAS)
+    status, out, err = tools("consume", "--topic", topic, "--from-beginning", "--max", "3")
     assert status == 0, err
     records = sorted(printed(out), key=lambda r: (r["key"], r["offset"]))
     assert [(r["key"], r["value"], r["value_format"]) for r in records] == [
@@ -186,7 +186,7 @@ def test_the_caller_maps_topics_to_schemas(tools: Callable[..., tuple[int, str, 
     file = lines_file(tmp_path, ROWS[0])
     status, _, err = tools("produce", "--topic", "mapped.rows", "--file", str(file), "--schemas-dir", str(TEST_SCHEMAS))
     assert status == 0, err
-    status, out, err = tools("consume", "--topic", "mapped.rows", "--from-beginning", "--max", "1", *READ_TEST_SCHEMAS)
+    status, out, err = tools("consume", "--topic", "mapped.rows", "--from-beginning", "--max", "1")
     assert status == 0, err
     assert printed(out)[0]["value"]["amount"] == "1234.50"
 
@@ -330,7 +330,7 @@ def test_schema_ids_agree_between_processes(
     assert done.returncode == 0, done.stderr
     assert len(printed(done.stdout)) == 3
 
-    status, out, err = tools("consume", "--topic", topic, "--from-beginning", "--max", "3", *READ_TEST_SCHEMAS)
+    status, out, err = tools("consume", "--topic", topic, "--from-beginning", "--max", "3")
 
     assert status == 0, err
     values = sorted((r["value"] for r in printed(out) if r["value"]), key=lambda v: v["id"])

@@ -241,8 +241,17 @@ def test_other_processes_produce_and_consume_through_the_embedded_broker() -> No
 def broker_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
     bootstrap_file = tmp_path / "kafka" / "bootstrap.txt"
     bootstrap_file.parent.mkdir()
+    registry_file = bootstrap_file.parent / "registry.txt"
     process = subprocess.Popen(
-        [*BROKER_COMMAND, "--brokers", "2", "--bootstrap-file", str(bootstrap_file)],
+        [
+            *BROKER_COMMAND,
+            "--brokers",
+            "2",
+            "--bootstrap-file",
+            str(bootstrap_file),
+            "--registry-file",
+            str(registry_file),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -273,19 +282,25 @@ def test_broker_command_prints_its_address_first_writes_the_file_and_exits_zero_
     # Written before the line was printed, whole, and readable by other users.
     assert bootstrap_file.read_text(encoding="utf-8") == first_line + "\n"
     assert bootstrap_file.stat().st_mode & 0o044 == 0o044
-    assert [p.name for p in bootstrap_file.parent.iterdir()] == ["bootstrap.txt"]  # no temporary left
+    registry_url = process.stdout.readline().strip()  # the Schema Registry, on the second line
+    registry_file = bootstrap_file.parent / "registry.txt"
+    assert registry_file.read_text(encoding="utf-8") == registry_url + "\n"
+    assert sorted(p.name for p in bootstrap_file.parent.iterdir()) == ["bootstrap.txt", "registry.txt"]  # no temporary
     assert is_mock_cluster(first_line)
     topic = unique_topic("from-outside")
     _produce({"bootstrap.servers": first_line}, topic, [b"hello"])
 
     process.send_signal(stop_signal)
     assert process.wait(timeout=10) == 0
-    assert process.stdout.read() == ""  # the address is the only thing on stdout
+    assert process.stdout.read() == ""  # the two addresses are the only things on stdout
     said = process.stderr.read()
     assert f"listening on {first_line}" in said
+    assert f"Schema Registry (Avro, in memory) on {registry_url}" in said
     assert "each partition keeps about 5 MiB or 100,000 batches and silently drops its oldest records" in said
     assert not bootstrap_file.exists()  # nobody is pointed at a broker that is gone
+    assert not registry_file.exists()
     assert not any(_accepts(address) for address in addresses)
+    assert not _accepts(_ports(registry_url.removeprefix("http://"))[0])
 
 
 @pytest.mark.parametrize(
@@ -294,6 +309,7 @@ def test_broker_command_prints_its_address_first_writes_the_file_and_exits_zero_
         (["--brokers", "0"], "must be at least 1"),
         (["--brokers", "two"], "must be a whole number"),
         (["--bootstrap-file", "/nonexistent/dir/bootstrap.txt"], "no directory /nonexistent/dir"),
+        (["--registry-file", "/nonexistent/dir/registry.txt"], "no directory /nonexistent/dir for --registry-file"),
     ],
 )
 def test_broker_command_rejects_bad_arguments_clearly(arguments: list[str], message: str) -> None:

@@ -77,10 +77,11 @@ class OutputWatch:
 class Workers:
     """Starts echo workers; every one still running at the end is killed."""
 
-    def __init__(self, kafka: KafkaBackend, source: str, sink: str, group: str, tmp: str) -> None:
+    def __init__(self, kafka: KafkaBackend, registry: str, *, source: str, sink: str, group: str, tmp: str) -> None:
         self._env = {
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+            "SCHEMA_REGISTRY_URL": registry,
             **{f"KAFKA_{k.upper().replace('.', '_')}": v for k, v in kafka.client_config.items()},
             "WORKER_GROUP_ID": group,
             "WORKER_COMMIT_INTERVAL_MS": "100",
@@ -117,9 +118,11 @@ def topics() -> tuple[str, str, str]:
 
 
 @pytest.fixture
-def workers(kafka: KafkaBackend, topics: tuple[str, str, str], tmp_path: object) -> Iterator[Workers]:
+def workers(
+    kafka: KafkaBackend, schema_registry: str, topics: tuple[str, str, str], tmp_path: object
+) -> Iterator[Workers]:
     source, sink, group = topics
-    running = Workers(kafka, source, sink, group, str(tmp_path))
+    running = Workers(kafka, schema_registry, source=source, sink=sink, group=group, tmp=str(tmp_path))
     yield running
     running.close()
 

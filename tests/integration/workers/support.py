@@ -13,7 +13,7 @@ from typing import Any
 from confluent_kafka import Message
 
 from tests.integration.runtime.support import read
-from tests.kafka_backends import KafkaBackend
+from tests.kafka_backends import KafkaBackend, unique_topic
 from workers.runtime import WorkerSpec
 from workers.runtime.registry import schema_registry_client
 from workers.runtime.run import serve_all
@@ -40,6 +40,11 @@ def worker_env(kafka: KafkaBackend, sandbox: RunningSandbox, registry: str, grou
         "CESCE_RETRY_BACKOFF_MAX_SECONDS": "0.05",
         "WORKER_RETRY_BACKOFF_BASE_SECONDS": "0.01",
         "WORKER_RETRY_BACKOFF_MAX_SECONDS": "0.1",
+        "INVOICES_CREDIT_NOTE_WAIT_SECONDS": "0",  # a credit note with no sale is a dead letter at once
+        # each test's own row states: the embedded broker lives for the whole session
+        "INVOICES_STATE_TOPIC": unique_topic("cesce.invoices.rows"),
+        "CREDIT_REQUESTS_STATE_TOPIC": unique_topic("cesce.credit-requests.rows"),
+        "NON_PAYMENTS_STATE_TOPIC": unique_topic("cesce.non-payments.rows"),
     }
 
 
@@ -80,5 +85,6 @@ async def read_async(kafka: KafkaBackend, topics: list[str], expect: int, within
 
 def decoded(registry: str, messages: list[Message], topic: str) -> list[dict[str, Any]]:
     """The Avro values of the records of `topic` among `messages`, tombstones left out."""
-    reader = AvroReader(schema_registry_client(registry))
-    return [reader.decode(m.value() or b"", topic).value for m in messages if m.topic() == topic and m.value()]
+    with schema_registry_client(registry) as client:
+        reader = AvroReader(client)
+        return [reader.decode(m.value() or b"", topic).value for m in messages if m.topic() == topic and m.value()]

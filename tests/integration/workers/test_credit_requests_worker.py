@@ -25,8 +25,6 @@ from workers.sandbox.config import Faults
 
 pytestmark = pytest.mark.integration
 
-REGISTRY = "mock://credit-requests-test"
-
 
 class Topics:
     def __init__(self) -> None:
@@ -35,9 +33,11 @@ class Topics:
         self.pending = unique_topic("cesce.classification-followups")
 
 
-def worker_env(kafka: KafkaBackend, sandbox: RunningSandbox, topics: Topics, **extra: str) -> dict[str, str]:
+def worker_env(
+    kafka: KafkaBackend, sandbox: RunningSandbox, registry: str, topics: Topics, **extra: str
+) -> dict[str, str]:
     return {
-        **base_env(kafka, sandbox, REGISTRY, unique_topic("credit-requests")),
+        **base_env(kafka, sandbox, registry, unique_topic("credit-requests")),
         "CREDIT_REQUESTS_TOPIC": topics.source,
         "CLASSIFICATION_RESULTS_TOPIC": topics.results,
         "CLASSIFICATION_FOLLOWUPS_TOPIC": topics.pending,
@@ -50,27 +50,33 @@ def running(env: dict[str, str]) -> AbstractAsyncContextManager[None]:
     return serve_running(credit_requests_specs(env), env)
 
 
-def decoded(messages: list[Message], topic: str) -> list[dict[str, Any]]:
-    return decoded_values(REGISTRY, messages, topic)
+def decoded(registry: str, messages: list[Message], topic: str) -> list[dict[str, Any]]:
+    return decoded_values(registry, messages, topic)
 
 
-async def test_every_path_and_the_follow_up_to_final(kafka: KafkaBackend, sandbox: RunningSandbox) -> None:
+async def test_every_path_and_the_follow_up_to_final(
+    kafka: KafkaBackend, sandbox: RunningSandbox, schema_registry: str
+) -> None:
     topics = Topics()
     sample = credit_sample(unique_topic("r")[-4:].upper())
     produce(kafka, topics.source, [(c.key, c.value) for c in sample.changes])
     admin = sandbox.admin()
-    async with running(worker_env(kafka, sandbox, topics)):
+    async with running(worker_env(kafka, sandbox, schema_registry, topics)):
         messages = await read_async(kafka, [topics.results, f"{topics.source}.dlq"], expect=len(sample.changes))
-        answers = decoded(messages, topics.results)
+        answers = decoded(schema_registry, messages, topics.results)
         pending = {v["requestId"]: v for v in answers if v["outcome"] == "PENDING"}
         assert set(pending) == {sample.pending_new_debtor, sample.pending_known_debtor}
         known = pending[sample.pending_known_debtor]
         assert known["endorsementNo"].startswith("300")
         admin.resolve("34109150331", pending[sample.pending_new_debtor]["endorsementNo"], "grant", "200000,00")
         admin.resolve("34109150331", known["endorsementNo"], "reject")
-        finals = decoded(await read_async(kafka, [topics.results], expect=len(answers) + 2), topics.results)
+        finals = decoded(
+            schema_registry, await read_async(kafka, [topics.results], expect=len(answers) + 2), topics.results
+        )
         await asyncio.sleep(1.5)  # three follow-up intervals: nothing more may come
-        again = decoded(await read_async(kafka, [topics.results], expect=len(answers) + 2), topics.results)
+        again = decoded(
+            schema_registry, await read_async(kafka, [topics.results], expect=len(answers) + 2), topics.results
+        )
     assert len(again) == len(finals) == len(answers) + 2
     got = [m for m in messages if m.topic() != topics.results]
     expected = sorted(c.expect for c in sample.changes)
@@ -96,7 +102,9 @@ async def test_every_path_and_the_follow_up_to_final(kafka: KafkaBackend, sandbo
     assert ledger["classificationRequests"] == 5
 
 
-async def test_answers_held_past_the_clients_timeout_are_recognised_not_resent(kafka: KafkaBackend) -> None:
+async def test_answers_held_past_the_clients_timeout_are_recognised_not_resent(
+    kafka: KafkaBackend, schema_registry: str
+) -> None:
     """One debtor, so requests go one at a time and the seeded faults fall the same way every run."""
     faults = Faults(hang_rate=0.35, hang_seconds=1.5)
     with serve_in_thread(SandboxConfig(seed=11, faults=faults)) as faulty:
@@ -104,10 +112,12 @@ async def test_answers_held_past_the_clients_timeout_are_recognised_not_resent(k
         amounts = [f"{5000 + 1000 * n}.00" for n in range(8)]
         rows = [request_row(f"SOL-H-{n}", amount, customerReference="CLI-0004") for n, amount in enumerate(amounts)]
         produce(kafka, topics.source, [("CLI-0004", envelope("c", None, row, "credit_requests")) for row in rows])
-        env = worker_env(kafka, faulty, topics, CESCE_TIMEOUT_SECONDS="0.5", WORKER_OUTAGE_THRESHOLD="100")
+        env = worker_env(
+            kafka, faulty, schema_registry, topics, CESCE_TIMEOUT_SECONDS="0.5", WORKER_OUTAGE_THRESHOLD="100"
+        )
         async with running(env):
             messages = await read_async(kafka, [topics.results, f"{topics.source}.dlq"], expect=len(rows), within=90)
-        results = decoded(messages, topics.results)
+        results = decoded(schema_registry, messages, topics.results)
         assert [v["requestId"] for v in results] == [row["requestId"] for row in rows]
         assert {v["outcome"] for v in results} == {"GRANTED"}
         assert [str(v["creditLimitRequested"]) for v in results] == amounts
@@ -118,24 +128,28 @@ async def test_answers_held_past_the_clients_timeout_are_recognised_not_resent(k
 
 
 @pytest.mark.timeout(120)
-async def test_a_pending_request_is_resolved_across_a_restart(kafka: KafkaBackend, sandbox: RunningSandbox) -> None:
+async def test_a_pending_request_is_resolved_across_a_restart(
+    kafka: KafkaBackend, sandbox: RunningSandbox, schema_registry: str
+) -> None:
     topics = Topics()
     run = unique_topic("p")[-4:].upper()
     row = request_row(f"SOL-{run}", "300000.00", countryCode="ES", taxCode=f"B{run}99", customerReference=f"CLI-{run}")
     produce(kafka, topics.source, [(row["customerReference"], envelope("c", None, row, "credit_requests"))])
-    env = worker_env(kafka, sandbox, topics, CLASSIFICATION_FOLLOWUP_SECONDS="0.3")
+    env = worker_env(kafka, sandbox, schema_registry, topics, CLASSIFICATION_FOLLOWUP_SECONDS="0.3")
     async with running(env):
-        first = decoded(await read_async(kafka, [topics.results], expect=1), topics.results)
+        first = decoded(schema_registry, await read_async(kafka, [topics.results], expect=1), topics.results)
         # a few checks: the request is re-appended, still pending
-        states = decoded(await read_async(kafka, [topics.pending], expect=3, within=30), topics.pending)
+        states = decoded(
+            schema_registry, await read_async(kafka, [topics.pending], expect=3, within=30), topics.pending
+        )
     assert [v["outcome"] for v in first] == ["PENDING"]
     assert [s["checks"] for s in states][:3] == [0, 1, 2]
-    states = decoded(read(kafka, [topics.pending], expect=len(states), timeout=5), topics.pending)
+    states = decoded(schema_registry, read(kafka, [topics.pending], expect=len(states), timeout=5), topics.pending)
     sandbox.admin().resolve("34109150331", first[0]["endorsementNo"], "grant")
     async with running(env):
-        results = decoded(await read_async(kafka, [topics.results], expect=2), topics.results)
+        results = decoded(schema_registry, await read_async(kafka, [topics.results], expect=2), topics.results)
         await asyncio.sleep(1)
-        results = decoded(await read_async(kafka, [topics.results], expect=2), topics.results)
+        results = decoded(schema_registry, await read_async(kafka, [topics.results], expect=2), topics.results)
     assert [(v["stage"], v["outcome"]) for v in results] == [("ANSWER", "PENDING"), ("FINAL", "GRANTED")]
     assert results[1]["requestId"] == row["requestId"]
     assert sandbox.admin().ledger()["classificationRequests"] == 1
@@ -146,14 +160,16 @@ async def test_a_pending_request_is_resolved_across_a_restart(kafka: KafkaBacken
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_a_crash_between_cesces_answer_and_the_commit_asks_once(
-    kafka: KafkaBackend, sandbox: RunningSandbox, tmp_path: Any
+    kafka: KafkaBackend, sandbox: RunningSandbox, tmp_path: Any, schema_registry: str
 ) -> None:
     topics = Topics()
     run = unique_topic("k")[-4:].upper()
     row = request_row(f"SOL-{run}", "250000.00", customerReference="CLI-0002")
     produce(kafka, topics.source, [("CLI-0002", envelope("c", None, row, "credit_requests"))])
-    env = worker_env(kafka, sandbox, topics, CLASSIFICATION_FOLLOWUP_SECONDS="600")
+    env = worker_env(kafka, sandbox, schema_registry, topics, CLASSIFICATION_FOLLOWUP_SECONDS="600")
     admin = sandbox.admin()
+    # keyed by debtor already: no re-keying companion, whose outputs would wait for the commit held back below
+    env |= {"CREDIT_REQUESTS_KEYED_BY_DEBTOR": "true"}
     with worker_process(
         "credit-requests", env | {"WORKER_COMMIT_INTERVAL_MS": "600000"}, str(tmp_path / "first.log")
     ) as first:
@@ -169,8 +185,8 @@ def test_a_crash_between_cesces_answer_and_the_commit_asks_once(
         messages = read(kafka, [topics.results, topics.pending], expect=2, timeout=60)
         second.send_signal(signal.SIGTERM)
         assert second.wait(30) == 0
-    results = decoded(messages, topics.results)
+    results = decoded(schema_registry, messages, topics.results)
     assert [(v["outcome"], v["alreadyRegistered"]) for v in results] == [("PENDING", True)]
     assert results[0]["endorsementNo"].startswith("300")
-    assert [s["requestId"] for s in decoded(messages, topics.pending)] == [row["requestId"]]
+    assert [s["requestId"] for s in decoded(schema_registry, messages, topics.pending)] == [row["requestId"]]
     assert admin.ledger()["classificationRequests"] == 1

@@ -57,14 +57,18 @@ async def _checks(kafka: KafkaBackend, topics: Topics, at_least: int) -> int:
 
 
 @pytest.mark.timeout(180)
-async def test_a_partition_that_comes_back_is_followed_again(kafka: KafkaBackend, sandbox: RunningSandbox) -> None:
+async def test_a_partition_that_comes_back_is_followed_again(
+    kafka: KafkaBackend, sandbox: RunningSandbox, schema_registry: str
+) -> None:
     topics = Topics()
     run = unique_topic("m")[-4:].upper()
     row = request_row(f"SOL-{run}", "300000.00", countryCode="ES", taxCode=f"B{run}77", customerReference=f"CLI-{run}")
     env = worker_env(
         kafka,
         sandbox,
+        schema_registry,
         topics,
+        CREDIT_REQUESTS_KEYED_BY_DEBTOR="true",  # the requests are keyed by debtor: the follow-ups are what is tested
         CLASSIFICATION_FOLLOWUP_SECONDS=str(_INTERVAL),
         KAFKA_SESSION_TIMEOUT_MS="6000",
         KAFKA_HEARTBEAT_INTERVAL_MS="500",
@@ -73,7 +77,7 @@ async def test_a_partition_that_comes_back_is_followed_again(kafka: KafkaBackend
     produce_env = env | {"WORKER_INSTANCE_ID": "worker"}
     produce(kafka, topics.source, [(row["customerReference"], envelope("c", None, row, "credit_requests"))])
     async with serve_running([worker], produce_env):
-        first = decoded(await read_async(kafka, [topics.results], expect=1), topics.results)
+        first = decoded(schema_registry, await read_async(kafka, [topics.results], expect=1), topics.results)
     assert [v["outcome"] for v in first] == ["PENDING"]
 
     settings = CesceSettings.from_env(env)
@@ -94,7 +98,9 @@ async def test_a_partition_that_comes_back_is_followed_again(kafka: KafkaBackend
         async with serve_running([_member(followup, a)], env_of["a"]):
             seen = await _checks(kafka, topics, seen + 3)  # A follows the request again
             sandbox.admin().resolve("34109150331", first[0]["endorsementNo"], "grant")
-            results = decoded(await read_async(kafka, [topics.results], expect=2), topics.results)
+            results = decoded(schema_registry, await read_async(kafka, [topics.results], expect=2), topics.results)
             await asyncio.sleep(5 * _INTERVAL)  # nothing more may come
-            results = decoded(await read_async(kafka, [topics.results], expect=2, within=5), topics.results)
+            results = decoded(
+                schema_registry, await read_async(kafka, [topics.results], expect=2, within=5), topics.results
+            )
     assert [(v["stage"], v["outcome"]) for v in results] == [("ANSWER", "PENDING"), ("FINAL", "GRANTED")]

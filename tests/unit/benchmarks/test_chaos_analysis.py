@@ -16,7 +16,9 @@ from typing import Any
 
 import pytest
 
+from benchmarks.chaos_outputs import Origins
 from benchmarks.chaos_report import (
+    BY_DEBTOR,
     DLQ,
     INPUT,
     RESULTS,
@@ -85,9 +87,14 @@ class Run:
         delivery = self.deliveries[invoice.index]
         return INPUT, delivery.partition, delivery.offset
 
-    def result(self, invoice: Invoice, outcome: str = "DECLARED", at: float | None = None) -> Output:
-        value = {"outcome": outcome, "invoiceNo": invoice.invoice_no, "debtor": invoice.debtor}
-        value["amount"] = str(invoice.amount)
+    def result(
+        self, invoice: Invoice, outcome: str = "DECLARED", at: float | None = None, names: Invoice | None = None
+    ) -> Output:
+        """A result of `invoice`; its sourceTopic/sourcePartition/sourceOffset name `names` (default: itself)."""
+        topic, partition, offset = self.where(names or invoice)
+        value: dict[str, Any] = {"outcome": outcome, "invoiceNo": invoice.invoice_no, "debtor": invoice.debtor}
+        value |= {"amount": str(invoice.amount), "sourceTopic": topic}
+        value |= {"sourcePartition": partition, "sourceOffset": offset}
         return self._add(RESULTS, invoice, json.dumps(value).encode(), None, at)
 
     def dead_letter(self, invoice: Invoice, category: str) -> Output:
@@ -211,8 +218,9 @@ def test_a_result_for_another_amount_or_a_rejection_is_unexpected() -> None:
     run = Run()
     run.everything_declared(skip=run.invoices[:2])
     run.result(run.invoices[0], "REJECTED_BY_POLICY")
-    value = {"outcome": "DECLARED", "invoiceNo": run.invoices[1].invoice_no, "debtor": run.invoices[1].debtor}
-    value["amount"] = str(run.invoices[1].amount + Decimal("0.01"))
+    value: dict[str, Any] = {"outcome": "DECLARED", "invoiceNo": run.invoices[1].invoice_no}
+    value |= {"debtor": run.invoices[1].debtor, "amount": str(run.invoices[1].amount + Decimal("0.01"))}
+    value |= dict(zip(("sourceTopic", "sourcePartition", "sourceOffset"), run.where(run.invoices[1]), strict=True))
     run.outputs.append(
         Output(
             RESULTS,
@@ -230,3 +238,33 @@ def test_a_result_for_another_amount_or_a_rejection_is_unexpected() -> None:
     assert figures.unexpected_outcomes == 2
     assert figures.outcomes == {"DECLARED": 45, "REJECTED_BY_POLICY": 1}
     assert len(figures.examples["unexpected outcomes"]) == 2
+
+
+def test_a_result_naming_another_change_record_than_its_input_is_unexpected() -> None:
+    run = Run()
+    run.everything_declared(skip=run.invoices[:1])
+    run.result(run.invoices[0], names=run.invoices[1])  # the re-keyed copy's position, say
+    figures = run.analyse()
+    assert figures.unexpected_outcomes == 1
+    (example,) = figures.examples["unexpected outcomes"]
+    assert f"names {run.where(run.invoices[1])} in its sourceTopic" in example
+
+
+def test_outputs_naming_a_re_keyed_copy_are_carried_to_the_input_it_names_whenever_the_copy_is_read() -> None:
+    origins = Origins()
+    copy = Output(BY_DEBTOR, 2, 7, "BENCH-0001", (INPUT, 0, 41), None, b"{}", 10, 1.0)
+    early = Output(RESULTS, 1, 3, "BENCH-0001", (BY_DEBTOR, 2, 7), None, b"{}", 10, 1.0)
+    late = Output(DLQ, 0, 0, "BENCH-0001", (BY_DEBTOR, 2, 7), "business", b"{}", 10, 2.0)
+    direct = Output(DLQ, 0, 1, "", (INPUT, 3, 5), "deserialization", b"x", 10, 2.0)
+    stray = Output(RESULTS, 0, 9, "BENCH-0002", (BY_DEBTOR, 1, 1), None, b"{}", 10, 2.0)
+
+    assert origins.resolve(early) is None  # its copy was not read yet
+    assert origins.resolve(direct) is direct  # the re-keyer's own dead letter names the input
+    (carried,) = origins.copy(copy)
+    assert (carried.source, carried.via) == ((INPUT, 0, 41), (BY_DEBTOR, 2, 7))
+    assert f"(answering {BY_DEBTOR}[2]@7)" in carried.where()
+    resolved = origins.resolve(late)
+    assert resolved is not None
+    assert resolved.source == (INPUT, 0, 41)
+    assert origins.resolve(stray) is None
+    assert origins.unresolved() == [stray]

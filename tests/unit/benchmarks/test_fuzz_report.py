@@ -94,6 +94,7 @@ def test_each_broken_guarantee_is_a_problem(hostile: list[list[Output]], valid: 
         ({"broker": {"dropped_before_read": ["erp.invoices[0]"]}}, "dropped records before"),
         ({"cesce": {"calls_for_invalid_input": 3, "ledger_sales_not_from_valid_invoices": 0}}, "invalid input"),
         ({"cesce": {"calls_for_invalid_input": 0, "refused_answers": {"422": 1}}}, "refused"),
+        ({"misnamed_results": 1}, "name another record"),
     ],
 )
 def test_each_broken_bound_is_a_problem(changes: dict[str, object], words: str) -> None:

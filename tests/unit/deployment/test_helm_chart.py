@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ import yaml
 from confluent_kafka import Consumer, Producer
 
 from workers.cesce.config import CesceSettings
+from workers.cli import main
 from workers.credit_requests.spec import CreditRequestsTopics
 from workers.invoices.spec import InvoicesTopics
 from workers.non_payments.spec import NonPaymentsTopics
@@ -33,7 +35,8 @@ from workers.ops.run_command import WORKERS
 from workers.ops.settings import DlqSettings, LoggingSettings
 from workers.risk.spec import RiskTopics
 from workers.runtime import WorkerSpec
-from workers.runtime.registry import registry_from_env
+from workers.runtime.registry import RegistrySettings, SubjectStrategy, registry_from_env, registry_settings
+from workers.runtime.rekey import REKEY_ROLE
 from workers.runtime.run import consumer_config, producer_config
 from workers.runtime.settings import RuntimeSettings
 
@@ -91,6 +94,10 @@ class Rendered:
     def deployment(self, command: str) -> dict[str, Any]:
         return self.one("Deployment", f"{RELEASE}-cesce-workers-{command}")
 
+    def release(self, kind: str) -> list[dict[str, Any]]:
+        """The manifests of `kind` that are the release's own, not a hook's (made and deleted around an upgrade)."""
+        return [m for m in self.of_kind(kind) if "helm.sh/hook" not in m["metadata"].get("annotations", {})]
+
 
 @cache
 def _chart() -> helm.Chart:
@@ -132,7 +139,7 @@ def container(deployment: Mapping[str, Any]) -> dict[str, Any]:
 
 def secret_data(rendered: Rendered) -> dict[str, str]:
     """The credentials each pod gets: the chart's Secret decoded, or stand-ins for an existingSecret's keys."""
-    secrets = rendered.of_kind("Secret")
+    secrets = rendered.release("Secret")
     if not secrets:
         return {name: f"stand-in-{name.lower()}" for name in CREDENTIALS[:4]}
     (secret,) = secrets
@@ -197,7 +204,8 @@ def test_default_values_deploy_three_workers_and_no_optional_resource() -> None:
     rendered = render()
     assert enabled_commands(rendered) == ["credit-requests", "invoices", "non-payments"]
     kinds = sorted(m["kind"] for m in rendered.manifests)
-    assert kinds == ["ConfigMap", *["Deployment"] * 3, *["PodDisruptionBudget"] * 3, "ServiceAccount"]
+    hook = ["ConfigMap", "Job"]  # the schemas' registration, before install and upgrade
+    assert kinds == sorted(["ConfigMap", *["Deployment"] * 3, *["PodDisruptionBudget"] * 3, "ServiceAccount", *hook])
     # the default expects a Secret the operator manages, and says so
     assert "cesce-workers-credentials" in rendered.notes
     assert "kubectl -n finance create secret generic cesce-workers-credentials" in rendered.notes
@@ -208,8 +216,9 @@ def test_every_option_renders_every_kind() -> None:
     assert enabled_commands(rendered) == ["credit-requests", "invoices", "non-payments", "risk-poller"]
     counts = {kind: len(rendered.of_kind(kind)) for kind in {m["kind"] for m in rendered.manifests}}
     assert counts == {
-        "ConfigMap": 1,
-        "Secret": 1,
+        "ConfigMap": 2,  # the release's, and the schemas hook's copy
+        "Secret": 2,  # the release's, and the schemas hook's registry credential
+        "Job": 1,  # the schemas hook
         "ServiceAccount": 1,
         "Deployment": 4,
         "PodDisruptionBudget": 3,  # the risk poller's is off in the file
@@ -219,7 +228,7 @@ def test_every_option_renders_every_kind() -> None:
         "Service": 4,
         "ServiceMonitor": 1,
         "NetworkPolicy": 1,
-        "KafkaTopic": 19,  # 3 inputs, 5 results, 6 dead-letter topics, 5 state topics
+        "KafkaTopic": 25,  # 3 inputs and their 3 re-keyed copies, 5 results, 6 dead-letter topics, 8 state topics
     }
 
 
@@ -246,9 +255,9 @@ def test_secrets_never_appear_in_the_configmap_or_anywhere_but_the_secret() -> N
     given = {name: values["credentials"][name] for name in CREDENTIALS}
     assert secret_data(rendered) == given
 
-    (config_map,) = rendered.of_kind("ConfigMap")
-    assert not set(config_map["data"]) & set(CREDENTIALS)
-    assert not [key for key in config_map["data"] if re.search(r"SECRET|PASSWORD|TOKEN|USER_INFO|JAAS", key)]
+    for config_map in rendered.of_kind("ConfigMap"):
+        assert not set(config_map["data"]) & set(CREDENTIALS)
+        assert not [key for key in config_map["data"] if re.search(r"SECRET|PASSWORD|TOKEN|USER_INFO|JAAS", key)]
     # the SASL user and the registry user:password too: no credential text outside the Secret, NOTES included
     outside = [m for m in rendered.manifests if m["kind"] != "Secret"]
     text = yaml.safe_dump_all(outside) + rendered.notes
@@ -287,7 +296,7 @@ def test_the_values_schema_allows_exactly_the_settings_the_chart_leaves_to_env()
     allowed = set(schema["$defs"]["workerEnv"]["properties"])
     assert set(schema["$defs"]["env"]["properties"]) == allowed - {"WORKER_GROUP_ID"}  # a group is per worker
     default = render()
-    set_by_chart = set(default.one("ConfigMap")["data"]) - set(default.values["env"])
+    set_by_chart = set(default.one("ConfigMap", f"{RELEASE}-cesce-workers-config")["data"]) - set(default.values["env"])
     set_by_chart |= {"WORKER_INSTANCE_ID", "RISK_CONTRACTS"}
     assert allowed <= worker_variables(), allowed - worker_variables()
     # every setting a worker reads is either set by the chart, a credential, or open to `env`
@@ -413,12 +422,16 @@ def test_keda_scales_on_the_lag_of_the_workers_own_group_and_input() -> None:
     for scaler in rendered.of_kind("ScaledObject"):
         deployment = rendered.one("Deployment", scaler["spec"]["scaleTargetRef"]["name"])
         env = pod_environment(rendered, deployment)
-        (spec, *_) = _specs(env, container(deployment)["args"][1])
-        (trigger,) = scaler["spec"]["triggers"]
-        assert trigger["metadata"]["consumerGroup"] == spec.group_id(RuntimeSettings.model_validate(env))
-        assert [trigger["metadata"]["topic"]] == list(spec.input_topics)
-        assert trigger["metadata"]["bootstrapServers"] == env["KAFKA_BOOTSTRAP_SERVERS"]
-        assert (trigger["metadata"]["sasl"], trigger["metadata"]["tls"]) == ("scram_sha512", "enable")
+        specs = _specs(env, container(deployment)["args"][1])
+        settings = RuntimeSettings.model_validate(env)
+        # every loop that reads a change topic (the worker, and the re-keying companion when there is one)
+        readers = [spec for spec in specs if spec.role in (None, REKEY_ROLE)]
+        expected = sorted((spec.group_id(settings), topic) for spec in readers for topic in spec.input_topics)
+        triggers = scaler["spec"]["triggers"]
+        assert sorted((t["metadata"]["consumerGroup"], t["metadata"]["topic"]) for t in triggers) == expected
+        for trigger in triggers:
+            assert trigger["metadata"]["bootstrapServers"] == env["KAFKA_BOOTSTRAP_SERVERS"]
+            assert (trigger["metadata"]["sasl"], trigger["metadata"]["tls"]) == ("scram_sha512", "enable")
         assert scaler["spec"]["minReplicaCount"] >= 1  # the process also runs its companion loop
     auth = rendered.one("TriggerAuthentication")
     refs = {ref["parameter"]: (ref["name"], ref["key"]) for ref in auth["spec"]["secretTargetRef"]}
@@ -432,6 +445,19 @@ def test_keda_scales_on_the_lag_of_the_workers_own_group_and_input() -> None:
     assert env["KAFKA_SSL_CA_LOCATION"] == mount["mountPath"] + "/ca.crt"
 
 
+def test_a_source_keyed_by_debtor_needs_no_rekeying_companion_topic_or_trigger() -> None:
+    values = all_options()
+    values["workers"]["invoices"]["keyedByDebtor"] = True
+    rendered = render(values)
+    env = pod_environment(rendered, rendered.deployment("invoices"))
+    assert [spec.role for spec in _specs(env, "invoices")] == [None]
+    assert env["INVOICES_BY_DEBTOR_TOPIC"] not in {t["spec"]["topicName"] for t in rendered.of_kind("KafkaTopic")}
+    (scaler,) = [
+        s for s in rendered.of_kind("ScaledObject") if s["spec"]["scaleTargetRef"]["name"].endswith("invoices")
+    ]
+    assert [t["metadata"]["topic"] for t in scaler["spec"]["triggers"]] == [env["INVOICES_TOPIC"]]
+
+
 def test_kafka_topics_are_exactly_the_topics_the_workers_use() -> None:
     rendered = render(all_options())
     used: set[str] = set()
@@ -442,6 +468,7 @@ def test_kafka_topics_are_exactly_the_topics_the_workers_use() -> None:
             used |= {*spec.input_topics, *spec.output_topics, *(spec.dlq_topic(t) for t in spec.input_topics)}
         compacted |= {env["CLASSIFICATION_FOLLOWUPS_TOPIC"], env["CLAIM_FILES_TOPIC"], env["RISK_LIMITS_TOPIC"]}
         compacted |= {env["RISK_SCHEDULE_TOPIC"], env["DLQ_REPLAYS_TOPIC"]}
+        compacted |= {env["INVOICES_STATE_TOPIC"], env["CREDIT_REQUESTS_STATE_TOPIC"], env["NON_PAYMENTS_STATE_TOPIC"]}
     used.add(env["DLQ_REPLAYS_TOPIC"])  # `cesce-worker dlq replay`'s ledger
 
     topics = {t["spec"]["topicName"]: t for t in rendered.of_kind("KafkaTopic")}
@@ -523,6 +550,11 @@ def test_notes_tell_the_operator_what_was_deployed() -> None:
         ({"workers": {"invoices": {"podDisruptionBudget": {"maxUnavailable": "0%"}}}}, "maxUnavailable"),
         ({"cesce": {"baseUrl": "https://user:password@api.cesce.es"}}, "/cesce/baseUrl"),
         ({"podSecurityContext": {"seccompProfile": {"type": "Unconfined"}}}, "/podSecurityContext/seccompProfile"),
+        ({"schemaRegistry": {"subjectNameStrategy": "TopicNameStrategy"}}, "/schemaRegistry/subjectNameStrategy"),
+        ({"schemaRegistry": {"autoRegister": "no"}}, "/schemaRegistry/autoRegister"),
+        ({"schemaRegistry": {"config": {"auto.register.schemas": True}}}, "auto.register.schemas"),  # ours
+        ({"schemaRegistry": {"config": {"subject.name.strategy": "record"}}}, "subject.name.strategy"),
+        ({"schemaRegistry": {"registerHook": {"backoffLimit": -1}}}, "/schemaRegistry/registerHook/backoffLimit"),
     ],
 )
 def test_the_values_schema_rejects_wrong_values_naming_them(values: dict[str, Any], message: str) -> None:
@@ -575,3 +607,122 @@ def test_sasl_without_its_credentials_fails() -> None:
     values["credentials"]["KAFKA_SASL_PASSWORD"] = ""
     with pytest.raises(helm.HelmError, match=r"credentials.KAFKA_SASL_USERNAME and credentials.KAFKA_SASL_PASSWORD"):
         render(values)
+
+
+# --- the Schema Registry: subjects, and their registration before each release ---------------------------------
+
+
+def hook_job(rendered: Rendered) -> dict[str, Any]:
+    return rendered.one("Job", f"{RELEASE}-cesce-workers-schemas")
+
+
+def hook_steps(rendered: Rendered) -> list[dict[str, Any]]:
+    pod = hook_job(rendered)["spec"]["template"]["spec"]
+    return [*pod["initContainers"], *pod["containers"]]
+
+
+def step_environment(rendered: Rendered, step: Mapping[str, Any]) -> dict[str, str]:
+    """What a hook step's container holds: the hook's ConfigMap, then env (a Secret's key read from the
+    release's credentials, as the hook Secret copies them)."""
+    ((source,),) = [step["envFrom"]]
+    env = dict(rendered.one("ConfigMap", source["configMapRef"]["name"])["data"])
+    credentials = {**secret_data(rendered), **rendered.values["credentials"]}
+    for entry in step.get("env", []):
+        if "value" in entry:
+            env[entry["name"]] = entry["value"]
+        elif credentials.get(entry["name"]):
+            env[entry["name"]] = credentials[entry["name"]]
+    return env
+
+
+def test_the_workers_get_the_subject_strategy_and_look_their_schemas_up(rendered: Rendered) -> None:
+    strategy = rendered.values["schemaRegistry"]["subjectNameStrategy"]
+    for deployment in rendered.of_kind("Deployment"):
+        env = pod_environment(rendered, deployment)
+        settings = registry_settings(env)
+        expected = RegistrySettings(url=env["SCHEMA_REGISTRY_URL"], subject_name_strategy=strategy, auto_register=False)
+        assert settings == expected
+    on = render({"schemaRegistry": {"autoRegister": True}})
+    assert registry_settings(pod_environment(on, on.deployment("invoices"))).auto_register is True
+
+
+def test_a_hook_checks_then_registers_the_enabled_workers_subjects_before_install_and_upgrade(
+    rendered: Rendered, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job = hook_job(rendered)
+    assert job["metadata"]["annotations"] == {
+        "helm.sh/hook": "pre-install,pre-upgrade",
+        "helm.sh/hook-weight": "-5",
+        "helm.sh/hook-delete-policy": "before-hook-creation,hook-succeeded",
+    }
+    # what the Job reads exists before it: the ConfigMap and Secret are hooks too, made first
+    for kind in ("ConfigMap", "Secret"):
+        for made in rendered.of_kind(kind):
+            if made not in rendered.release(kind):
+                assert int(made["metadata"]["annotations"]["helm.sh/hook-weight"]) < -5
+                assert made["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    config = rendered.one("ConfigMap", f"{RELEASE}-cesce-workers-config")
+    assert rendered.one("ConfigMap", f"{RELEASE}-cesce-workers-schemas")["data"] == config["data"]
+
+    commands = enabled_commands(rendered)
+    workers = [arg for command in commands for arg in ("--worker", command)]
+    check, register = hook_steps(rendered)
+    assert job["spec"]["template"]["spec"]["initContainers"] == [check]  # check first: nothing registered if refused
+    assert (check["name"], check["args"]) == ("check", ["schemas", "check", *workers])
+    assert (register["name"], register["args"]) == ("register", ["schemas", "register", *workers])
+
+    # each step's environment is enough for the command: the same subjects as the workers', nothing missing
+    for step in (check, register):
+        env = step_environment(rendered, step)
+        assert env["SCHEMA_REGISTRY_URL"] == rendered.values["schemaRegistry"]["url"]
+        for name in list(os.environ):
+            monkeypatch.delenv(name)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("SCHEMA_REGISTRY_URL", "mock://hook")  # `list`: the same subjects, no registry called
+        monkeypatch.delenv("SCHEMA_REGISTRY_SSL_CA_LOCATION", raising=False)
+        assert main(["schemas", "list", "--json", *step["args"][2:]]) == 0
+        listed = {s["subject"] for s in json.loads(capsys.readouterr().out)["subjects"]}
+        written: dict[str, str] = {}
+        for deployment in rendered.of_kind("Deployment"):
+            for spec in _specs(pod_environment(rendered, deployment), container(deployment)["args"][1]):
+                written.update(spec.schemas)
+        strategy = SubjectStrategy(env["SCHEMA_REGISTRY_SUBJECT_NAME_STRATEGY"])
+        assert listed == {strategy.subject(topic, record) for topic, record in written.items()}
+
+
+def test_the_hook_runs_as_the_workers_do_with_only_the_registry_credential(rendered: Rendered) -> None:
+    pod = hook_job(rendered)["spec"]["template"]["spec"]
+    deployment = rendered.of_kind("Deployment")[0]["spec"]["template"]["spec"]
+    assert pod["securityContext"] == deployment["securityContext"]
+    assert pod["restartPolicy"] == "Never"
+    assert pod["automountServiceAccountToken"] is False
+    assert "serviceAccountName" not in pod  # the release's ServiceAccount does not exist yet before an install
+    for step in hook_steps(rendered):
+        assert step["securityContext"] == container(rendered.of_kind("Deployment")[0])["securityContext"]
+        assert step["image"] == container(rendered.of_kind("Deployment")[0])["image"]
+        assert {"name": "tmp", "mountPath": "/tmp"} in step["volumeMounts"]  # noqa: S108
+        secret_refs = [e["valueFrom"]["secretKeyRef"] for e in step.get("env", []) if "valueFrom" in e]
+        assert [ref["key"] for ref in secret_refs] == ["SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO"]
+    hook_secrets = [s for s in rendered.of_kind("Secret") if s not in rendered.release("Secret")]
+    if rendered.values["credentials"]["existingSecret"]:
+        assert hook_secrets == []
+        assert secret_refs[0]["name"] == rendered.values["credentials"]["existingSecret"]
+    else:
+        (hook_secret,) = hook_secrets
+        assert set(hook_secret["data"]) == {"SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO"}
+        assert secret_refs[0]["name"] == hook_secret["metadata"]["name"]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"schemaRegistry": {"registerHook": {"enabled": False}}},
+        {"workers": {name: {"enabled": False} for name in ("invoices", "creditRequests", "nonPayments")}},
+    ],
+    ids=["hook off", "no worker enabled"],
+)
+def test_no_hook_when_it_is_off_or_has_nothing_to_register(values: dict[str, Any]) -> None:
+    rendered = render(values)
+    assert rendered.of_kind("Job") == []
+    assert [m["metadata"]["name"] for m in rendered.of_kind("ConfigMap")] == [f"{RELEASE}-cesce-workers-config"]

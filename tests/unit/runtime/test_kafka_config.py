@@ -9,7 +9,6 @@ from workers.invoices.spec import InvoicesTopics
 from workers.ops.consume import consumer_settings
 from workers.ops.produce import producer_settings
 from workers.runtime.kafka_config import (
-    DEFAULT_SCHEMA_REGISTRY_URL,
     librdkafka_config,
     redacted,
     schema_registry_config,
@@ -64,14 +63,24 @@ def test_empty_values_and_ignored_names_are_skipped() -> None:
     assert librdkafka_config(env, ignore={"KAFKA_TOPIC_PREFIX"}) == {"client.id": "cli"}
 
 
-def test_schema_registry_settings_default_to_the_mock() -> None:
-    assert schema_registry_config({}) == {"url": DEFAULT_SCHEMA_REGISTRY_URL} == {"url": "mock://cesce"}
+def test_schema_registry_settings_have_no_default_registry() -> None:
+    assert schema_registry_config({}) == {}  # mock:// is for unit tests: nobody gets one by leaving the URL out
     env = {
         "SCHEMA_REGISTRY_URL": "https://registry:8081",
         "SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO": "key:secret",
         "SCHEMA_REGISTRY_SERVICE_HOST": "10.0.0.2",
     }
     assert schema_registry_config(env) == {"url": "https://registry:8081", "basic.auth.user.info": "key:secret"}
+
+
+def test_our_own_registry_settings_are_not_the_clients() -> None:
+    env = {
+        "SCHEMA_REGISTRY_URL": "https://registry:8081",
+        "SCHEMA_REGISTRY_SUBJECT_NAME_STRATEGY": "record",
+        "SCHEMA_REGISTRY_AUTO_REGISTER": "false",
+        "SCHEMA_REGISTRY_SSL_CA_LOCATION": "/etc/ca.pem",
+    }
+    assert schema_registry_config(env) == {"url": "https://registry:8081", "ssl.ca.location": "/etc/ca.pem"}
 
 
 def test_redacted_hides_credentials_for_logs() -> None:

@@ -2,27 +2,43 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from confluent_kafka.schema_registry import RegisteredSchema, Schema, SchemaRegistryClient, SchemaRegistryError
+from confluent_kafka.schema_registry._sync import mock_schema_registry_client as mock_module
+from confluent_kafka.schema_registry._sync.mock_schema_registry_client import _SchemaStore
+from pydantic import ValidationError
 
 from workers.runtime.catalog import DEFAULT_SCHEMAS_DIR, SchemaCatalog
+from workers.runtime.contract import Handler
 from workers.runtime.errors import CatalogError, RegistryMismatch
 from workers.runtime.registry import (
+    RegistrySettings,
+    SubjectStrategy,
     expected_mock_ids,
     is_mock_registry,
     register_catalog,
+    registry_from_env,
+    registry_settings,
+    registry_url,
     schema_registry_client,
+    settings_of,
+    settings_problems,
     subject_for,
 )
+from workers.runtime.run import run_worker, serve
 from workers.runtime.serde import AvroCodec
+from workers.runtime.spec import WorkerContext, WorkerSpec
 
 REPO = Path(__file__).resolve().parents[3]
 TEST_SCHEMAS = REPO / "tests" / "schemas"
@@ -169,9 +185,11 @@ def test_extra_directories_never_shift_the_product_ids(tmp_path: Path) -> None:
 
 
 def test_a_mock_store_that_held_other_schemas_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    polluted = SchemaRegistryClient.new_client({"url": "mock://polluted"})
-    polluted.register_schema("cesce.x.Other", Schema(json.dumps(record("cesce.x.Other")), "AVRO"))
-    monkeypatch.setattr(SchemaRegistryClient, "new_client", staticmethod(lambda conf: polluted))
+    # as if confluent-kafka shared one store per URL: another client registered something first
+    polluted = _SchemaStore()  # type: ignore[no-untyped-call]
+    other = Schema(json.dumps(record("cesce.x.Other")), "AVRO")
+    polluted.set(RegisteredSchema(schema_id=1, guid=None, schema=other, subject="cesce.x.Other", version=1))
+    monkeypatch.setattr(mock_module, "_SchemaStore", lambda: polluted)
     with pytest.raises(RegistryMismatch, match=r"cesce\.test\.Row=2 \(expected 1\)"):
         schema_registry_client("mock://polluted", [TEST_SCHEMAS])
 
@@ -189,8 +207,84 @@ def test_register_catalog_is_idempotent() -> None:
     assert register_catalog(client, catalog) == register_catalog(client, catalog) == expected_mock_ids(catalog)
 
 
-def test_subjects_are_record_names_whatever_the_topic() -> None:
+def test_the_record_name_subject_ignores_the_topic() -> None:
     assert subject_for("cesce.test.Row") == "cesce.test.Row"
+
+
+@pytest.mark.parametrize(
+    ("strategy", "subject"),
+    [
+        (SubjectStrategy.TOPIC, "cesce.sale-results-value"),
+        (SubjectStrategy.RECORD, "cesce.results.SaleResult"),
+        (SubjectStrategy.TOPIC_RECORD, "cesce.sale-results-cesce.results.SaleResult"),
+    ],
+)
+def test_each_strategy_names_the_value_subject_as_confluent_does(strategy: SubjectStrategy, subject: str) -> None:
+    assert strategy.subject("cesce.sale-results", "cesce.results.SaleResult") == subject
+
+
+def test_the_strategy_and_auto_registration_come_from_the_environment() -> None:
+    assert registry_settings({}) == RegistrySettings(subject_name_strategy=SubjectStrategy.TOPIC, auto_register=True)
+    env = {"SCHEMA_REGISTRY_SUBJECT_NAME_STRATEGY": " Topic_Record ", "SCHEMA_REGISTRY_AUTO_REGISTER": "false"}
+    assert registry_settings(env) == RegistrySettings(
+        subject_name_strategy=SubjectStrategy.TOPIC_RECORD, auto_register=False
+    )
+    # an unset Helm value renders as ""
+    blank = {"SCHEMA_REGISTRY_SUBJECT_NAME_STRATEGY": "", "SCHEMA_REGISTRY_AUTO_REGISTER": " "}
+    assert registry_settings(blank) == RegistrySettings()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("SCHEMA_REGISTRY_SUBJECT_NAME_STRATEGY", "topic-name", "'topic', 'record' or 'topic_record'"),
+        ("SCHEMA_REGISTRY_AUTO_REGISTER", "sometimes", "valid boolean"),
+    ],
+)
+def test_a_wrong_value_is_one_line_naming_the_variable_not_the_value(name: str, value: str, says: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        registry_settings({name: value})
+    line = settings_problems(caught.value)
+    assert line.startswith(f"{name}: ")
+    assert says in line
+    assert value not in line
+    assert "\n" not in line
+
+
+def test_the_client_from_the_environment_carries_its_settings() -> None:
+    env = {"SCHEMA_REGISTRY_URL": "http://registry:8081", "SCHEMA_REGISTRY_SUBJECT_NAME_STRATEGY": "record"}
+    client = registry_from_env(env)
+    assert settings_of(client).subject_name_strategy is SubjectStrategy.RECORD
+    assert "subject.name.strategy" not in client.config()  # type: ignore[no-untyped-call]
+    assert settings_of(SchemaRegistryClient({"url": "http://elsewhere:8081"})) == RegistrySettings()
+
+
+def test_the_url_in_messages_never_holds_credentials() -> None:
+    client = schema_registry_client("https://user:s3cret@registry-1:8081,https://user:s3cret@registry-2:8081")
+    assert registry_url(client) == "https://registry-1:8081,https://registry-2:8081"
+
+
+def test_a_mock_gives_a_catalog_schema_its_catalog_id_under_any_subject() -> None:
+    catalog = SchemaCatalog.load(DIRS)
+    ids = expected_mock_ids(catalog)
+    # registered in two processes under topic subjects, in different orders: the ids still agree
+    first, second = schema_registry_client("mock://one", DIRS), schema_registry_client("mock://two", DIRS)
+    names = list(catalog.names())
+    for client, order in ((first, names), (second, names[::-1])):
+        for name in order:
+            schema = Schema(catalog.schema_str(name), "AVRO")
+            assert client.register_schema(f"topic-of-{name}-value", schema) == ids[name]
+            assert client.lookup_schema(f"topic-of-{name}-value", schema).schema_id == ids[name]
+            assert client.get_latest_version(f"topic-of-{name}-value").version == 1
+    assert first.get_schema(ids["cesce.test.Row"]).schema_str == catalog.schema_str("cesce.test.Row")
+
+
+def test_a_mock_refuses_a_schema_its_catalog_lacks() -> None:
+    client = schema_registry_client("mock://sealed", [TEST_SCHEMAS])
+    with pytest.raises(SchemaRegistryError) as caught:
+        client.register_schema("x-value", Schema(json.dumps(record("cesce.x.Stranger")), "AVRO"))
+    assert caught.value.http_status_code == 422
+    assert len(client.get_subjects()) == len(SchemaCatalog.load(TEST_SCHEMAS))
 
 
 _DECODE_IN_A_FRESH_PROCESS = """
@@ -230,3 +324,47 @@ def test_bytes_written_here_decode_in_another_process_with_its_own_mock() -> Non
 
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [str(codec.schema_id), "INV-7", "99.95", "2030-01-10", "x"]
+
+
+# --- at a worker's start -------------------------------------------------------------------------
+
+
+def _spec(handler_opened: list[str]) -> WorkerSpec:
+    @asynccontextmanager
+    async def handler(context: WorkerContext) -> AsyncIterator[Handler]:
+        handler_opened.append(context.label)
+        raise AssertionError("the handler must not open")
+        yield  # pragma: no cover
+
+    return WorkerSpec(
+        name="rows",
+        input_topics=["erp.rows"],
+        output_topics=["cesce.rows"],
+        decoder=lambda registry: lambda value, topic: value,
+        handler=handler,
+        schemas={"cesce.rows": "cesce.results.SaleResult"},
+    )
+
+
+def test_a_subject_not_registered_stops_the_worker_before_its_handler_opens() -> None:
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9",
+        "WORKER_RECONCILE": "off",
+        "SCHEMA_REGISTRY_URL": "mock://unregistered",
+        "SCHEMA_REGISTRY_AUTO_REGISTER": "false",
+    }
+    opened: list[str] = []
+    with pytest.raises(RegistryMismatch, match=r"subject cesce\.rows-value .* `cesce-worker schemas register`"):
+        asyncio.run(serve(_spec(opened), env, asyncio.Event()))
+    assert opened == []
+
+
+def test_no_registry_named_is_exit_2_before_anything_starts(caplog: pytest.LogCaptureFixture) -> None:
+    assert run_worker(_spec([]), {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9"}) == 2
+    assert "SCHEMA_REGISTRY_URL is not set" in caplog.text
+
+
+def test_a_wrong_registry_setting_is_exit_2_before_anything_starts(caplog: pytest.LogCaptureFixture) -> None:
+    env = {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9", "SCHEMA_REGISTRY_SUBJECT_NAME_STRATEGY": "topicname"}
+    assert run_worker(_spec([]), env) == 2
+    assert "SCHEMA_REGISTRY_SUBJECT_NAME_STRATEGY: Input should be" in caplog.text

@@ -373,3 +373,15 @@ def test_the_runtime_raises_from_one_tree() -> None:
     assert issubclass(errors.ProducerFailed, errors.WorkerStopped)
     assert issubclass(errors.OutputUnwritable, errors.WorkerStopped)
     assert issubclass(errors.RegistryMismatch, RuntimeError), "its callers catch RuntimeError"
+
+
+def test_a_records_origin_is_the_change_record_its_origin_header_names() -> None:
+    own = InputRecord("erp.invoices", 2, 40, None, b"k", b"v", (("source.topic", b"elsewhere"),), None)
+    assert own.origin == ("erp.invoices", 2, 40)  # source.* name what a record answers, not where a change entered
+    rekeyed = InputRecord(
+        "erp.invoices.by-debtor", 0, 7, None, b"CLI-0001", b"v", (("cesce.origin", b"erp.invoices:2:40"),), None
+    )
+    assert rekeyed.origin == ("erp.invoices", 2, 40)
+    for garbled in (b"x:-1:3", b"erp.invoices:2", b":1:2"):
+        record = InputRecord("t", 1, 3, None, None, None, (("cesce.origin", garbled),), None)
+        assert record.origin == ("t", 1, 3)

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka.schema_registry import SchemaRegistryClient, SchemaRegistryError
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient, SchemaRegistryError
 
 from workers.runtime.catalog import DEFAULT_SCHEMAS_DIR, SchemaCatalog
-from workers.runtime.errors import EncodeError, RegistryMismatch, RegistryUnavailable
-from workers.runtime.registry import schema_registry_client
+from workers.runtime.errors import EncodeError, RegistryMismatch, RegistryUnavailable, SetupError
+from workers.runtime.registry import RegistrySettings, SubjectStrategy, schema_registry_client
 from workers.runtime.serde import (
     TOMBSTONE,
     AvroCodec,
@@ -85,8 +85,63 @@ def test_decode_gives_back_decimal_and_date(codec: AvroCodec) -> None:
     assert str(row["amount"]) == "1234.50"
 
 
-def test_the_subject_is_the_record_name_so_any_topic_works(codec: AvroCodec) -> None:
-    assert codec.encode(ROW, "a") == codec.encode(ROW, "b")
+def test_each_topic_gets_its_subject_and_the_one_id_of_the_schema(
+    registry: SchemaRegistryClient, codec: AvroCodec
+) -> None:
+    assert codec.encode(ROW, "a") == codec.encode(ROW, "b") == frame(ROW_ID, ROW_BODY)
+    assert {"a-value", "b-value"} <= set(registry.get_subjects())
+    assert codec.subject("a") == "a-value"
+
+
+@pytest.mark.parametrize(
+    ("strategy", "subject"),
+    [(SubjectStrategy.RECORD, "cesce.test.Row"), (SubjectStrategy.TOPIC_RECORD, "t-cesce.test.Row")],
+)
+def test_the_registry_settings_choose_the_subject(strategy: SubjectStrategy, subject: str) -> None:
+    registry = schema_registry_client(
+        "mock://strategy", DIRS, settings=RegistrySettings(subject_name_strategy=strategy)
+    )
+    codec = AvroCodec(registry, "cesce.test.Row", catalog=CATALOG)
+    assert codec.encode(ROW, "t") == frame(ROW_ID, ROW_BODY)
+    assert codec.subject("t") == subject
+    assert registry.lookup_schema(subject, Schema(CATALOG.schema_str("cesce.test.Row"), "AVRO")).schema_id == ROW_ID
+
+
+def test_without_auto_registration_a_subject_not_registered_stops_the_start() -> None:
+    registry = schema_registry_client("mock://lookup-only", DIRS, settings=RegistrySettings(auto_register=False))
+    codec = AvroCodec(registry, "cesce.test.Row", catalog=CATALOG)
+    with pytest.raises(RegistryMismatch) as caught:
+        codec.prepare("cesce.rows")
+    assert "cesce.test.Row" in str(caught.value)
+    assert "subject cesce.rows-value" in str(caught.value)
+    assert "`cesce-worker schemas register`" in str(caught.value)
+    assert registry.get_subjects() == list(CATALOG.names())  # looked up, nothing registered
+
+    registry.register_schema("cesce.rows-value", Schema(CATALOG.schema_str("cesce.test.Row"), "AVRO"))
+    assert codec.prepare("cesce.rows") == ROW_ID
+    assert codec.encode(ROW, "cesce.rows") == frame(ROW_ID, ROW_BODY)
+
+
+@pytest.mark.parametrize(
+    ("error", "kind", "words"),
+    [
+        (SchemaRegistryError(409, 409, "Schema being registered is incompatible"), SetupError, "schemas check"),
+        (SchemaRegistryError(403, 40301, "User is denied operation Write"), SetupError, "AUTO_REGISTER=false"),
+        (SchemaRegistryError(422, 42201, "Invalid schema"), RegistryMismatch, "Invalid schema"),
+        (SchemaRegistryError(503, 50003, "Error while forwarding the request"), RegistryUnavailable, "forwarding"),
+        (ConnectionError("refused"), RegistryUnavailable, "ConnectionError: refused"),
+    ],
+)
+def test_what_the_registry_answers_becomes_the_error_to_act_on(
+    registry: SchemaRegistryClient, error: Exception, kind: type[Exception], words: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(subject: str, schema: Schema) -> int:
+        raise error
+
+    monkeypatch.setattr(registry, "register_schema", refuse)
+    with pytest.raises(kind, match=words) as caught:
+        AvroCodec(registry, "cesce.test.Row", catalog=CATALOG).encode(ROW, "cesce.rows")
+    assert "cesce.rows-value" in str(caught.value)
 
 
 def test_json_forms_encode_to_the_same_bytes(codec: AvroCodec) -> None:
@@ -112,10 +167,13 @@ def test_the_reader_decodes_with_the_writers_schema(registry: SchemaRegistryClie
     assert (decoded.schema_id, decoded.schema_name, decoded.value) == (ROW_ID, "cesce.test.Row", ROW)
 
 
-def test_a_schema_the_mock_does_not_know_stops_the_codec_at_creation() -> None:
+def test_a_schema_the_mock_does_not_know_stops_the_codec_at_its_first_topic() -> None:
     registry = schema_registry_client("mock://product-only", [DEFAULT_SCHEMAS_DIR])
-    with pytest.raises(RegistryMismatch, match=r"cesce\.test\.Row .* is not registered"):
-        AvroCodec(registry, "cesce.test.Row", catalog=CATALOG)
+    codec = AvroCodec(registry, "cesce.test.Row", catalog=CATALOG)
+    with pytest.raises(RegistryMismatch, match=r"cesce\.test\.Row .* under subject t-value .* is refused"):
+        codec.prepare("t")
+    with pytest.raises(RegistryMismatch, match=r"under subject cesce\.test\.Row .* is not registered"):
+        _ = codec.schema_id
 
 
 # --- decode errors: a code, a reason, nothing bare -----------------------------------------------

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from workers.credit_requests.plan import Classify, Deleted, NoChange, Refuse, debtor_of, plan
+from tests.unit.workers.row_states import state_codec
+from workers.credit_requests.plan import Classify, Deleted, NoChange, Refuse, debtor_of, identity, plan, sent
 
 
 def row(**changes: Any) -> dict[str, Any]:
@@ -89,3 +90,11 @@ def test_the_debtor_key() -> None:
     assert debtor_of(row()) == "CLI-9"
     assert debtor_of(row(customerReference=None, endorsementNo="77")) == "77"
     assert debtor_of(row(customerReference=None)) == "ES:B12345674"
+
+
+def test_a_requests_identity_is_its_request_id_and_the_state_keeps_all_of_it() -> None:
+    assert identity(row()) == "SOL-1"
+    kept = sent(row())
+    codec = state_codec("cesce.state.SentCreditRequest")
+    assert codec.decode(codec.encode(kept, "rows"), "rows") == kept
+    assert {name: kept[name] for name in row()} == row()

@@ -10,10 +10,11 @@ import httpx
 import pytest
 
 from tests.unit.cesce.fakes import make_settings, no_network
+from tests.unit.workers.row_states import row_state, state_codec
 from workers.cesce import CesceSettings
 from workers.cesce.client import CesceClient
-from workers.invoices.handler import InvoicesHandler
-from workers.invoices.plan import Declare, Deleted, Modify, NoChange, Refuse, debtor_of, plan
+from workers.invoices.handler import STATE_SCHEMA, InvoicesHandler
+from workers.invoices.plan import Declare, Deleted, Modify, NoChange, Refuse, debtor_of, identity, plan, sent
 from workers.runtime.contract import DeadLetter, ErrorCategory, InputRecord
 from workers.runtime.envelope import Envelope, Op
 
@@ -145,8 +146,17 @@ def change(op: Op, before: dict[str, Any] | None, after: dict[str, Any] | None) 
 async def test_a_zero_amount_is_a_validation_dead_letter_before_any_call(op: Op, amount: Decimal) -> None:
     before = row() if op == "u" else None
     async with CesceClient(make_settings(), transport=httpx.MockTransport(no_network)) as client:
-        outcome = await InvoicesHandler(client, "cesce.sale-results")(change(op, before, row(amount=amount)))
+        handler = InvoicesHandler(client, "cesce.sale-results", state=row_state(STATE_SCHEMA))
+        outcome = await handler(change(op, before, row(amount=amount)))
 
     assert isinstance(outcome, DeadLetter)
     assert (outcome.category, outcome.code) == (ErrorCategory.VALIDATION, "currencyAmount")
     assert "zero" in outcome.description
+
+
+def test_a_rows_identity_is_cesces_and_the_state_keeps_every_field_cesce_stores() -> None:
+    assert identity(row()) == "34109150331/F-1/2027-01-02"
+    kept = sent(row(notes="not for Cesce"))
+    assert kept == row()
+    codec = state_codec("cesce.state.SentSale")
+    assert codec.decode(codec.encode(kept, "rows"), "rows") == kept

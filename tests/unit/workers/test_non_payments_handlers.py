@@ -6,13 +6,14 @@ value the schema would refuse fails here rather than as an ``internal`` dead let
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from tests.unit.workers.row_states import STATE_TOPIC, row_state, state_records
 from tests.unit.workers.test_non_payments_plan import claim_file, declared, row
 from tests.unit.workers.test_non_payments_watch import document, settlement
 from workers.cesce import (
@@ -25,9 +26,11 @@ from workers.cesce import (
     NonPaymentDeclared,
     Settlement,
 )
-from workers.non_payments.handler import NonPaymentsHandler
+from workers.cesce_handling import NEVER_SENT
+from workers.non_payments.handler import STATE_SCHEMA, NonPaymentsHandler
 from workers.non_payments.poller import ClaimsPoller
 from workers.non_payments.watch import ClaimFileRef, first_watch, known_document
+from workers.runtime import ROW_KEY_HEADER, RowState, Skip
 from workers.runtime.contract import DeadLetter, Defer, ErrorCategory, InputRecord, Output, Publish, Retry
 from workers.runtime.envelope import Envelope, Op
 from workers.runtime.registry import schema_registry_client
@@ -37,6 +40,7 @@ NOW = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 CONTRACT = "34109150331"
 RESULTS, FILES, UPDATES = "cesce.non-payment-results", "cesce.claim-files", "cesce.claim-updates"
+ROW_KEY = ((ROW_KEY_HEADER, b"NP-1"),)  # the row's key, as the re-keyer copies it
 
 
 class FakeClaims:
@@ -95,10 +99,11 @@ def codecs() -> dict[str, AvroCodec]:
 
 
 def encoded(codecs: dict[str, AvroCodec], outcome: object) -> list[Output]:
-    """The outputs of a Publish, each value round-tripped through its schema (None stays a tombstone)."""
+    """The outputs of a Publish, each value round-tripped through its schema (None stays a tombstone; a row state's
+    record is bytes already, encoded by its state's codec)."""
     assert isinstance(outcome, Publish), outcome
     for output in outcome.outputs:
-        if output.value is not None:
+        if output.value is not None and not isinstance(output.value, bytes):
             assert output.schema is not None
             codec = codecs[output.schema]
             assert isinstance(output.value, dict)
@@ -125,8 +130,9 @@ def answer(new_file: bool, non_payment: str = "1") -> NonPaymentDeclared:
     )
 
 
-def worker(claims: FakeClaims) -> NonPaymentsHandler:
-    return NonPaymentsHandler(ClaimsClient(claims), RESULTS, FILES, HOUR, clock=lambda: NOW)
+def worker(claims: FakeClaims, state: RowState | None = None) -> NonPaymentsHandler:
+    state = state if state is not None else row_state(STATE_SCHEMA)
+    return NonPaymentsHandler(ClaimsClient(claims), RESULTS, FILES, HOUR, state=state, clock=lambda: NOW)
 
 
 # --- the worker -------------------------------------------------------------------------------------
@@ -136,8 +142,9 @@ async def test_a_first_non_payment_is_looked_up_declared_and_its_file_followed(
     claims: FakeClaims, codecs: dict[str, AvroCodec]
 ) -> None:
     claims.answer = answer(new_file=True)
-    result, watch = encoded(codecs, await worker(claims)(change("c", None, row())))
+    result, watch, kept = encoded(codecs, await worker(claims)(change("c", None, row())))
     assert claims.calls == ["claim_files", "declare_non_payment"]
+    assert (kept.topic, kept.key, kept.partition) == (STATE_TOPIC, b"NP-1", 0)  # what was declared, kept
     assert (result.topic, result.key) == (RESULTS, "CLI-0001")
     assert isinstance(result.value, dict)
     assert {
@@ -164,7 +171,7 @@ async def test_a_non_payment_joining_an_open_file_starts_no_second_chain(
 ) -> None:
     claims.files = [claim_file("9001", declared("1", invoice="F-0"))]
     claims.answer = answer(new_file=False, non_payment="2")
-    (result,) = encoded(codecs, await worker(claims)(change("c", None, row())))
+    result, _kept = encoded(codecs, await worker(claims)(change("c", None, row())))
     assert isinstance(result.value, dict)
     assert (result.value["outcome"], result.value["newClaimFile"], result.value["nonPaymentNo"]) == (
         "DECLARED",
@@ -178,7 +185,8 @@ async def test_an_invoice_already_in_a_file_is_read_back_not_declared_again(
 ) -> None:
     claims.files = [claim_file("9001", declared("1", invoice="F-0"), declared("2"))]
     claims.documents_read = [document("01"), document("02", "3"), document("01", non_payment="2")]
-    (result,) = encoded(codecs, await worker(claims)(change("r", None, row())))
+    result, kept = encoded(codecs, await worker(claims)(change("r", None, row())))
+    assert state_records([kept], STATE_SCHEMA) == {b"NP-1": row()}  # found declared: Cesce has it
     assert claims.calls == ["claim_files", "documents"]
     assert isinstance(result.value, dict)
     assert (result.value["outcome"], result.value["nonPaymentNo"], result.value["newClaimFile"]) == (
@@ -195,7 +203,7 @@ async def test_a_files_first_non_payment_read_back_publishes_the_watch_again(
     claims.files = [claim_file("9001", declared("1"))]
     claims.documents_read = [document("01", "3"), document("02")]
     claims.settlements_read = [settlement("S1", "1")]
-    result, watch = encoded(codecs, await worker(claims)(change("c", None, row(), offset=9)))
+    result, watch, _kept = encoded(codecs, await worker(claims)(change("c", None, row(), offset=9)))
     assert claims.calls == ["claim_files", "documents", "settlements"]
     assert isinstance(result.value, dict)
     assert (result.value["outcome"], result.value["newClaimFile"]) == ("ALREADY_DECLARED", True)
@@ -213,7 +221,7 @@ async def test_a_settled_files_first_non_payment_read_back_is_not_followed_again
     claims.files = [claim_file("9001", declared("1"))]
     claims.documents_read = [document("01", "4"), document("02", "4")]
     claims.settlements_read = [settlement("S1", "2")]
-    (result,) = encoded(codecs, await worker(claims)(change("r", None, row())))
+    result, _kept = encoded(codecs, await worker(claims)(change("r", None, row())))
     assert isinstance(result.value, dict)
     assert (result.value["outcome"], result.value["newClaimFile"]) == ("ALREADY_DECLARED", True)
 
@@ -250,6 +258,44 @@ async def test_updates_of_nothing_sent_and_deletes_make_no_call(
     assert isinstance(result.value, dict)
     assert (result.value["outcome"], result.value["claimFileNo"], result.value["documents"]) == (outcome, None, [])
     assert result.value["newClaimFile"] is None
+    assert claims.calls == []
+
+
+async def test_an_update_without_a_before_image_is_compared_with_what_was_declared(claims: FakeClaims) -> None:
+    state = row_state(STATE_SCHEMA, {b"NP-1": row()})
+    unchanged = await worker(claims, state)(change("u", None, row()))
+    assert isinstance(unchanged, Publish)
+    [result] = unchanged.outputs
+    assert isinstance(result.value, dict)
+    assert result.value["outcome"] == "NO_CHANGE"
+    changed = await worker(claims, state)(change("u", None, row(unpaidAmount=Decimal("99.00"))))
+    assert isinstance(changed, DeadLetter)
+    assert (changed.category, changed.code) == (ErrorCategory.VALIDATION, "unpaidAmount")
+    assert claims.calls == []
+
+
+async def test_an_update_without_a_before_image_of_a_row_never_declared_is_refused_naming_before(
+    claims: FakeClaims,
+) -> None:
+    outcome = await worker(claims)(change("u", None, row()))
+    assert isinstance(outcome, DeadLetter)
+    assert (outcome.category, outcome.code) == (ErrorCategory.VALIDATION, "before")
+
+
+async def test_a_delete_without_a_before_image_is_answered_from_what_was_declared(
+    claims: FakeClaims, codecs: dict[str, AvroCodec]
+) -> None:
+    state = row_state(STATE_SCHEMA, {b"NP-1": row()})
+    deleted = change("d", None, None)
+    result, tombstone = encoded(codecs, await worker(claims, state)(replace(deleted, headers=ROW_KEY)))
+    assert isinstance(result.value, dict)
+    assert (result.value["outcome"], result.value["invoiceNo"], result.value["unpaidAmount"]) == (
+        "DELETED_IN_ERP",
+        "F-1",
+        Decimal("1234.50"),
+    )
+    assert (tombstone.topic, tombstone.key, tombstone.value) == (STATE_TOPIC, b"NP-1", None)
+    assert await worker(claims)(replace(deleted, headers=ROW_KEY)) == Skip(NEVER_SENT)
     assert claims.calls == []
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.unit.workers.row_states import state_codec
 from workers.cesce import ClaimFile, NonPayment
 from workers.cesce.validation import DEBTOR_FIELD
 from workers.non_payments.plan import (
@@ -18,8 +19,10 @@ from workers.non_payments.plan import (
     NoChange,
     Refuse,
     debtor_of,
+    identity,
     plan,
     recognise,
+    sent,
 )
 
 
@@ -231,3 +234,11 @@ def test_the_same_invoice_declared_with_another_amount_is_refused() -> None:
     assert refused.field == "unpaidAmount"
     assert "claim file 9001, non-payment 1" in refused.reason
     assert "cannot be modified" in refused.reason
+
+
+def test_a_non_payments_identity_is_its_id_and_the_state_keeps_what_was_declared() -> None:
+    assert identity(row()) == "NP-1"
+    kept = sent(row())
+    assert kept == row()
+    codec = state_codec("cesce.state.SentNonPayment")
+    assert codec.decode(codec.encode(kept, "rows"), "rows") == kept

@@ -1,0 +1,153 @@
+"""Records consumed but not yet handed to their key's lane, and in which order they are handed over.
+
+`FifoIntake`: in the order they were fetched; what most workers want, since their inputs are keyed
+by what must stay in order and each partition is already in order.
+
+`OrderedIntake`: in their source's commit order across every partition this member holds (a
+`Position` per record, see `workers.runtime.positions`). A record is handed over only when no other
+record held here has an earlier position and every other partition has either shown a later one
+(it has a record waiting) or has nothing more to give right now (librdkafka reported the end of the
+partition, ``enable.partition.eof``); or once it has waited `max_wait` seconds, so that a partition
+that never delivers (paused elsewhere, slow broker) delays records but never stalls them. Records
+without a position (they could not be decoded yet) go first: they are dead-lettered or retried,
+never ordered. Pure and synchronous; the engine calls it from the event loop.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypeVar
+
+from workers.runtime.positions import Position
+
+__all__ = ["FifoIntake", "Intake", "OrderedIntake"]
+
+P = TypeVar("P")  # a partition
+P_contra = TypeVar("P_contra", contravariant=True)
+T = TypeVar("T")  # what is held (the engine's (assignment, record))
+
+_FIRST: Position = ()  # sorts before every position
+
+
+class Intake(Protocol[P_contra, T]):
+    def assigned(self, partitions: Iterable[P_contra]) -> None: ...
+    def add(self, partition: P_contra, item: T, position: Position | None) -> None: ...
+    def take(self) -> T | None:
+        """The next item to hand over, or None (nothing held, or nothing may go yet)."""
+
+    def reached_end(self, partition: P_contra) -> None: ...
+    def forget(self, partitions: Iterable[P_contra], keep: Callable[[T], bool]) -> None:
+        """Drop `partitions` and every item for which `keep` is False (revoked while waiting)."""
+
+    def full(self, limit: int) -> bool:
+        """Whether consumption should be held back (with `holds`, which partitions)."""
+
+    def holds(self, partition: P_contra) -> bool: ...
+    def __len__(self) -> int: ...
+    def wake_at(self) -> float | None:
+        """When `take` may answer differently with no new record (a wait ending), if ever."""
+
+
+class FifoIntake(Generic[P, T]):
+    """Fetch order."""
+
+    def __init__(self) -> None:
+        self._items: deque[tuple[P, T]] = deque()
+
+    def assigned(self, partitions: Iterable[P]) -> None:
+        pass
+
+    def add(self, partition: P, item: T, position: Position | None) -> None:
+        self._items.append((partition, item))
+
+    def take(self) -> T | None:
+        return self._items.popleft()[1] if self._items else None
+
+    def reached_end(self, partition: P) -> None:
+        pass
+
+    def forget(self, partitions: Iterable[P], keep: Callable[[T], bool]) -> None:
+        self._items = deque(entry for entry in self._items if keep(entry[1]))
+
+    def full(self, limit: int) -> bool:
+        return bool(self._items)  # anything waiting here: the engine's lanes are full
+
+    def holds(self, partition: P) -> bool:
+        return True  # a full intake holds every partition back
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def wake_at(self) -> float | None:
+        return None
+
+
+@dataclass(order=True)
+class _Held(Generic[T]):
+    position: Position
+    arrival: int
+    since: float = field(compare=False)
+    item: T = field(compare=False)
+
+
+class OrderedIntake(Generic[P, T]):
+    """Commit order across partitions, each partition waited for at most `max_wait` seconds."""
+
+    def __init__(self, max_wait: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._max_wait = max_wait
+        self._clock = clock
+        self._queues: dict[P, deque[_Held[T]]] = {}
+        self._at_end: set[P] = set()  # partitions whose every fetched record is here or handed over
+        self._arrivals = itertools.count()
+
+    def assigned(self, partitions: Iterable[P]) -> None:
+        for partition in partitions:
+            self._queues.setdefault(partition, deque())
+            self._at_end.discard(partition)
+
+    def add(self, partition: P, item: T, position: Position | None) -> None:
+        queue = self._queues.setdefault(partition, deque())
+        self._at_end.discard(partition)
+        queue.append(_Held(_FIRST if position is None else position, next(self._arrivals), self._clock(), item))
+
+    def reached_end(self, partition: P) -> None:
+        if partition in self._queues:
+            self._at_end.add(partition)
+
+    def take(self) -> T | None:
+        heads = [(queue[0], partition) for partition, queue in self._queues.items() if queue]
+        if not heads:
+            return None
+        first, partition = min(heads, key=lambda head: head[0])
+        waited_enough = self._clock() - first.since >= self._max_wait
+        silent = [p for p, queue in self._queues.items() if not queue and p not in self._at_end]
+        if first.position != _FIRST and silent and not waited_enough:
+            return None  # a silent partition may still show an earlier change
+        self._queues[partition].popleft()
+        return first.item
+
+    def forget(self, partitions: Iterable[P], keep: Callable[[T], bool]) -> None:
+        for partition in partitions:
+            self._queues.pop(partition, None)
+            self._at_end.discard(partition)
+        for partition, queue in self._queues.items():
+            self._queues[partition] = deque(held for held in queue if keep(held.item))
+
+    def full(self, limit: int) -> bool:
+        return len(self) >= limit
+
+    def holds(self, partition: P) -> bool:
+        """Whether `partition` has records waiting here (pause it when full; a silent one must keep fetching)."""
+        return bool(self._queues.get(partition))
+
+    def __len__(self) -> int:
+        return sum(len(queue) for queue in self._queues.values())
+
+    def wake_at(self) -> float | None:
+        """When the oldest waiting record's wait ends (the engine calls `take` again then), if any waits."""
+        heads = [queue[0].since for queue in self._queues.values() if queue]
+        return min(heads) + self._max_wait if heads else None

@@ -207,14 +207,14 @@ async def recall(state: RowState, record: InputRecord, identity: Callable[[Row],
                 _log.warning(
                     "%s[%d]@%d: the row key names %s in the state but this change is %s: read as a row never sent "
                     "(a source keyed by debtor needs its *_KEYED_BY_DEBTOR setting; an identity changed without a "
-                    "before-image cannot be told from another row)",
+                    "before-image cannot be told from another row); its state is neither read nor written",
                     record.topic,
                     record.partition,
                     record.offset,
                     identity(known),
                     identity(change.after),
                 )
-                known = None
+                return RowMemory(rows, None, None)  # nothing read, nothing written: the other row's state stays
         return RowMemory(rows, header, known)
     row = change.after if change.after is not None else change.before
     if row is None:

@@ -8,8 +8,10 @@ database's commit order, but only across the partitions one member holds; a sale
 replica may still be on its way. So such a refusal is not dead-lettered at once: the record is
 looked at again (`Defer`) every `step` until `wait` has passed since the first refusal, and only
 then dead-lettered, saying how long it waited. The sale it waits for comes through the same key (the
-debtor), so the wait lets the key's later records go on (``keep_order=False``) rather than hold them
-behind it; the offset still holds its partition's commit. A refused declaration changes nothing at
+debtor), so the wait lets the key's later records of other rows go on (``keep_order=False``) rather
+than hold them behind it (the note's own later changes wait behind it); the offset still holds its
+partition's commit. Only re-keyed notes wait: from a source keyed by debtor, a sale comes before its
+note on the same key, or not at all. A refused declaration changes nothing at
 Cesce, so trying it again is safe.
 """
 
@@ -20,12 +22,27 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from workers.cesce import RejectionReason, rejection_reason
-from workers.runtime import DeadLetter, Defer, Envelope, ErrorCategory, Handler, InputRecord, Outcome
+from workers.runtime import (
+    ROW_KEY_HEADER,
+    DeadLetter,
+    Defer,
+    Envelope,
+    ErrorCategory,
+    Handler,
+    InputRecord,
+    Outcome,
+)
 
 __all__ = ["WaitForSales"]
 
 _STEP: Final = timedelta(seconds=5)
 _FORGET_AFTER: Final = 10_000  # remembered refusals beyond which those of abandoned records are dropped
+
+
+def _is_rekeyed_credit_note(record: InputRecord) -> bool:
+    """A credit note that came through the re-keyer (it names its row): its sale may come from another member.
+    A source keyed by debtor brings the sale before its note on the same key, or never: nothing to wait for."""
+    return record.header(ROW_KEY_HEADER) is not None and _is_credit_note(record)
 
 
 def _is_credit_note(record: InputRecord) -> bool:
@@ -61,7 +78,7 @@ class WaitForSales:
     async def __call__(self, record: InputRecord) -> Outcome:
         outcome = await self._handler(record)
         which = (record.topic, record.partition, record.offset, record.assignment)
-        waits = isinstance(outcome, DeadLetter) and _no_pending_sales(outcome) and _is_credit_note(record)
+        waits = isinstance(outcome, DeadLetter) and _no_pending_sales(outcome) and _is_rekeyed_credit_note(record)
         if not isinstance(outcome, DeadLetter) or not waits or self._wait <= timedelta(0):
             self._first.pop(which, None)
             return outcome

@@ -103,6 +103,11 @@ class DeadLetterRecord:
         return self.header("dlq.original.topic") or None
 
     @property
+    def original_partition(self) -> int | None:
+        text = self.header("dlq.original.partition")
+        return int(text) if text is not None and text.isdigit() else None
+
+    @property
     def original(self) -> str | None:
         """``topic[partition]@offset`` of the record that failed, when the headers say."""
         topic = self.original_topic

@@ -253,7 +253,10 @@ def publish(
                 record, target = decision.record, decision.target or ""
                 headers = cast("list[tuple[str, bytes]]", replayed_headers(decision))  # a null header stays null
                 entry = ledger_entry(decision, ledger.get(record.ref), now())
-                records.append(Encoded(target, record.key, record.value, headers))
+                # a keyless record (a delete copy the re-keyer sent to each partition) goes back to its partition
+                keyless = record.key is None and target == record.original_topic
+                partition = record.original_partition if keyless else None
+                records.append(Encoded(target, record.key, record.value, headers, partition=partition))
                 records.append(Encoded(ledger_topic, entry.key.encode(), entry.encode(), ()))
             records.extend(extra())
             first, last = batch[0].record.ref, batch[-1].record.ref

@@ -171,8 +171,9 @@ class Defer:
     until: datetime
     reason: str = ""
     keep_order: bool = True
-    """False: the key's later records go on while this one waits (it waits for one of them: a credit note for
-    the sale behind it); its offset still holds the partition's commit until it is done."""
+    """False: the key's later records of other rows go on while this one waits (it waits for one of them: a
+    credit note for the sale behind it); its own row's later records wait behind it, and its offset still holds
+    the partition's commit. Only for a record that names its row (``cesce.row-key``); others keep order."""
 
     def __post_init__(self) -> None:
         if self.until.tzinfo is None:  # raised in the handler: an ``internal`` dead letter, not a stalled partition

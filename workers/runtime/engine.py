@@ -58,13 +58,9 @@ from workers.runtime.assignment import Assignment
 from workers.runtime.attempts import UNDECODED, Attempts
 from workers.runtime.breaker import OutageBreaker
 from workers.runtime.consumer_thread import ConsumerThread, Partition, headers_of
-from workers.runtime.contract import (
-    Defer,
-    Handler,
-    InputRecord,
-)
-from workers.runtime.errors import OutputUnwritable, ProducerFailed, TransactionAborted
-from workers.runtime.intake import FifoIntake, Intake, OrderedIntake
+from workers.runtime.contract import ROW_KEY_HEADER, Defer, Handler, InputRecord
+from workers.runtime.errors import OutputUnwritable, ProducerFailed, RegistryUnavailable, TransactionAborted
+from workers.runtime.intake import UNRESOLVED, FifoIntake, Intake, OrderedIntake, Unresolved
 from workers.runtime.lanes import KeyLanes
 from workers.runtime.offsets import PartitionProgress
 from workers.runtime.outbox import Outbox
@@ -85,6 +81,9 @@ _SESSION_TIMEOUT_MS = 45_000  # librdkafka's default session.timeout.ms
 # what a commit from a member the group no longer counts is answered (REBALANCE_IN_PROGRESS is not: still a member)
 _EVICTED = frozenset({KafkaError.UNKNOWN_MEMBER_ID, KafkaError.ILLEGAL_GENERATION, KafkaError.FENCED_INSTANCE_ID})
 _STATISTICS_MS = 5000  # librdkafka statistics: partition ends (for the lag) and broker states (for readiness)
+
+
+_ASIDE = "aside"  # the middle of the lane key of a row's records waiting aside: (assignment, _ASIDE, row key)
 
 
 @dataclass(frozen=True)
@@ -134,6 +133,8 @@ class Engine:
         self._dispatch_order: dict[tuple[str, int, int], int] = {}
         self._wake_intake: asyncio.TimerHandle | None = None
         self._finish_waiters: list[asyncio.Event] = []  # keyless records waiting for their partition's earlier ones
+        # rows whose records wait aside (a Defer letting the key go on): (assignment, row key) -> their jobs queued
+        self._aside_rows: dict[tuple[Assignment, bytes], int] = {}
         self._finished_since_commit = 0
         self._stopping = False
         self._wake = asyncio.Event()
@@ -310,6 +311,7 @@ class Engine:
         gone = {self._partitions.pop(p) for p in partitions if p in self._partitions}
         metrics.IN_FLIGHT.add(-sum(state.submitted for state in gone), self._labels)
         self._intake.forget(partitions, lambda item: item[0] not in gone)
+        self._aside_rows = {row: jobs for row, jobs in self._aside_rows.items() if row[0] not in gone}
         for topic, number in partitions:
             self._forget_dispatched(topic, number, below=sys.maxsize)
         self._lanes.cancel(lambda lane: lane[0] in gone)  # type: ignore[index]
@@ -360,22 +362,33 @@ class Engine:
         record, position = self._position(record)
         self._intake.add(partition, (state, record), position)
 
-    def _position(self, record: InputRecord) -> tuple[InputRecord, Position | None]:
+    def _position(self, record: InputRecord) -> tuple[InputRecord, Position | Unresolved | None]:
         """For an ordered engine, `record` decoded (decoding once serves its attempts too) and its source position;
-        None when it cannot be decoded now (it goes first: dead-lettered or retried, never ordered)."""
+        None when its bytes cannot be decoded (it goes first: dead-lettered, never ordered); `UNRESOLVED` while the
+        Schema Registry does not answer (everything waits for it: letting it go first would break the order)."""
         if self._order_by is None:
             return record, None
         try:
             decoded = self._decode(record.value, record.topic)
-        except Exception:  # decoded again by its attempts, which dead-letter or retry it
+        except RegistryUnavailable:
+            return record, UNRESOLVED
+        except Exception:  # decoded again by its attempts, which dead-letter it
             return record, None
         return replace(record, decoded=decoded), self._order_by(decoded)
+
+    def _resolved(
+        self, held: tuple[Assignment, InputRecord]
+    ) -> tuple[tuple[Assignment, InputRecord], Position | Unresolved | None]:
+        state, record = held
+        record, position = self._position(record)
+        return (state, record), position
 
     def _owns(self, state: Assignment, record: InputRecord) -> bool:
         """Whether `state` is still this member's assignment of `record`'s partition."""
         return self._partitions.get((record.topic, record.partition)) is state
 
     def _start_backlog(self) -> None:
+        self._intake.resolve(self._resolved)
         while self._in_flight < self._settings.max_in_flight:
             taken = self._intake.take()
             if taken is None:
@@ -404,27 +417,42 @@ class Engine:
 
         self._wake_intake = loop.call_later(max(wake - time.monotonic(), _MIN_DEFER_SECONDS), look)
 
-    async def _process(self, state: Assignment, record: InputRecord, deferred: Defer | None = None) -> None:
-        aside = False
+    async def _process(
+        self, state: Assignment, record: InputRecord, deferred: Defer | None = None, *, aside_lane: bool = False
+    ) -> None:
+        """Handle `record` to its outputs. A record that waits aside (`Defer(keep_order=False)`) continues in a lane
+        of its row's own, and every later record of that row follows it there (`_aside_rows`), so only other rows
+        of the key pass it."""
+        row = record.header(ROW_KEY_HEADER)
+        if not aside_lane and row is not None and (state, row) in self._aside_rows:
+            self._set_aside(state, row, record, None)  # its row waits aside: so does it, behind
+            return
+        moved = False
         try:
             if record.key is None:
                 await self._earlier_finished(state, record)
             if deferred is not None:
                 await self._sleep_deferred(state, deferred)
-            encoded = await self._outcome(state, record)
-            if isinstance(encoded, _Aside):  # the key's later records go on; this one waits in a lane of its own
-                aside = True
-                job = functools.partial(self._process, state, encoded.record, encoded.defer)
-                self._lanes.submit((state, record.key, record.offset), job)
+            # in its row's own lane a record waits in place: the row's later records are behind it there
+            encoded = await self._outcome(state, record, may_step_aside=row is not None and not aside_lane)
+            if isinstance(encoded, _Aside):  # the key's later records go on; this one (and its row) waits aside
+                moved = True
+                self._set_aside(state, row or b"", encoded.record, encoded.defer)
                 return
         finally:
-            if not aside:
-                self._done(state, record)
+            if not moved:
+                self._done(state, record, aside_lane=aside_lane)
         if self._owns(state, record):
             progress = state.progress
             out = progress.published_outputs(record.offset)  # a partial publish found by reconciliation
             progress.finish(record.offset, [e for index, e in enumerate(encoded) if index not in out])
             self._record_finished()
+
+    def _set_aside(self, state: Assignment, row: bytes, record: InputRecord, deferred: Defer | None) -> None:
+        """Queue `record` (still in flight) in the lane of its row's records that wait aside."""
+        self._aside_rows[(state, row)] = self._aside_rows.get((state, row), 0) + 1
+        job = functools.partial(self._process, state, record, deferred, aside_lane=True)
+        self._lanes.submit((state, _ASIDE, row), job)
 
     async def _earlier_finished(self, state: Assignment, record: InputRecord) -> None:
         """A record without a key has no key to be ordered by: it waits until every earlier record of its partition
@@ -434,9 +462,14 @@ class Engine:
             self._finish_waiters.append(finished)
             await finished.wait()
 
-    def _done(self, state: Assignment, record: InputRecord) -> None:
+    def _done(self, state: Assignment, record: InputRecord, *, aside_lane: bool = False) -> None:
         """`record` is no longer in flight (finished, failed or cancelled)."""
         state.submitted -= 1
+        row = record.header(ROW_KEY_HEADER)
+        if aside_lane and row is not None and (state, row) in self._aside_rows:
+            self._aside_rows[(state, row)] -= 1
+            if not self._aside_rows[(state, row)]:  # the row's records that waited aside are all done
+                del self._aside_rows[(state, row)]
         for waiter in self._finish_waiters:
             waiter.set()
         self._finish_waiters.clear()
@@ -451,7 +484,7 @@ class Engine:
         if self._finished_since_commit >= self._settings.commit_batch_size:
             self._wake.set()
 
-    async def _outcome(self, state: Assignment, record: InputRecord) -> list[Encoded] | _Aside:
+    async def _outcome(self, state: Assignment, record: InputRecord, *, may_step_aside: bool) -> list[Encoded] | _Aside:
         """Handle `record` in its span (one per look: a deferred record's early look is a short span of its own);
         a `Defer` that lets the key's later records go on is handed back to `_process` to wait aside."""
         while True:
@@ -467,7 +500,7 @@ class Engine:
                 if not isinstance(handled, Defer):
                     return self._outbox.outputs(record, span, *handled)
                 span.set_attribute("cesce.deferred_until", handled.until.isoformat())
-            if not handled.keep_order:
+            if not handled.keep_order and may_step_aside:  # a record with no row key cannot: its row is unknown
                 return _Aside(record, handled)
             await self._sleep_deferred(state, handled)
 

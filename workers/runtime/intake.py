@@ -10,7 +10,9 @@ record held here has an earlier position and every other partition has either sh
 partition, ``enable.partition.eof``); or once it has waited `max_wait` seconds, so that a partition
 that never delivers (paused elsewhere, slow broker) delays records but never stalls them. Records
 without a position (they could not be decoded yet) go first: they are dead-lettered or retried,
-never ordered. Pure and synchronous; the engine calls it from the event loop.
+never ordered. A record whose position cannot be known yet (the Schema Registry did not answer:
+`UNRESOLVED`) holds every other back until `resolve` learns it, retried every second. Pure and
+synchronous; the engine calls it from the event loop.
 """
 
 from __future__ import annotations
@@ -20,22 +22,33 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar
+from typing import Final, Generic, Protocol, TypeVar
 
 from workers.runtime.positions import Position
 
-__all__ = ["FifoIntake", "Intake", "OrderedIntake"]
+__all__ = ["UNRESOLVED", "FifoIntake", "Intake", "OrderedIntake", "Unresolved"]
 
 P = TypeVar("P")  # a partition
 P_contra = TypeVar("P_contra", contravariant=True)
 T = TypeVar("T")  # what is held (the engine's (assignment, record))
 
 _FIRST: Position = ()  # sorts before every position
+_RESOLVE_EVERY: Final = 1.0  # seconds between attempts to learn a held record's position (the registry was down)
+
+
+class Unresolved:
+    """A record whose position cannot be known yet (its schema could not be fetched): nothing may pass it."""
+
+
+UNRESOLVED: Final = Unresolved()
 
 
 class Intake(Protocol[P_contra, T]):
     def assigned(self, partitions: Iterable[P_contra]) -> None: ...
-    def add(self, partition: P_contra, item: T, position: Position | None) -> None: ...
+    def add(self, partition: P_contra, item: T, position: Position | Unresolved | None) -> None: ...
+    def resolve(self, find: Callable[[T], tuple[T, Position | Unresolved | None]]) -> None:
+        """Try again to learn the position of each held record whose position was `UNRESOLVED`."""
+
     def take(self) -> T | None:
         """The next item to hand over, or None (nothing held, or nothing may go yet)."""
 
@@ -61,8 +74,11 @@ class FifoIntake(Generic[P, T]):
     def assigned(self, partitions: Iterable[P]) -> None:
         pass
 
-    def add(self, partition: P, item: T, position: Position | None) -> None:
+    def add(self, partition: P, item: T, position: Position | Unresolved | None) -> None:
         self._items.append((partition, item))
+
+    def resolve(self, find: Callable[[T], tuple[T, Position | Unresolved | None]]) -> None:
+        pass
 
     def take(self) -> T | None:
         return self._items.popleft()[1] if self._items else None
@@ -92,6 +108,8 @@ class _Held(Generic[T]):
     arrival: int
     since: float = field(compare=False)
     item: T = field(compare=False)
+    pending: bool = field(default=False, compare=False)
+    """Its position is not known yet (`UNRESOLVED`): everything waits for it."""
 
 
 class OrderedIntake(Generic[P, T]):
@@ -109,10 +127,20 @@ class OrderedIntake(Generic[P, T]):
             self._queues.setdefault(partition, deque())
             self._at_end.discard(partition)
 
-    def add(self, partition: P, item: T, position: Position | None) -> None:
+    def add(self, partition: P, item: T, position: Position | Unresolved | None) -> None:
         queue = self._queues.setdefault(partition, deque())
         self._at_end.discard(partition)
-        queue.append(_Held(_FIRST if position is None else position, next(self._arrivals), self._clock(), item))
+        pending = isinstance(position, Unresolved)
+        known = _FIRST if position is None or isinstance(position, Unresolved) else position
+        queue.append(_Held(known, next(self._arrivals), self._clock(), item, pending))
+
+    def resolve(self, find: Callable[[T], tuple[T, Position | Unresolved | None]]) -> None:
+        for queue in self._queues.values():
+            if queue and queue[0].pending:
+                head = queue[0]
+                item, position = find(head.item)
+                if not isinstance(position, Unresolved):
+                    queue[0] = _Held(_FIRST if position is None else position, head.arrival, head.since, item)
 
     def reached_end(self, partition: P) -> None:
         if partition in self._queues:
@@ -120,7 +148,7 @@ class OrderedIntake(Generic[P, T]):
 
     def take(self) -> T | None:
         heads = [(queue[0], partition) for partition, queue in self._queues.items() if queue]
-        if not heads:
+        if not heads or any(head.pending for head, _ in heads):
             return None
         first, partition = min(heads, key=lambda head: head[0])
         waited_enough = self._clock() - first.since >= self._max_wait
@@ -149,5 +177,7 @@ class OrderedIntake(Generic[P, T]):
 
     def wake_at(self) -> float | None:
         """When the oldest waiting record's wait ends (the engine calls `take` again then), if any waits."""
-        heads = [queue[0].since for queue in self._queues.values() if queue]
-        return min(heads) + self._max_wait if heads else None
+        heads = [queue[0] for queue in self._queues.values() if queue]
+        if any(head.pending for head in heads):
+            return self._clock() + _RESOLVE_EVERY
+        return min(heads).since + self._max_wait if heads else None  # the head `take` waits on: the earliest

@@ -71,7 +71,7 @@ __all__ = [
 ]
 
 MOCK_SCHEME: Final = "mock://"
-_USER_INFO: Final = re.compile(r"//[^/@,]*@")
+_USER_INFO: Final = re.compile(r"//[^/,]*@")  # up to the authority's last '@': a password may hold one
 
 
 class SubjectStrategy(StrEnum):

@@ -33,14 +33,25 @@ note refused for lack of pending sales waits for its sale, `workers.invoices.cre
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
 from typing import Any, Final
 
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
-from workers.runtime.contract import ORIGIN_HEADER, ROW_KEY_HEADER, Handler, InputRecord, Outcome, Output, Publish
+from workers.runtime.contract import (
+    ORIGIN_HEADER,
+    ROW_KEY_HEADER,
+    Handler,
+    InputRecord,
+    Outcome,
+    Output,
+    Publish,
+    Retry,
+)
 from workers.runtime.envelope import Envelope
 from workers.runtime.positions import Position, source_position
 from workers.runtime.spec import WorkerContext, WorkerSpec
@@ -58,6 +69,7 @@ def _ours(header: str) -> bool:
 
 
 _METADATA_TIMEOUT: Final = 10.0
+_METADATA_MAX_AGE: Final = 60.0
 
 
 def _position(decoded: Any) -> Position | None:
@@ -74,10 +86,12 @@ def _rekey(topic: str, key_of: Callable[[Envelope], str | None], partitions: Cal
         if record.key is not None:
             headers[ROW_KEY_HEADER] = record.key
         if key is None and change.op == "d":  # which debtor it was is known only where the row's state is
+            try:
+                count = await partitions()
+            except KafkaException as exc:
+                return Retry("metadata-unavailable", f"{topic}: its partitions could not be read: {exc}")
             # keyless: the worker handles it after every earlier record of the partition (the row's sale included)
-            copies = [
-                Output(topic, None, record.value, headers=headers, partition=p) for p in range(await partitions())
-            ]
+            copies = [Output(topic, None, record.value, headers=headers, partition=p) for p in range(count)]
             if copies:
                 return Publish(copies)
         return Publish([Output(topic, record.key if key is None else key, record.value, headers=headers)])
@@ -85,18 +99,35 @@ def _rekey(topic: str, key_of: Callable[[Envelope], str | None], partitions: Cal
     return handle
 
 
-def _partition_count(topic: str, config: Mapping[str, Any]) -> Callable[[], Awaitable[int]]:
-    """How many partitions `topic` has now (0 while it does not exist), asked of the cluster each time."""
+class _PartitionCount:
+    """How many partitions the internal topic has: asked of the cluster at most once a minute (deletes come in
+    bursts), through one admin client; 0 while the topic does not exist (nothing was written there to find)."""
 
-    def count() -> int:
-        admin = AdminClient(dict(config))
-        described = admin.list_topics(topic, timeout=_METADATA_TIMEOUT).topics.get(topic)
-        return 0 if described is None or described.error is not None else len(described.partitions)
+    def __init__(self, topic: str, config: Mapping[str, Any]) -> None:
+        self._topic = topic
+        self._config = dict(config)
+        self._admin: AdminClient | None = None
+        self._known: tuple[int, float] | None = None  # (count, when asked)
 
-    async def ask() -> int:
-        return await asyncio.to_thread(count)
+    async def __call__(self) -> int:
+        if self._known is not None and time.monotonic() - self._known[1] < _METADATA_MAX_AGE:
+            return self._known[0]
+        count = await asyncio.to_thread(self._ask)
+        self._known = (count, time.monotonic())
+        return count
 
-    return ask
+    def _ask(self) -> int:
+        """KafkaException when the cluster cannot say (the handler retries the record)."""
+        if self._admin is None:
+            self._admin = AdminClient(self._config)
+        described = self._admin.list_topics(self._topic, timeout=_METADATA_TIMEOUT).topics.get(self._topic)
+        if described is None:
+            return 0
+        if described.error is not None:
+            if described.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                return 0
+            raise KafkaException(described.error)
+        return len(described.partitions)
 
 
 def by_row(key: Callable[[Mapping[str, Any]], str]) -> Callable[[Envelope], str | None]:
@@ -129,7 +160,7 @@ def rekeyed(spec: WorkerSpec, topic: str, key_of: Callable[[Envelope], str | Non
 
     @asynccontextmanager
     async def open_handler(context: WorkerContext) -> AsyncIterator[Handler]:
-        yield _rekey(topic, key_of, _partition_count(topic, context.kafka(False)))
+        yield _rekey(topic, key_of, _PartitionCount(topic, context.kafka(False)))
 
     opener: Callable[[WorkerContext], AbstractAsyncContextManager[Handler]] = open_handler
     companion = WorkerSpec(

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from workers.runtime.envelope import Envelope
-from workers.runtime.intake import FifoIntake, OrderedIntake
+from workers.runtime.intake import UNRESOLVED, FifoIntake, OrderedIntake
 from workers.runtime.positions import source_position
 
 
@@ -123,3 +123,19 @@ def test_fifo_is_fetch_order_and_holds_every_partition_when_anything_waits() -> 
     assert intake.holds(3)
     assert [intake.take(), intake.take(), intake.take()] == ["x", "y", None]
     assert not intake.full(100)
+
+
+def test_a_record_whose_position_cannot_be_known_yet_holds_everything_back() -> None:
+    """The registry did not answer for its schema: letting it go first (or last) could break the order."""
+    clock = Clock()
+    intake: OrderedIntake[int, str] = OrderedIntake(max_wait=2.0, clock=clock)
+    intake.assigned([0, 1])
+    intake.add(0, "unknown yet", UNRESOLVED)
+    intake.add(1, "later", (0, 50))
+    clock.now = 10.0
+    assert intake.take() is None  # not even after the wait for silent partitions
+    assert intake.wake_at() == 11.0  # asked again in a second
+    intake.resolve(lambda item: (item, UNRESOLVED))
+    assert intake.take() is None
+    intake.resolve(lambda item: (item + ", known", (0, 40)))
+    assert [intake.take(), intake.take()] == ["unknown yet, known", "later"]

@@ -6,10 +6,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from confluent_kafka import KafkaError, KafkaException
 
 from workers.change_plans import debtor_of
 from workers.runtime.catalog import SchemaCatalog
-from workers.runtime.contract import InputRecord, Output, Publish
+from workers.runtime.contract import InputRecord, Output, Publish, Retry
 from workers.runtime.envelope import Envelope, envelope_from
 from workers.runtime.errors import DeserializationError
 from workers.runtime.rekey import _rekey, by_row
@@ -49,6 +50,15 @@ async def test_a_delete_with_no_debtor_goes_keyless_to_every_partition() -> None
     assert all(o.headers["cesce.row-key"] == b'{"id":7}' for o in outputs)
     [alone] = await rekey(record(change("d", None)), partitions=0)  # the topic does not exist yet: nothing to find
     assert (alone.key, alone.partition) == (b'{"id":7}', None)
+
+
+async def test_a_keyless_delete_is_retried_when_the_partitions_cannot_be_read() -> None:
+    async def unknown() -> int:
+        raise KafkaException(KafkaError(KafkaError._TRANSPORT))
+
+    outcome = await _rekey(TOPIC, by_row(debtor_of), unknown)(record(change("d", None)))
+    assert isinstance(outcome, Retry)
+    assert outcome.code == "metadata-unavailable"
 
 
 async def test_a_row_without_a_usable_debtor_keeps_its_source_key() -> None:

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from workers.cesce.catalogue import MSG_NO_PENDING_SALES, MSG_NOT_IN_POLICY_CONDITIONS
 from workers.invoices.credit_notes import WaitForSales
-from workers.runtime import DeadLetter, Defer, Envelope, ErrorCategory, InputRecord, Outcome, Publish
+from workers.runtime import ROW_KEY_HEADER, DeadLetter, Defer, Envelope, ErrorCategory, InputRecord, Outcome, Publish
 
 T0 = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 NO_PENDING = DeadLetter(ErrorCategory.BUSINESS, "1522", MSG_NO_PENDING_SALES)
@@ -21,9 +21,10 @@ class Clock:
         return self.now
 
 
-def record(amount: str, offset: int = 1) -> InputRecord:
+def record(amount: str, offset: int = 1, *, rekeyed: bool = True) -> InputRecord:
     change = Envelope(op="c", before=None, after={"amount": Decimal(amount)}, ts_ms=None, source={})
-    return InputRecord("erp.invoices.by-debtor", 0, offset, None, b"CLI-0004", b"{}", (), change, assignment=1)
+    headers = ((ROW_KEY_HEADER, b'{"id":7}'),) if rekeyed else ()
+    return InputRecord("erp.invoices.by-debtor", 0, offset, None, b"CLI-0004", b"{}", headers, change, assignment=1)
 
 
 def answering(*outcomes: Outcome) -> tuple[WaitForSales, Clock, list[InputRecord]]:
@@ -72,6 +73,8 @@ async def test_other_refusals_sales_and_a_zero_wait_pass_through() -> None:
     assert await wait(record("-100.00")) == other
     wait, _, _ = answering(NO_PENDING)
     assert await wait(record("100.00")) == NO_PENDING  # not a credit note: nothing to wait for
+    # from a source keyed by debtor the sale comes first on the same key, or never
+    assert await wait(record("-100.00", rekeyed=False)) == NO_PENDING
 
     async def refuse(_record: InputRecord) -> Outcome:
         return NO_PENDING

@@ -148,6 +148,14 @@ class RetryPolicy:
         The error raised is the last one, unchanged but for `attempts` on a transient error.
         """
         started = self._clock()
+        try:  # most calls succeed at once: tenacity's machinery is entered only after a failure
+            return await call()
+        except Exception as error:
+            first: BaseException = error
+            if self.attempts <= 1 or not is_retryable(error, idempotent=idempotent):
+                if isinstance(error, CesceTransientError):
+                    error.attempts = 1
+                raise
         tries = 0
         delays: dict[int, float] = {}
 
@@ -181,6 +189,8 @@ class RetryPolicy:
         async def attempt() -> T:
             nonlocal tries
             tries += 1
+            if tries == 1:  # the first attempt, made above: its failure decides as any other
+                raise first
             return await call()
 
         retrying = AsyncRetrying(

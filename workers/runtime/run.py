@@ -17,9 +17,10 @@ suffixes their group (``cesce-credit-requests.followups``), and so their transac
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from confluent_kafka.schema_registry import SchemaRegistryClient
@@ -241,6 +242,15 @@ async def _until_signalled(
         heartbeat.cancel()
 
 
+def _event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop where it is installed (it is a dependency but for Windows), else asyncio's."""
+    try:
+        import uvloop  # noqa: PLC0415 - optional: absent on Windows
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 def _stopping_reason(exc: BaseException) -> BaseException | None:
     """The error that stopped the worker on purpose (a fenced or failed producer, an output it cannot write, a
     subject the Schema Registry lacks or cannot be reached for at start), found along `exc`'s causes; its message
@@ -282,8 +292,12 @@ def run_worker(
         _log.error("%s: cannot serve WORKER_HTTP_PORT %d: %s", name, settings.http_port, exc)
         return 2
     _log.info("health and metrics on http://%s:%d (/healthz /readyz /metrics)", settings.http_host, server.port)
+    # what start-up made (modules, settings, schemas) lives as long as the process: out of the collector's way
+    gc.collect()
+    gc.freeze()
     try:
-        asyncio.run(_until_signalled(specs, env, settings, health, server))
+        with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
+            runner.run(_until_signalled(specs, env, settings, health, server))
     except Exception as exc:
         reason = _stopping_reason(exc)
         if reason is None:

@@ -149,12 +149,13 @@ def declare_sale(ledger: Ledger, contract: Contract, data: Mapping[str, str], to
     if value < 0:
         if not contract.credit_note_supplement:
             raise ApiError(400, cat.ERROR_CODE_SALE_REJECTED, cat.MSG_NOT_IN_POLICY_CONDITIONS)
-        balance = rules.credit_note_balance(ledger.sales, contract.contract_no, sale.debtor_no, today)
+        debtor_sales = ledger.sales_of_debtor(contract.contract_no, sale.debtor_no)
+        balance = rules.credit_note_balance(debtor_sales, contract.contract_no, sale.debtor_no, today)
         if balance < -sale.countervalue:
             raise ApiError(400, cat.ERROR_CODE_SALE_REJECTED, cat.MSG_NO_PENDING_SALES)
     _tariff(sale, contract, named.debtor)
     sale.reference = ledger.new_sale_reference()
-    ledger.sales.append(sale)
+    ledger.add_sale(sale)
     return {
         "statusCode": sale.status,
         "reasonStatusCode": sale.reason,
@@ -193,7 +194,7 @@ def modify_sale(
         _check_duplicate(ledger, candidate, ignore=sale)
         candidate.modifications += 1
         candidate.status_date = today
-        ledger.sales[ledger.sales.index(sale)] = candidate
+        ledger.replace_sale(sale, candidate)
         sale = candidate
     return {
         "statusCode": sale.status,
@@ -257,7 +258,8 @@ def _exchange_rate(ledger: Ledger, contract: Contract, currency: str) -> Decimal
 
 
 def _check_duplicate(ledger: Ledger, sale: Sale, ignore: Sale | None = None) -> None:
-    if rules.find_duplicate(ledger.sales, rules.duplicate_key(sale), ignore=ignore) is not None:
+    same_invoice = ledger.sales_with_invoice(sale.invoice_no)
+    if rules.find_duplicate(same_invoice, rules.duplicate_key(sale), ignore=ignore) is not None:
         ledger.duplicate_attempts += 1
         raise ApiError(400, cat.ERROR_CODE_SALE_REJECTED, DUPLICATE_SALE_DESCRIPTION)
 

@@ -52,13 +52,16 @@ SUBSIDIARIES_QUERY_FIELDS: Final = (_LANGUAGE, Field("initialValue"))
 def find_sale(ledger: Ledger, contract_no: str, ids: Mapping[str, str]) -> Sale:
     """By saleCesceReferenceNo, else the latest declared with this invoiceNo + maturityDate."""
     if "saleCesceReferenceNo" in ids:
-        found = next((s for s in ledger.sales_of(contract_no) if s.reference == ids["saleCesceReferenceNo"]), None)
+        by_reference = ledger.sale_by_reference(ids["saleCesceReferenceNo"])
+        found = by_reference if by_reference is not None and by_reference.contract_no == contract_no else None
     elif "invoiceNo" in ids:
         if "maturityDate" not in ids:
             raise missing("maturityDate")
         maturity = decode_date(ids["maturityDate"])
         matches = [
-            s for s in ledger.sales_of(contract_no) if (s.invoice_no, s.maturity_date) == (ids["invoiceNo"], maturity)
+            s
+            for s in ledger.sales_with_invoice(ids["invoiceNo"])
+            if (s.contract_no, s.maturity_date) == (contract_no, maturity)
         ]
         found = matches[-1] if matches else None
     else:

@@ -83,11 +83,10 @@ def duplicate_key(sale: Sale) -> DuplicateKey:
 
 
 def find_duplicate(sales: Iterable[Sale], key: DuplicateKey, ignore: Sale | None = None) -> Sale | None:
-    """The recorded sale (TARIFICADA or RECHAZADA) with this key, other than `ignore`.
+    """The recorded sale (TARIFICADA or RECHAZADA) with this key among `sales`, other than `ignore`.
 
-    The invoiceNo is compared first and the whole key only for sales with that invoiceNo: building
-    a key costs about 2.5 µs, which on a ledger of 10,000 sales (the chaos harness's) was 27 ms for
-    every declaration, all on the sandbox's one thread. The answer is the same.
+    The sandbox passes the sales with the key's invoiceNo only (`Ledger.sales_with_invoice`): scanning every
+    sale recorded cost 5.5 ms a declaration at 3,000 sales and 16 ms at 10,000, all on its one thread.
     """
     for sale in sales:
         if sale.invoice_no == key.invoice_no and sale is not ignore and duplicate_key(sale) == key:

@@ -32,6 +32,7 @@ __all__ = ["RunningSandbox", "run", "serve_in_thread"]
 
 _STARTUP_TIMEOUT: Final = 15.0
 _GRACEFUL_SECONDS: Final = 2
+_KEEP_ALIVE_SECONDS: Final = 75
 _TICK_SECONDS: Final = 0.1
 _POLL_SECONDS: Final = 0.005
 
@@ -141,6 +142,9 @@ def _server(config: SandboxConfig, on_ready: Callable[[str], None]) -> _Server:
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=_GRACEFUL_SECONDS,
+        # idle connections outlive the clients' keep-alive (CESCE_KEEPALIVE_SECONDS, 30 s), as a gateway's do:
+        # uvicorn's 5 s would close connections a client is about to reuse
+        timeout_keep_alive=_KEEP_ALIVE_SECONDS,
     )
     return _Server(uvicorn_config, app.state.sandbox, on_ready)
 

@@ -9,6 +9,7 @@ requests ever interleave between reading and writing the ledger.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -222,6 +223,12 @@ class Ledger:
     _next_claim_file: int = FIRST_CLAIM_FILE_NO
     _next_settlement: int = 1
     _next_cesce_code: int = FIRST_CESCE_CODE
+    # indexes of `sales`, kept by add_sale / replace_sale, so a declaration costs the same at the 10,000th sale as
+    # at the first (the duplicate check and the credit-note balance used to scan every sale recorded)
+    _by_invoice: dict[str, list[Sale]] = field(default_factory=dict)
+    _by_debtor: dict[tuple[str, int | None], list[Sale]] = field(default_factory=dict)
+    _by_reference: dict[str, Sale] = field(default_factory=dict)
+    _positions: dict[int, int] = field(default_factory=dict)  # id(sale) -> its index in `sales`
 
     def new_endorsement_no(self) -> int:
         self._next_endorsement += 1
@@ -252,3 +259,36 @@ class Ledger:
 
     def sales_of(self, contract_no: str) -> Iterator[Sale]:
         return (s for s in self.sales if s.contract_no == contract_no)
+
+    def add_sale(self, sale: Sale) -> None:
+        """Record `sale` (never changed in place afterwards: a modification replaces it)."""
+        self.sales.append(sale)
+        self._index(sale, len(self.sales) - 1)
+
+    def replace_sale(self, old: Sale, new: Sale) -> None:
+        """`new` takes `old`'s place (a modification), in the ledger's order and in every index."""
+        position = self._positions.pop(id(old))
+        self.sales[position] = new
+        self._by_invoice[old.invoice_no].remove(old)
+        self._by_debtor[(old.contract_no, old.debtor_no)].remove(old)
+        self._index(new, position)
+
+    def sales_with_invoice(self, invoice_no: str) -> list[Sale]:
+        """The sales with this invoiceNo, in the ledger's order."""
+        return self._by_invoice.get(invoice_no, [])
+
+    def sales_of_debtor(self, contract_no: str, debtor_no: int | None) -> list[Sale]:
+        """The debtor's sales in the contract, in the ledger's order."""
+        return self._by_debtor.get((contract_no, debtor_no), [])
+
+    def sale_by_reference(self, reference: str) -> Sale | None:
+        return self._by_reference.get(reference)
+
+    def _index(self, sale: Sale, position: int) -> None:
+        self._positions[id(sale)] = position
+        for bucket in (
+            self._by_invoice.setdefault(sale.invoice_no, []),
+            self._by_debtor.setdefault((sale.contract_no, sale.debtor_no), []),
+        ):
+            bisect.insort(bucket, sale, key=lambda s: self._positions[id(s)])
+        self._by_reference[sale.reference] = sale

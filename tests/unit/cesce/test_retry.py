@@ -147,6 +147,23 @@ async def test_retries_until_the_call_succeeds() -> None:
     assert clock.sleeps == [1.0, 2.0]
 
 
+async def test_a_call_that_succeeds_at_once_never_enters_the_retry_machinery(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tenacity costs on every call; most calls succeed the first time and need none of it."""
+
+    def unused(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("tenacity entered for a call that succeeded")
+
+    monkeypatch.setattr("workers.cesce.retry.AsyncRetrying", unused)
+    clock = FakeClock()
+    call, calls = failing()
+    assert await policy(clock).run(call, idempotent=False) == "done"
+    assert calls == [1]
+    rejected, _ = failing(CesceRejection("no", operation="sales.declare"))
+    with pytest.raises(CesceRejection):  # nor for an error no retry mends
+        await policy(clock).run(rejected, idempotent=True)
+    assert clock.sleeps == []
+
+
 async def test_exhausted_retries_raise_the_last_error_with_the_attempt_count() -> None:
     clock = FakeClock()
     errors = [CesceTransientError(f"try {n}") for n in range(1, 6)]

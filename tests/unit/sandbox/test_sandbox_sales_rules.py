@@ -23,6 +23,7 @@ from workers.sandbox.sales_rules import (
     months_between,
     premium,
 )
+from workers.sandbox.scenario import load_ledger, read_scenario
 from workers.sandbox.state import Sale
 
 
@@ -216,3 +217,24 @@ def test_sales_movements_are_today_and_the_two_days_before() -> None:
     # guide 4.3.2: "si hoy es 05/08/2023, la lectura de los movimientos será desde el día 03/08/2023"
     today = date(2023, 8, 5)
     assert [is_recent(date(2023, 8, d), today) for d in (2, 3, 4, 5, 6)] == [False, True, True, True, False]
+
+
+def test_the_ledgers_indexes_follow_additions_and_modifications_in_the_ledgers_order() -> None:
+    """The duplicate check, the credit-note balance and the lookups read indexes, not every sale recorded."""
+    ledger = load_ledger(read_scenario(None))
+    first, second, other = sale(reference="1"), sale(reference="2", amount=Decimal("5.00")), sale(reference="3")
+    other = dataclasses.replace(other, invoice_no="F-OTHER", debtor_no=99)
+    for recorded in (first, second, other):
+        ledger.add_sale(recorded)
+    assert ledger.sales_with_invoice(first.invoice_no) == [first, second]
+    assert ledger.sales_of_debtor(first.contract_no, first.debtor_no) == [first, second]
+    modified = dataclasses.replace(first, invoice_no="F-NEW", amount=Decimal("7.00"))
+    ledger.replace_sale(first, modified)
+    assert ledger.sales == [modified, second, other]  # in the modified sale's old place
+    assert ledger.sales_with_invoice(first.invoice_no) == [second]
+    assert ledger.sales_with_invoice("F-NEW") == [modified]
+    assert ledger.sales_of_debtor(first.contract_no, first.debtor_no) == [modified, second]  # still in order
+    assert ledger.sale_by_reference("1") is modified
+    assert (
+        sales_rules.find_duplicate(ledger.sales_with_invoice("F-NEW"), sales_rules.duplicate_key(modified)) is modified
+    )

@@ -143,7 +143,21 @@ async def serve(
     readiness checks go to `health` (the process's, when `run_worker` serves the probes). `settings` are
     `env`'s, validated by the caller (read from `env` when it has not)."""
     health = health or Health()
-    settings = settings or from_env(RuntimeSettings, env)
+    # not ready until this loop's engine answers for itself: a process whose other loops started first is not
+    health.add_check(f"{spec.label}.kafka", _starting)
+    try:
+        await _serve(spec, env, stop, health, settings or from_env(RuntimeSettings, env))
+    finally:
+        health.remove_check(f"{spec.label}.kafka")
+
+
+async def _starting() -> str | None:
+    return "starting"
+
+
+async def _serve(
+    spec: WorkerSpec, env: Mapping[str, str], stop: asyncio.Event, health: Health, settings: RuntimeSettings
+) -> None:
     group_id = spec.group_id(settings)
     consumer = consumer_config(settings, env, group_id)
     if spec.order_by is not None:  # an ordered intake must know when a partition has nothing more to give

@@ -201,8 +201,9 @@ async def recall(state: RowState, record: InputRecord, identity: Callable[[Row],
     header = record.header(ROW_KEY_HEADER)
     if header is not None:
         known = rows.get(header)
-        if known is not None and change.after is not None and identity(known) != identity(change.after):
-            bridged = change.before is not None and identity(change.before) == identity(known)
+        found = None if known is None else identity(known)
+        if found is not None and change.after is not None and found != identity(change.after):
+            bridged = change.before is not None and identity(change.before) == found
             if not bridged:  # another row under the same key: the source's keys do not name rows
                 _log.warning(
                     "%s[%d]@%d: the row key names %s in the state but this change is %s: read as a row never sent "
@@ -211,7 +212,7 @@ async def recall(state: RowState, record: InputRecord, identity: Callable[[Row],
                     record.topic,
                     record.partition,
                     record.offset,
-                    identity(known),
+                    found,
                     identity(change.after),
                 )
                 return RowMemory(rows, None, None)  # nothing read, nothing written: the other row's state stays

@@ -52,6 +52,7 @@ from workers.runtime.contract import (
     Publish,
     Retry,
 )
+from workers.runtime.dlq import TRACE_HEADERS
 from workers.runtime.envelope import Envelope
 from workers.runtime.positions import Position, source_position
 from workers.runtime.spec import WorkerContext, WorkerSpec
@@ -65,7 +66,7 @@ _MAX_KEY_BYTES: Final = 1024  # a debtor's code is tens of characters; more is a
 def _ours(header: str) -> bool:
     """Headers the runtime writes for each record it publishes (the send span's trace context, ``source.*``,
     ``cesce.*``); ``dlq.*`` ones go along (a replayed change keeps its replay count)."""
-    return header in ("traceparent", "tracestate") or header.startswith(("source.", "cesce."))
+    return header in TRACE_HEADERS or header.startswith(("source.", "cesce."))
 
 
 _METADATA_TIMEOUT: Final = 10.0

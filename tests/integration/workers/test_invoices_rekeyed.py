@@ -18,13 +18,12 @@ from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from tests.integration.runtime.support import header
-from tests.integration.workers.support import read_async, running, worker_process
+from tests.integration.workers.support import decoded, read_async, running, worker_process
 from tests.integration.workers.support import worker_env as base_env
 from tests.kafka_backends import KafkaBackend, producer_config, unique_topic
 from workers.cesce.codecs import spanish_today
 from workers.invoices import invoices_specs
 from workers.runtime.registry import schema_registry_client
-from workers.runtime.serde import AvroReader
 from workers.sandbox import RunningSandbox, SandboxConfig, serve_in_thread
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
@@ -62,12 +61,6 @@ def produce_at(kafka: KafkaBackend, topic: str, records: list[tuple[int, bytes, 
     assert producer.flush(30) == 0
 
 
-def results_of(registry: str, messages: list[Any], topic: str) -> list[dict[str, Any]]:
-    with schema_registry_client(registry) as client:
-        reader = AvroReader(client)
-        return [reader.decode(m.value(), topic).value for m in messages if m.topic() == topic]
-
-
 def invoices_env(
     kafka: KafkaBackend, sandbox: RunningSandbox, registry: str, source: str, results: str
 ) -> dict[str, str]:
@@ -95,7 +88,7 @@ async def test_a_backlog_keyed_by_primary_key_declares_every_credit_note_after_i
         ledger = [s["invoiceNo"] for s in sandbox.admin().ledger()["sales"]]
     dead = [(header(m, "dlq.error.code"), header(m, "dlq.error.description")) for m in messages if m.topic() != results]
     assert dead == []
-    got = results_of(schema_registry, messages, results)
+    got = decoded(schema_registry, messages, results)
     assert sorted(r["outcome"] for r in got) == ["DECLARED"] * (2 * len(DEBTORS))
     for pair in range(len(DEBTORS)):
         assert ledger.index(f"F{run}-{pair:02d}") < ledger.index(f"A{run}-{pair:02d}")
@@ -217,7 +210,7 @@ async def test_every_debezium_shape_end_to_end(
     async with running(invoices_specs(env), env):
         messages = await read_async(kafka, [results, f"{source}.dlq"], expect=8)
     assert [m.topic() for m in messages if m.topic() != results] == []
-    got = sorted((r["invoiceNo"], r["outcome"]) for r in results_of(schema_registry, messages, results))
+    got = sorted((r["invoiceNo"], r["outcome"]) for r in decoded(schema_registry, messages, results))
     assert got == sorted(
         [(sale["invoiceNo"], "DECLARED") for sale in [*sales.values(), deleted]]
         + [(corrected["invoiceNo"], "MODIFIED"), (deleted["invoiceNo"], "DELETED_IN_ERP")]
@@ -256,7 +249,7 @@ async def test_a_credit_note_ahead_of_its_sale_waits_for_it_instead_of_being_ref
         order = [s["invoiceNo"] for s in sandbox.admin().ledger()["sales"]]
     assert [m.topic() for m in messages if m.topic() != results] == []
     # results go out in the partition's order (the note's offsets first); Cesce saw the sale first
-    assert sorted((r["invoiceNo"], r["outcome"]) for r in results_of(schema_registry, messages, results)) == [
+    assert sorted((r["invoiceNo"], r["outcome"]) for r in decoded(schema_registry, messages, results)) == [
         (note["invoiceNo"], "DECLARED"),
         (note["invoiceNo"], "MODIFIED"),
         (sale["invoiceNo"], "DECLARED"),

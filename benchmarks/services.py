@@ -59,6 +59,7 @@ __all__ = [
     "reset_peak_rss",
     "rss_kib",
     "signal_group",
+    "stat_cpu_seconds",
     "stop_group",
     "thread_cpu_seconds",
     "write_json",
@@ -74,6 +75,7 @@ MOCK_PARTITION_BATCHES: Final = 100_000
 """... or this many record batches (``max_cnt``), whichever comes first."""
 
 _CLOCK_TICKS: Final = os.sysconf("SC_CLK_TCK")
+_REPO_ROOT: Final = Path(__file__).resolve().parent.parent
 _START_TIMEOUT: Final = 60.0
 _STOP_TIMEOUT: Final = 15.0
 
@@ -178,14 +180,16 @@ class Child:
         with Child(["sandbox", "--port", "0"], "sandbox") as sandbox:
             url = sandbox.address
 
+    `module` runs another module of this repository the same way (it must print its address first).
     stderr goes to a temporary file, shown when the child fails to start, so a failure says why.
     """
 
-    def __init__(self, args: list[str], name: str) -> None:
+    def __init__(self, args: list[str], name: str, *, module: str = "workers.cli") -> None:
         self.name = name
         self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
         self._process = subprocess.Popen(  # noqa: S603 - our own CLI, run by this interpreter
-            [sys.executable, "-m", "workers.cli", *args],
+            [sys.executable, "-m", module, *args],
+            cwd=_REPO_ROOT,  # the benchmarks package is importable from the repository only
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
@@ -246,7 +250,11 @@ def thread_cpu_seconds(native_id: int) -> float:
 
 
 def _stat_cpu_seconds(path: Path) -> float:
-    text = path.read_text()
+    return stat_cpu_seconds(path.read_text())
+
+
+def stat_cpu_seconds(text: str) -> float:
+    """utime + stime in seconds from the text of a ``/proc/<pid>/stat`` (or ``.../task/<tid>/stat``)."""
     fields = text[text.rindex(")") + 2 :].split()  # the command name may contain spaces and parentheses
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 

@@ -130,7 +130,7 @@ class TokenManager:
         sent_at = self._clock()
         request = self._client.build_request("POST", settings.token_url, data=form)
         try:
-            response = await send(self._client, request, operation, route=request.url.path)
+            response = await send(self._client.send, request, operation, route=request.url.path)
             payload = decode_answer(response, operation, token_endpoint=True)
         except CesceError as exc:
             if isinstance(exc, CesceTransientError):

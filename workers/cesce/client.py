@@ -1,9 +1,11 @@
 """`CesceClient`: the one object a worker holds to talk to Cesce.
 
 It owns the `httpx.AsyncClient` (connection pool, TLS, timeouts), the OAuth2 token shared by every
-call, and the retry policy, and exposes the three APIs as `client.sales`, `client.classifications`
-and `client.claims`. Everything it touches is injectable (`transport`, `sleep`, `rng`, `clock`), so
-tests drive it with `httpx.MockTransport` and never sleep or patch anything.
+call, the retry policy and the throttle (`workers.cesce.throttle`: the pace and the pauses after
+a 429, shared by the pod's processes when configured), and exposes the three APIs as
+`client.sales`, `client.classifications` and `client.claims`. Everything it touches is injectable
+(`transport`, `sleep`, `rng`, `clock`, `throttle`), so tests drive it with `httpx.MockTransport`
+and never sleep or patch anything.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from workers.cesce.claims import ClaimsApi
 from workers.cesce.classifications import ClassificationsApi
 from workers.cesce.config import CesceSettings
 from workers.cesce.errors import CesceError
-from workers.cesce.http import CesceHttp
+from workers.cesce.http import CesceHttp, direct
 from workers.cesce.retry import Clock, RetryPolicy, Sleep, Uniform
 from workers.cesce.sales import SalesApi
+from workers.cesce.throttle import Throttle
+from workers.cesce.transport import PooledTransport
 
 __all__ = ["CesceClient"]
 
@@ -39,10 +43,21 @@ class CesceClient:
         sleep: Sleep | None = None,
         rng: Uniform | None = None,
         clock: Clock | None = None,
+        throttle: Throttle | None = None,
     ) -> None:
         self.settings = settings
-        self._client = httpx.AsyncClient(
-            transport=transport,
+        # First: it may refuse (shared state file not writable) before anything needs closing. Its waits
+        # are lengths on its clock, so it sleeps on `sleep` only with `clock` (a fake pair in tests).
+        throttle_sleep = sleep if clock is not None else None
+        self._throttle = throttle or Throttle.from_settings(settings, clock=clock, sleep=throttle_sleep)
+        wire = transport or PooledTransport(
+            verify=settings.verify_tls,
+            max_connections=settings.max_connections,
+            keepalive_seconds=settings.keepalive_seconds,
+        )
+        self._client = httpx.AsyncClient(  # the token endpoint's; the API calls go to `wire` directly
+            transport=wire,
+            trust_env=False,  # proxies from the environment are the transport's, for both paths
             verify=settings.verify_tls,
             timeout=settings.timeout_seconds,
             follow_redirects=False,  # a redirect is not a documented answer; never resend a POST elsewhere
@@ -52,7 +67,11 @@ class CesceClient:
         self._clock = clock or time.monotonic
         self._token_failure: tuple[float, str] | None = None
         http = CesceHttp(
-            self._client, settings, self._tokens, RetryPolicy.from_settings(settings, sleep=sleep, rng=rng, clock=clock)
+            direct(wire),
+            settings,
+            self._tokens,
+            RetryPolicy.from_settings(settings, sleep=sleep, rng=rng, clock=clock),
+            self._throttle,
         )
         self.sales = SalesApi(http)
         self.classifications = ClassificationsApi(http)
@@ -89,3 +108,4 @@ class CesceClient:
         """Close the connections; the client cannot be used afterwards."""
         await self._tokens.aclose()
         await self._client.aclose()
+        self._throttle.close()

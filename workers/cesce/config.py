@@ -82,6 +82,11 @@ class CesceSettings(Settings):
 
     verify_tls: Annotated[bool, BeforeValidator(_explicit_false)] = True
     timeout_seconds: float = Field(default=30.0, gt=0)
+    max_connections: int = Field(default=64, ge=1)
+    """Connections to Cesce at most, all kept alive: match the calls a process has in flight (WORKER_MAX_IN_FLIGHT)."""
+    keepalive_seconds: float = Field(default=30.0, gt=0)
+    """How long an idle connection is kept: below the server's idle timeout (gateways close after 60-75 s), so
+    a connection is never reused just as the server closes it."""
     language_code: str = Field(default=DEFAULT_LANGUAGE_CODE, min_length=2, max_length=2)
     token_refresh_margin_seconds: float = Field(default=60.0, ge=0)
     """Renew the access token this long before Cesce says it expires."""
@@ -92,6 +97,13 @@ class CesceSettings(Settings):
     """Total time a call may spend, waits included, before its last error is raised."""
     retry_backoff_base_seconds: float = Field(default=0.5, gt=0)
     retry_backoff_max_seconds: float = Field(default=30.0, gt=0)
+
+    max_requests_per_second: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    """The gateway plan's quota, when known: the processes of a pod together stay under it
+    (`workers.cesce.throttle`). Unset, the pace is learned from the 429s."""
+    throttle_dir: str | None = Field(default=None, min_length=1)
+    """Where the throttle state shared by a pod's processes lives (default: the temporary directory).
+    Setting it shares the learned pace even without `max_requests_per_second`."""
 
     @model_validator(mode="after")
     def _backoff_order(self) -> Self:

@@ -23,8 +23,12 @@ __all__ = [
     "DEAD_LETTERS",
     "IN_FLIGHT",
     "PAUSED",
+    "PROCESS_RESTARTS",
     "RECORDS",
     "RETRIES",
+    "THROTTLE_PAUSES",
+    "THROTTLE_RATE",
+    "THROTTLE_WAIT",
     "TOKEN_RENEWALS",
     "TRANSACTIONS_ABORTED",
     "LagBoard",
@@ -75,6 +79,30 @@ TOKEN_RENEWALS: Final = _meter.create_counter(
     "cesce.client.token_renewals", unit="{token}", description="OAuth2 token requests, by grant and outcome"
 )
 """``grant``: ``password`` or ``refresh_token``; ``outcome``: ``ok`` or ``failed``."""
+PROCESS_RESTARTS: Final = _meter.create_counter(
+    "cesce.worker.process_restarts",
+    unit="{restart}",
+    description="Engine processes restarted by their parent after they stopped unasked",
+)
+"""``worker``, ``process`` (the child's index): counted by the supervising parent (`workers.runtime.supervisor`)."""
+THROTTLE_PAUSES: Final = _meter.create_counter(
+    "cesce.client.throttle.pauses",
+    unit="{pause}",
+    description="429s that paused every Cesce call of the process (of the pod, with a shared throttle)",
+)
+"""``reason``: ``retry_after`` (the 429's Retry-After) or ``default`` (none, or unreadable: 1 s). Counts episodes,
+not 429s: the refusals of calls already in flight join the pause."""
+THROTTLE_RATE: Final = _meter.create_gauge(
+    "cesce.client.throttle.rate",
+    unit="{request}/s",
+    description="The pace Cesce calls leave at, learned from 429s or configured (absent while unknown)",
+)
+THROTTLE_WAIT: Final = _meter.create_histogram(
+    "cesce.client.throttle.wait",
+    unit="s",
+    description="Time Cesce calls waited for their turn (pause and pace) before leaving",
+    explicit_bucket_boundaries_advisory=[0, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+)
 
 
 class LagBoard:

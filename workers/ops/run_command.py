@@ -2,11 +2,16 @@
 
 Each worker is a function from the environment to the `WorkerSpec`s its process runs (the worker
 and its companions, such as a follow-up loop). The environment is read here, once.
+
+With more than one process (``WORKER_PROCESSES``, default one per available CPU: `workers.runtime.processes`)
+this process becomes the parent of that many children, each running this same command with one process
+(`workers.runtime.supervisor`); with one it runs the worker itself.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import re
 import sys
@@ -21,8 +26,10 @@ from workers.observability.logs import configure_logging
 from workers.ops.settings import LoggingSettings, ops_settings
 from workers.risk import risk_poller_spec
 from workers.runtime import WorkerSpec
+from workers.runtime.processes import process_count
 from workers.runtime.run import run_worker
 from workers.runtime.settings import RuntimeSettings
+from workers.runtime.supervisor import supervise
 from workers.settings import from_env
 
 __all__ = ["WORKERS", "register", "secret_values"]
@@ -76,6 +83,17 @@ def _run(args: argparse.Namespace) -> int:
     if problems or settings is None:
         print(f"cesce-worker run {args.worker}: configuration error: {'; '.join(problems)}", file=sys.stderr)
         return 2
+    count = process_count(settings)
+    if settings.processes is not None and count < settings.processes:
+        logging.getLogger(__name__).warning(
+            "WORKER_PROCESSES %d is more than WORKER_MAX_IN_FLIGHT %d: %d processes",
+            settings.processes,
+            settings.max_in_flight,
+            count,
+        )
+    if count > 1:  # the parent of `count` children, each this same command (workers.runtime.supervisor)
+        command = [sys.executable, "-m", "workers.cli", "run", args.worker, "--log-level", args.log_level]
+        return supervise(args.worker, command, env, settings, count)
     return run_worker(specs, env, settings)  # validated once, here, and passed down
 
 

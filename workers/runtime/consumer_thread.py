@@ -21,6 +21,13 @@ engine decides about a fresh assignment is applied to it, not undone by the assi
 
 librdkafka's statistics are handed to the loop after the records of the same `consume()` call, so
 a statistics document never counts records the engine has not been given yet (the lag).
+
+At most `HANDOFF_BATCHES` batches are on their way to the loop at any time: the thread consumes the
+next one only once the loop has taken an earlier one. Without that bound, a loop kept busy (a
+backlog to re-key, while the engine's pause is still a command in the queue) let this thread drain
+librdkafka's whole prefetch queue into Python objects waiting for the loop, tens of thousands of
+records and hundreds of MB; with it, what waits is librdkafka's queue, which its settings bound
+(``queued.max.messages.kbytes``, ``queued.min.messages``: `workers.runtime.kafka_config`).
 """
 
 from __future__ import annotations
@@ -36,11 +43,14 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
-__all__ = ["ConsumerThread", "Partition", "headers_of"]
+__all__ = ["HANDOFF_BATCHES", "ConsumerThread", "Partition", "headers_of"]
 
 _log = logging.getLogger(__name__)
 
 Partition = tuple[str, int]
+HANDOFF_BATCHES = 2
+"""Batches of records handed to the loop and not taken yet, at most: one to handle, one coming."""
+_WAIT_SECONDS = 0.05  # the longest the thread waits for the loop (or librdkafka) before serving commands again
 PartitionsCallback = Callable[[list[Partition]], Coroutine[Any, Any, None]]
 
 
@@ -77,6 +87,7 @@ class ConsumerThread:
         self._batch_size = batch_size
         self._callback_timeout = callback_timeout
         self._stop = threading.Event()
+        self._handoff = threading.Semaphore(HANDOFF_BATCHES)  # one taken per batch handed, given back when taken
         self._commands: queue.SimpleQueue[tuple[Callable[[Consumer], Any], concurrent.futures.Future[Any]]] = (
             queue.SimpleQueue()
         )
@@ -142,10 +153,14 @@ class ConsumerThread:
         try:
             while not self._stop.is_set():
                 self._serve()
-                messages = self._consumer.consume(self._batch_size, 0.05)
+                if not self._handoff.acquire(timeout=_WAIT_SECONDS):
+                    continue  # the loop has not taken the earlier batches yet: leave the records with librdkafka
+                messages = self._consumer.consume(self._batch_size, _WAIT_SECONDS)
                 records = [m for m in messages if self._usable(m)]
                 if records:
-                    self._loop.call_soon_threadsafe(self._on_records, records)
+                    self._loop.call_soon_threadsafe(self._take, records)
+                else:
+                    self._handoff.release()
                 self._hand_statistics()
         except BaseException as exc:  # surfaced by the engine, which stops the worker
             self.failure = exc
@@ -158,6 +173,13 @@ class ConsumerThread:
                 _log.exception("kafka consumer close failed")
             self._serve_closed()
             self._loop.call_soon_threadsafe(self.finished.set)
+
+    def _take(self, records: list[Message]) -> None:
+        """On the loop: hand `records` to the engine, and let the thread consume another batch."""
+        try:
+            self._on_records(records)
+        finally:
+            self._handoff.release()
 
     def _hand_statistics(self) -> None:
         while self._statistics:

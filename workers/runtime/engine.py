@@ -5,8 +5,9 @@ transaction calls (run in a worker thread, one at a time):
 
 - **Accept**: each consumed record is registered with its partition's `PartitionProgress` and
   queued on its key's lane (`KeyLanes`): one key's records strictly in order, different keys
-  concurrently; a record without a key waits for every earlier record of its partition. When
-  `max_in_flight` records are unfinished, consumption pauses until they drain.
+  concurrently; a record without a key waits for every earlier record of its partition. At most
+  `max_in_flight` records are unfinished, and as many more wait fetched ahead; when those are there,
+  consumption pauses until half of them are taken.
 - **Handle** (`workers.runtime.attempts`): decode once (a failure is a ``deserialization`` dead
   letter), call the worker's handler, retry `Retry` outcomes in place with full-jitter backoff (only
   that key waits), dead-letter ``transient`` once the budget is spent. Consecutive failures open the
@@ -122,8 +123,9 @@ class Engine:
         self._partitions: dict[Partition, Assignment] = {}  # what this member owns now, one state each
         self._lanes = KeyLanes()
         # Records fetched and not yet handed to their lane: in fetch order, so that never more than max_in_flight
-        # records are being handled (the pause is a command to the consumer thread); or, for a spec that orders
-        # by source position, in the source's commit order across partitions (`workers.runtime.intake`).
+        # records are being handled, with as many fetched ahead at most (the pause is a command to the consumer
+        # thread); or, for a spec that orders by source position, in the source's commit order across partitions
+        # (`workers.runtime.intake`).
         self._decode = decode
         self._order_by = order_by
         self._intake: Intake[Partition, tuple[Assignment, InputRecord]] = (
@@ -567,8 +569,12 @@ class Engine:
     def _sync_pause(self) -> None:
         if self._consumer is None:
             return
-        in_flight = self._in_flight
-        full = in_flight >= self._settings.max_in_flight or self._intake.full(self._settings.max_in_flight)
+        in_flight, limit = self._in_flight, self._settings.max_in_flight
+        # Up to `limit` records fetched ahead wait in the intake, so a finished record's successor is at hand, not
+        # a resume and a fetch away (librdkafka drops a paused partition's fetched records). Paused once the
+        # intake is full, resumed once it is half taken: pausing at the in-flight bound itself paused and resumed
+        # after nearly every record, and the records in flight swung between 0 and the bound (issue 18).
+        full = len(self._intake) > limit // 2 if self._paused_for[1] else self._intake.full(limit)
         # an open breaker holds consumption only while some record is there to probe with: after a
         # rebalance abandoned them all, records must come in again, or nothing would ever probe
         holding = self._breaker.is_open and in_flight > 0

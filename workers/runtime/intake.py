@@ -90,7 +90,7 @@ class FifoIntake(Generic[P, T]):
         self._items = deque(entry for entry in self._items if keep(entry[1]))
 
     def full(self, limit: int) -> bool:
-        return bool(self._items)  # anything waiting here: the engine's lanes are full
+        return len(self._items) >= limit  # as many fetched ahead as are being handled
 
     def holds(self, partition: P) -> bool:
         return True  # a full intake holds every partition back

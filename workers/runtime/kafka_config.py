@@ -12,6 +12,11 @@ for a Service named ``kafka`` or ``schema-registry`` (``KAFKA_PORT``, ``KAFKA_SE
 ``KAFKA_PORT_9092_TCP_ADDR``...), which are not settings and which librdkafka would refuse.
 
 Pure functions of a mapping: the entry point passes ``os.environ``, tests pass a dict.
+
+`CONSUMER_PREFETCH` is what a worker's consumers start from instead of librdkafka's defaults, which
+let each consumer prefetch up to 64 MiB (``queued.max.messages.kbytes``) or 100,000 records per
+partition (``queued.min.messages``) ahead of an engine that handles 64 at a time (a process holds
+two consumers: the worker's and its re-keying companion's). ``KAFKA_*`` variables override them.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Final
 
 __all__ = [
     "AUTO_REGISTER_VARIABLE",
+    "CONSUMER_PREFETCH",
     "STRATEGY_VARIABLE",
     "librdkafka_config",
     "redacted",
@@ -30,6 +36,20 @@ __all__ = [
 
 STRATEGY_VARIABLE: Final = "SCHEMA_REGISTRY_SUBJECT_NAME_STRATEGY"
 AUTO_REGISTER_VARIABLE: Final = "SCHEMA_REGISTRY_AUTO_REGISTER"
+
+CONSUMER_PREFETCH: Final[Mapping[str, int]] = {
+    # librdkafka's local queue of one consumer, all its partitions together, in KiB (default 65536): the bound
+    # that holds with a backlog waiting; far more than the 64 records (WORKER_MAX_IN_FLIGHT) being handled
+    "queued.max.messages.kbytes": 4096,
+    # records per partition it tries to keep fetched (default 100000): a thousand keep the engine busy
+    "queued.min.messages": 1000,
+    # once the queue is at either bound, fetch again this soon (default 1000 ms): the engine pauses and resumes
+    # partitions all the time, librdkafka drops a paused partition's queue, and a resumed one must not wait a second
+    "fetch.queue.backoff.ms": 20,
+}
+"""librdkafka's prefetch bounds for a worker's consumers (`workers.runtime.run.consumer_config`); a ``KAFKA_*``
+variable of the same name wins (``KAFKA_QUEUED_MAX_MESSAGES_KBYTES``, ``KAFKA_QUEUED_MIN_MESSAGES``,
+``KAFKA_FETCH_QUEUE_BACKOFF_MS``)."""
 
 _KAFKA_PREFIX: Final = "KAFKA_"
 _REGISTRY_PREFIX: Final = "SCHEMA_REGISTRY_"

@@ -35,7 +35,9 @@ class KeyLanes:
             queue = self._queues[key] = deque()
         queue.append(job)
         if key not in self._tasks:
-            self._tasks[key] = asyncio.get_running_loop().create_task(self._drain(key), name=f"lane:{key!r}")
+            # named without the key's repr: the engine's key holds its partition's `Assignment`, whose repr spells
+            # out every uncommitted output; built for each new lane, it cost a backlog most of its CPU and memory
+            self._tasks[key] = asyncio.get_running_loop().create_task(self._drain(key), name="key-lane")
 
     async def _drain(self, key: Hashable) -> None:
         queue = self._queues[key]

@@ -105,8 +105,9 @@ class Outbox:
         key = output.key.encode() if isinstance(output.key, str) else output.key
         value = output.value if isinstance(output.value, bytes | None) else self._encode(output)
         headers = [(name, text if isinstance(text, bytes) else text.encode()) for name, text in output.headers.items()]
-        trace = producer_headers(output.topic, size=len(value or b""), tombstone=value is None)
-        headers = [*headers, *trace, *source_headers(record), (SOURCE_OUTPUT, which.encode())]
+        if output.traced:
+            headers += producer_headers(output.topic, size=len(value or b""), tombstone=value is None)
+        headers = [*headers, *source_headers(record), (SOURCE_OUTPUT, which.encode())]
         return Encoded(output.topic, key, value, headers, source=record, partition=output.partition)
 
     def dead_letter(self, record: InputRecord, failure: Failure, span: Span, *, counted: bool = True) -> Encoded:

@@ -118,12 +118,12 @@ class PartitionRows:
         publish with the result. Encoded first: a value the schema refuses changes nothing and raises."""
         data = None if value is None else self._codec.encode(value, self.topic)
         if self._stale:
-            return Output(self.topic, key, data, partition=self.partition)
+            return Output(self.topic, key, data, partition=self.partition, traced=False)
         if data is None:
             self._rows.pop(key, None)
         else:
             self._rows[key] = data
-        return Output(self.topic, key, data, partition=self.partition)
+        return Output(self.topic, key, data, partition=self.partition, traced=False)
 
 
 @dataclass(slots=True)

@@ -27,12 +27,13 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from pydantic import ValidationError
 
 from workers.observability.health import Health, HealthServer
-from workers.observability.setup import TelemetryConfigError, configure_telemetry
+from workers.observability.setup import Telemetry, TelemetryConfigError, configure_telemetry
 from workers.runtime.contract import Output
 from workers.runtime.embedded import is_mock_cluster
 from workers.runtime.engine import Engine
 from workers.runtime.errors import RegistryUnavailable, SetupError, WorkerStopped
-from workers.runtime.kafka_config import librdkafka_config, redacted
+from workers.runtime.kafka_config import CONSUMER_PREFETCH, librdkafka_config, redacted
+from workers.runtime.parent_link import parent_link
 from workers.runtime.registry import (
     NO_REGISTRY,
     registry_from_env,
@@ -81,6 +82,8 @@ def consumer_config(settings: RuntimeSettings, env: Mapping[str, str], group_id:
         # a subscribed topic that does not exist yet (a state topic before its first record, on a broker that
         # creates topics on first write) is picked up within seconds rather than librdkafka's default 5 minutes
         "topic.metadata.refresh.interval.ms": 5000,
+        # a bounded prefetch: with a backlog waiting, librdkafka's defaults hold up to 64 MiB per consumer
+        **CONSUMER_PREFETCH,
         **client_config(settings, env, consumer=True),
         "group.id": group_id,
         "auto.offset.reset": "earliest",
@@ -277,6 +280,25 @@ def _stopping_reason(exc: BaseException) -> BaseException | None:
     return None
 
 
+def checked_telemetry(name: str, env: Mapping[str, str], instance: str) -> Telemetry | None:
+    """The process's telemetry, once the settings a process refuses before it starts are right (the Schema
+    Registry's, read again by each engine's client: refused here, once; the ``OTEL_*`` ones); None, the
+    reason logged, when they are not (exit status 2)."""
+    try:
+        registry = registry_settings(env)
+    except ValidationError as exc:
+        _log.error("%s: configuration error: %s", name, settings_problems(exc))
+        return None
+    if registry.url is None:
+        _log.error("%s: configuration error: %s", name, NO_REGISTRY)
+        return None
+    try:
+        return configure_telemetry(env, worker=name, instance=instance)
+    except TelemetryConfigError as exc:
+        _log.error("%s: configuration error: %s", name, exc)
+        return None
+
+
 def run_worker(
     specs: WorkerSpec | Sequence[WorkerSpec], env: Mapping[str, str], settings: RuntimeSettings | None = None
 ) -> int:
@@ -285,27 +307,27 @@ def run_worker(
     `settings`, validated once by the entry point, are passed down to every engine."""
     specs = [specs] if isinstance(specs, WorkerSpec) else list(specs)
     name = specs[0].name
+    link = parent_link(env)  # a child of a multi-process worker (workers.runtime.supervisor) dies with its parent
+    if link is not None and not link.bind():
+        _log.error("%s: process %d: its parent process is gone; not starting", name, link.index)
+        return 1
     settings = settings or from_env(RuntimeSettings, env)
     health = Health(stall_seconds=settings.liveness_stall_seconds)
-    try:
-        registry = registry_settings(env)  # each engine reads them again with its registry client: refused here, once
-    except ValidationError as exc:
-        _log.error("%s: configuration error: %s", name, settings_problems(exc))
-        return 2
-    if registry.url is None:
-        _log.error("%s: configuration error: %s", name, NO_REGISTRY)
-        return 2
-    try:
-        telemetry = configure_telemetry(env, worker=name, instance=settings.instance_id)
-    except TelemetryConfigError as exc:
-        _log.error("%s: configuration error: %s", name, exc)
+    telemetry = checked_telemetry(name, env, settings.instance_id)
+    if telemetry is None:
         return 2
     try:
         server = HealthServer(health, telemetry.registry, settings.http_host, settings.http_port)
     except OSError as exc:
         _log.error("%s: cannot serve WORKER_HTTP_PORT %d: %s", name, settings.http_port, exc)
         return 2
-    _log.info("health and metrics on http://%s:%d (/healthz /readyz /metrics)", settings.http_host, server.port)
+    if link is None:
+        _log.info("health and metrics on http://%s:%d (/healthz /readyz /metrics)", settings.http_host, server.port)
+    else:  # the parent serves the pod's endpoints over its children's
+        link.report_port(server.port)
+        _log.info(
+            "%s: process %d, instance %s, in flight %d", name, link.index, settings.instance_id, settings.max_in_flight
+        )
     # what start-up made (modules, settings, schemas) lives as long as the process: out of the collector's way
     gc.collect()
     gc.freeze()

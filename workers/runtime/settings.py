@@ -34,6 +34,10 @@ class RuntimeSettings(Settings):
     """Stable per replica (the pod name): the transactional.id is ``<group>.<instance>``, so a restarted
     replica fences its previous incarnation and aborts what it left open."""
     max_in_flight: int = Field(default=64, ge=1, alias="WORKER_MAX_IN_FLIGHT")
+    """Records handled at once by the whole process tree (split across its processes)."""
+    processes: int | None = Field(default=None, ge=1, alias="WORKER_PROCESSES")
+    """Engine processes of ``cesce-worker run``; default one per available CPU (`workers.runtime.cpus`). With 1
+    the process runs its engine itself; with more it supervises that many children (`workers.runtime.processes`)."""
     retry_attempts: int = Field(default=8, ge=1, alias="WORKER_RETRY_ATTEMPTS")
     retry_max_seconds: float = Field(default=300.0, gt=0, alias="WORKER_RETRY_MAX_SECONDS")
     retry_backoff_base_seconds: float = Field(default=0.5, gt=0, alias="WORKER_RETRY_BACKOFF_BASE_SECONDS")

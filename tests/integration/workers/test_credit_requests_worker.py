@@ -170,6 +170,7 @@ def test_a_crash_between_cesces_answer_and_the_commit_asks_once(
     admin = sandbox.admin()
     # keyed by debtor already: no re-keying companion, whose outputs would wait for the commit held back below
     env |= {"CREDIT_REQUESTS_KEYED_BY_DEBTOR": "true"}
+    env |= {"WORKER_PROCESSES": "1"}  # one process: the SIGKILL below must hit the engine itself, not its parent
     with worker_process(
         "credit-requests", env | {"WORKER_COMMIT_INTERVAL_MS": "600000"}, str(tmp_path / "first.log")
     ) as first:

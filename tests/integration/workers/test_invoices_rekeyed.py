@@ -276,6 +276,7 @@ def test_two_replicas_one_killed_declare_each_invoice_once_and_every_credit_note
         env = invoices_env(kafka, sandbox, schema_registry, source, results) | {
             "INVOICES_CREDIT_NOTE_WAIT_SECONDS": "40",
             "KAFKA_SESSION_TIMEOUT_MS": "6000",
+            "WORKER_PROCESSES": "1",  # one member per process: the SIGKILL below kills a member, not a parent
         }
         logs = [tmp_path / "a.log", tmp_path / "b.log"]
         # the topic exists before the members join (the embedded broker creates it on first write): a tombstone

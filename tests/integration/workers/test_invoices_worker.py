@@ -99,6 +99,7 @@ def test_a_crash_between_cesces_answer_and_the_commit_declares_once(
     admin = sandbox.admin()
     # keyed by debtor already: no re-keying companion, whose outputs would wait for the commit held back below
     env |= {"INVOICES_KEYED_BY_DEBTOR": "true"}
+    env |= {"WORKER_PROCESSES": "1"}  # one process: the SIGKILL below must hit the engine itself, not its parent
     # a commit interval far away: Cesce answers, then the process dies before anything commits
     with worker_process(
         "invoices", env | {"WORKER_COMMIT_INTERVAL_MS": "600000"}, str(tmp_path / "first.log")

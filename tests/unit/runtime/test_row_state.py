@@ -15,7 +15,9 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException
 from opentelemetry.trace import INVALID_SPAN
 
+from tests.otel_support import Telemetry
 from tests.unit.runtime.test_transactions import FakeProducer, publisher
+from workers.observability.tracing import TRACER
 from workers.runtime import InputRecord, Output, Publish, RowState, StateUnavailable
 from workers.runtime.errors import RegistryUnavailable
 from workers.runtime.outbox import Outbox
@@ -100,10 +102,10 @@ async def test_a_waiter_cancelled_does_not_cancel_the_load_the_others_wait_for()
 async def test_remember_changes_memory_and_returns_the_record_for_the_inputs_partition() -> None:
     rows = await state(Loader()).rows(record(partition=3))
     kept = rows.remember(b"k", {"amount": "12.00"})
-    assert kept == Output(TOPIC, b"k", b'{"amount": "12.00"}', partition=3)
+    assert kept == Output(TOPIC, b"k", b'{"amount": "12.00"}', partition=3, traced=False)
     assert rows.get(b"k") == {"amount": "12.00"}
     gone = rows.remember(b"k", None)
-    assert gone == Output(TOPIC, b"k", None, partition=3), "a delete is a tombstone"
+    assert gone == Output(TOPIC, b"k", None, partition=3, traced=False), "a delete is a tombstone"
     assert rows.get(b"k") is None
 
 
@@ -132,7 +134,7 @@ async def test_a_record_of_an_earlier_stay_reads_the_rows_but_never_changes_them
     await rows.rows(record(stay=2))
     stale = await rows.rows(record(stay=1))
     assert stale.get(b"k") == {"v": 1}
-    assert stale.remember(b"k", {"v": 9}) == Output(TOPIC, b"k", b'{"v": 9}', partition=0)
+    assert stale.remember(b"k", {"v": 9}) == Output(TOPIC, b"k", b'{"v": 9}', partition=0, traced=False)
     assert (await rows.rows(record(stay=2))).get(b"k") == {"v": 1}
 
 
@@ -173,6 +175,18 @@ def test_the_outbox_and_the_producer_write_a_state_record_to_its_partition() -> 
     producer = FakeProducer()
     publisher(producer).commit(encoded, [], None)
     assert [(p["topic"], p["partition"]) for p in producer.produced] == [("cesce.sale-results", -1), (TOPIC, 2)]
+
+
+async def test_a_state_record_carries_no_trace_and_makes_no_span(telemetry: Telemetry) -> None:
+    outbox = Outbox(worker="invoices", encode=lambda output: b"result", dlq_topic=lambda topic: topic + ".dlq")
+    kept = (await state(Loader({2: {}})).rows(record(partition=2))).remember(b"k", {"a": 1})
+    result = Output("cesce.sale-results", "CLI-0001", {"outcome": "DECLARED"}, schema="cesce.results.SaleResult")
+    with TRACER.start_as_current_span("process"):
+        encoded = outbox.outputs(record(partition=2), INVALID_SPAN, Publish([result, kept]), 1, None)
+    names = [{name for name, _ in e.headers} for e in encoded]
+    assert "traceparent" in names[0]
+    assert "traceparent" not in names[1]
+    assert [span.name for span in telemetry.finished()] == ["send cesce.sale-results", "process"]
 
 
 async def test_a_value_whose_schema_the_registry_cannot_give_now_is_state_unavailable_not_unknown() -> None:

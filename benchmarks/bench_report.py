@@ -506,7 +506,7 @@ def limited_by(case: Case, cpus: int) -> str:
     if case.calls_in_air is not None and case.mean_call_ms is not None:
         waits += (
             f"; {case.calls_in_air:.1f} Cesce calls in the air on average of {case.max_in_flight} allowed, "
-            f"{case.mean_call_ms:.0f} ms each (the sandbox's mean {case.latency_ms + case.jitter_ms / 2:g} ms)"
+            f"{case.mean_call_ms:.0f} ms each (the sandbox's mean {case.latency_ms:g} ms)"
         )
     if case.mean_throttle_wait_ms is not None:
         waits += f", after {case.mean_throttle_wait_ms:.0f} ms in the client's throttle"

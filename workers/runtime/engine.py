@@ -6,8 +6,8 @@ transaction calls (run in a worker thread, one at a time):
 - **Accept**: each consumed record is registered with its partition's `PartitionProgress` and
   queued on its key's lane (`KeyLanes`): one key's records strictly in order, different keys
   concurrently; a record without a key waits for every earlier record of its partition. At most
-  `max_in_flight` records are unfinished, and as many more wait fetched ahead; when those are there,
-  consumption pauses until half of them are taken.
+  `max_in_flight` records are unfinished, and up to four times as many wait fetched ahead; when
+  those are there, consumption pauses until half of them are taken.
 - **Handle** (`workers.runtime.attempts`): decode once (a failure is a ``deserialization`` dead
   letter), call the worker's handler, retry `Retry` outcomes in place with full-jitter backoff (only
   that key waits), dead-letter ``transient`` once the budget is spent. Consecutive failures open the
@@ -78,6 +78,7 @@ _log = logging.getLogger(__name__)
 
 _MIN_DEFER_SECONDS = 0.05  # a Defer already due still yields: no busy loop
 _STUCK_ABORTS = 3  # consecutive aborted transactions after which readiness fails
+_FETCHED_AHEAD = 4  # records waiting fetched ahead, in multiples of max_in_flight: the pause purges, a resume refetches
 _SESSION_TIMEOUT_MS = 45_000  # librdkafka's default session.timeout.ms
 # what a commit from a member the group no longer counts is answered (REBALANCE_IN_PROGRESS is not: still a member)
 _EVICTED = frozenset({KafkaError.UNKNOWN_MEMBER_ID, KafkaError.ILLEGAL_GENERATION, KafkaError.FENCED_INSTANCE_ID})
@@ -123,9 +124,9 @@ class Engine:
         self._partitions: dict[Partition, Assignment] = {}  # what this member owns now, one state each
         self._lanes = KeyLanes()
         # Records fetched and not yet handed to their lane: in fetch order, so that never more than max_in_flight
-        # records are being handled, with as many fetched ahead at most (the pause is a command to the consumer
-        # thread); or, for a spec that orders by source position, in the source's commit order across partitions
-        # (`workers.runtime.intake`).
+        # records are being handled, with four times as many fetched ahead at most (the pause is a command to the
+        # consumer thread); or, for a spec that orders by source position, in the source's commit order across
+        # partitions (`workers.runtime.intake`).
         self._decode = decode
         self._order_by = order_by
         self._intake: Intake[Partition, tuple[Assignment, InputRecord]] = (
@@ -570,11 +571,13 @@ class Engine:
         if self._consumer is None:
             return
         in_flight, limit = self._in_flight, self._settings.max_in_flight
-        # Up to `limit` records fetched ahead wait in the intake, so a finished record's successor is at hand, not
-        # a resume and a fetch away (librdkafka drops a paused partition's fetched records). Paused once the
-        # intake is full, resumed once it is half taken: pausing at the in-flight bound itself paused and resumed
-        # after nearly every record, and the records in flight swung between 0 and the bound (issue 18).
-        full = len(self._intake) > limit // 2 if self._paused_for[1] else self._intake.full(limit)
+        # Up to `_FETCHED_AHEAD * limit` records fetched ahead wait in the intake, so a finished record's successor
+        # is at hand, not a resume and a fetch away (librdkafka drops a paused partition's fetched records). Paused
+        # once the intake is full, resumed once it is half taken: pausing at the in-flight bound itself paused and
+        # resumed after nearly every record, and the records in flight swung between 0 and the bound (issue 18;
+        # with one bound's worth ahead the refetch after a resume still starved them at 20 ms).
+        ahead = _FETCHED_AHEAD * limit
+        full = len(self._intake) > ahead // 2 if self._paused_for[1] else self._intake.full(ahead)
         # an open breaker holds consumption only while some record is there to probe with: after a
         # rebalance abandoned them all, records must come in again, or nothing would ever probe
         holding = self._breaker.is_open and in_flight > 0

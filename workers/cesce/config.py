@@ -83,7 +83,8 @@ class CesceSettings(Settings):
     verify_tls: Annotated[bool, BeforeValidator(_explicit_false)] = True
     timeout_seconds: float = Field(default=30.0, gt=0)
     max_connections: int = Field(default=64, ge=1)
-    """Connections to Cesce at most, all kept alive: match the calls a process has in flight (WORKER_MAX_IN_FLIGHT)."""
+    """Connections to Cesce at most, all kept alive: at least the calls a process has in flight (its share of
+    WORKER_MAX_IN_FLIGHT)."""
     keepalive_seconds: float = Field(default=30.0, gt=0)
     """How long an idle connection is kept: below the server's idle timeout (gateways close after 60-75 s), so
     a connection is never reused just as the server closes it."""

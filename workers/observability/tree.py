@@ -72,7 +72,8 @@ Fetch = Callable[[int, str, float], tuple[int, str]]
 
 
 def http_fetch(port: int, path: str, timeout: float) -> tuple[int, str]:
-    response = httpx.get(f"http://127.0.0.1:{port}{path}", timeout=timeout)
+    # never through the environment's proxy: a pod's HTTP_PROXY without 127.0.0.1 in NO_PROXY would fail /readyz
+    response = httpx.get(f"http://127.0.0.1:{port}{path}", timeout=timeout, trust_env=False)
     return response.status_code, response.text
 
 

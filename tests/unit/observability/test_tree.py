@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
 
 import httpx
+import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -12,6 +15,7 @@ from workers.observability.tree import (
     ChildStatus,
     TreeHealth,
     TreeMetrics,
+    http_fetch,
     merge_families,
     merge_readiness,
     registry_of,
@@ -158,3 +162,26 @@ def test_a_family_whose_type_differs_is_left_out_not_served_twice() -> None:
     [merged] = merge_families([("0", first), ("1", second)])
     assert merged.type == "gauge"
     assert [(s.labels, s.value) for s in merged.samples] == [({"process": "0"}, 1.0)]
+
+
+def test_a_child_is_asked_directly_whatever_proxy_the_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Answer(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+        monkeypatch.setenv("NO_PROXY", "")
+        assert http_fetch(server.server_address[1], "/readyz", 5.0) == (200, "ok")
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -61,6 +61,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from benchmarks.bench_measure import broker_and_sandbox
 from benchmarks.bench_workload import INPUT, make_invoices
 from benchmarks.services import (
+    BULK_PRODUCER,
     MOCK_PARTITION_BYTES,
     cesce_env,
     columns,
@@ -83,15 +84,7 @@ LIMIT_MB: Final = 150.0
 """Peak resident set one worker process may reach with the backlog waiting (issue 18)."""
 BY_DEBTOR: Final = f"{INPUT}.by-debtor"
 SALE_ROUTE: Final = "POST /sales/v1/contracts/{contractNo}/sales"
-_PRODUCER: Final = {
-    "compression.type": "zstd",
-    "linger.ms": 200,
-    "batch.size": 900_000,  # under the default message.max.bytes: few, large batches (the mock counts batches)
-    "batch.num.messages": 100_000,
-    "queue.buffering.max.messages": 1_000_000,
-    "enable.idempotence": True,
-    "partitioner": "murmur2_random",  # Java's, as Debezium's producer
-}
+_PRODUCER: Final = {**BULK_PRODUCER, "partitioner": "murmur2_random"}  # Java's partitioner, as Debezium's producer
 _OWN_VARIABLES: Final = ("KAFKA_", "WORKER_", "CESCE_", "SCHEMA_REGISTRY_", "OTEL_", "INVOICES_", "SALE_RESULTS_")
 _STOP_SECONDS: Final = 60.0
 _HEALTH_URL: Final = re.compile(r"health and metrics on http://[^:\s]+:(\d+)")

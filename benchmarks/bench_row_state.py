@@ -38,6 +38,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from benchmarks.services import (
     BENCH_CONTRACT,
+    BULK_PRODUCER,
     MOCK_PARTITION_BYTES,
     Child,
     bench_debtor,
@@ -55,14 +56,6 @@ from workers.runtime.serde import AvroCodec
 RESULTS_FILE: Final = Path(__file__).parent / "results" / "row_state.json"
 _TOPIC: Final = "cesce.invoices.rows"
 _INPUT: Final = "erp.invoices.by-debtor"
-_PRODUCER: Final = {
-    "compression.type": "zstd",
-    "linger.ms": 200,
-    "batch.size": 900_000,  # under the default message.max.bytes: few, large batches (the mock counts batches)
-    "batch.num.messages": 100_000,
-    "queue.buffering.max.messages": 1_000_000,
-    "enable.idempotence": True,
-}
 _READS: Final = 10_000
 
 
@@ -85,7 +78,7 @@ def sent_sale(n: int, today: date) -> dict[str, Any]:
 
 def write_state(bootstrap: str, codec: AvroCodec, rows: int) -> dict[str, Any]:
     """`rows` state records, row n on partition n % 4 with the headers the worker's outbox writes."""
-    producer = Producer({"bootstrap.servers": bootstrap, **MOCK_CLIENT_CONFIG, **_PRODUCER})
+    producer = Producer({"bootstrap.servers": bootstrap, **MOCK_CLIENT_CONFIG, **BULK_PRODUCER})
     today = date.today()
     started = time.monotonic()
     raw = 0

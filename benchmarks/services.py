@@ -45,6 +45,7 @@ from workers.sandbox.scenario import read_scenario
 
 __all__ = [
     "BENCH_CONTRACT",
+    "BULK_PRODUCER",
     "MOCK_PARTITION_BATCHES",
     "MOCK_PARTITION_BYTES",
     "Child",
@@ -73,6 +74,16 @@ MOCK_PARTITION_BYTES: Final = 5 * 1024 * 1024
 oldest batches without a word."""
 MOCK_PARTITION_BATCHES: Final = 100_000
 """... or this many record batches (``max_cnt``), whichever comes first."""
+BULK_PRODUCER: Final = {
+    "compression.type": "zstd",
+    "linger.ms": 200,
+    "batch.size": 900_000,  # under the default message.max.bytes: few, large batches (the mock counts batches)
+    "batch.num.messages": 100_000,
+    "queue.buffering.max.messages": 1_000_000,
+    "enable.idempotence": True,
+}
+"""A producer that writes a large backlog into the mock broker: few, large, compressed batches, so that it fits
+the partitions' limits above (`bench_row_state`, `bench_memory`)."""
 
 _CLOCK_TICKS: Final = os.sysconf("SC_CLK_TCK")
 _REPO_ROOT: Final = Path(__file__).resolve().parent.parent

@@ -113,7 +113,7 @@ RESULTS_FILE: Final = Path(__file__).parent / "results" / "invoices.json"
 REGIMES: Final = ("20ms", "200ms", "rate-limited", "processes")
 FAST_MS: Final = 20.0
 SLOW_MS: Final = 200.0
-DEFAULT_INVOICES: Final = {"20ms": 5000, "200ms": 3000, "processes": 5000}
+DEFAULT_INVOICES: Final = {"20ms": 10000, "200ms": 6000, "processes": 10000}
 """Invoices per regime when ``--invoices`` is not given (the rate-limited regime: `RATE_LIMITED_SECONDS` of
 the limit): a few seconds of steady state each, the whole run under ten minutes."""
 RATE_LIMITED_SECONDS: Final = 20
@@ -339,8 +339,8 @@ def _parser() -> argparse.ArgumentParser:
         "--invoices",
         type=int,
         default=None,
-        help="invoices each regime's worker declares (default: 20ms 5000, 200ms 3000, rate-limited "
-        f"{RATE_LIMITED_SECONDS} s of the limit, processes 5000)",
+        help="invoices each regime's worker declares (default: 20ms 10000, 200ms 6000, rate-limited "
+        f"{RATE_LIMITED_SECONDS} s of the limit, processes 10000)",
     )
     parser.add_argument("--debtors", type=int, default=300, help="debtors they are dealt over (default 300)")
     parser.add_argument("--max-in-flight", type=int, default=64, help="WORKER_MAX_IN_FLIGHT (default 64)")

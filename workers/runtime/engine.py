@@ -6,8 +6,8 @@ transaction calls (run in a worker thread, one at a time):
 - **Accept**: each consumed record is registered with its partition's `PartitionProgress` and
   queued on its key's lane (`KeyLanes`): one key's records strictly in order, different keys
   concurrently; a record without a key waits for every earlier record of its partition. At most
-  `max_in_flight` records are unfinished, and up to four times as many wait fetched ahead; when
-  those are there, consumption pauses until half of them are taken.
+  `max_in_flight` records are unfinished, and up to four times as many (2,000 at least) wait fetched
+  ahead; when those are there, consumption pauses until half of them are taken.
 - **Handle** (`workers.runtime.attempts`): decode once (a failure is a ``deserialization`` dead
   letter), call the worker's handler, retry `Retry` outcomes in place with full-jitter backoff (only
   that key waits), dead-letter ``transient`` once the budget is spent. Consecutive failures open the
@@ -79,6 +79,7 @@ _log = logging.getLogger(__name__)
 _MIN_DEFER_SECONDS = 0.05  # a Defer already due still yields: no busy loop
 _STUCK_ABORTS = 3  # consecutive aborted transactions after which readiness fails
 _FETCHED_AHEAD = 4  # records waiting fetched ahead, in multiples of max_in_flight: the pause purges, a resume refetches
+_FETCHED_AHEAD_MIN = 2000  # and at least this many: a resumed partition's records come back up to a second later
 _SESSION_TIMEOUT_MS = 45_000  # librdkafka's default session.timeout.ms
 # what a commit from a member the group no longer counts is answered (REBALANCE_IN_PROGRESS is not: still a member)
 _EVICTED = frozenset({KafkaError.UNKNOWN_MEMBER_ID, KafkaError.ILLEGAL_GENERATION, KafkaError.FENCED_INSTANCE_ID})
@@ -575,8 +576,11 @@ class Engine:
         # is at hand, not a resume and a fetch away (librdkafka drops a paused partition's fetched records). Paused
         # once the intake is full, resumed once it is half taken: pausing at the in-flight bound itself paused and
         # resumed after nearly every record, and the records in flight swung between 0 and the bound (issue 18;
-        # with one bound's worth ahead the refetch after a resume still starved them at 20 ms).
-        ahead = _FETCHED_AHEAD * limit
+        # with one bound's worth ahead the refetch after a resume still starved them at 20 ms). Half of the intake
+        # must outlast the refetch: librdkafka's broker thread takes a resumed partition up on its own cadence, and
+        # its first records arrived 0.15-1.03 s after the resume (measured at 200 ms and 64 in flight: with 256
+        # ahead, the 128 left ran out and the records in flight fell to 0 for a third of a second).
+        ahead = max(_FETCHED_AHEAD * limit, _FETCHED_AHEAD_MIN)
         full = len(self._intake) > ahead // 2 if self._paused_for[1] else self._intake.full(ahead)
         # an open breaker holds consumption only while some record is there to probe with: after a
         # rebalance abandoned them all, records must come in again, or nothing would ever probe

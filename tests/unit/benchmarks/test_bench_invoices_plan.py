@@ -18,16 +18,16 @@ def test_regimes_are_parsed_in_the_order_given() -> None:
 def test_every_regime_by_default() -> None:
     cases = plan(REGIMES, Options())
     assert [(c.system, c.latency_ms, c.jitter_ms, c.rate_limit, c.processes, c.invoices, c.regimes) for c in cases] == [
-        ("worker", 20.0, 10.0, None, 1, 5000, ("20ms", "processes")),
+        ("worker", 20.0, 10.0, None, 1, 10000, ("20ms", "processes")),
         ("naive", 20.0, 10.0, None, 1, 300, ("20ms",)),
-        ("worker", 200.0, 100.0, None, 1, 3000, ("200ms",)),
+        ("worker", 200.0, 100.0, None, 1, 6000, ("200ms",)),
         ("worker", 20.0, 10.0, 100.0, 1, 2000, ("rate-limited",)),
-        ("worker", 20.0, 10.0, None, 2, 5000, ("processes",)),
-        ("worker", 20.0, 10.0, None, 4, 5000, ("processes",)),
+        ("worker", 20.0, 10.0, None, 2, 10000, ("processes",)),
+        ("worker", 20.0, 10.0, None, 4, 10000, ("processes",)),
     ]
     assert {c.max_in_flight for c in cases if c.system == "worker"} == {64}
     assert cases[1].max_in_flight == 1
-    assert cases[1].debtors == 18  # the worker's shape: about 17 invoices per debtor
+    assert cases[1].debtors == 9  # the worker's shape: about 33 invoices per debtor
     assert [c.name for c in cases[:4]] == [
         "worker, 20 ms, 64 in flight, 1 process",
         "naive loop, 20 ms",

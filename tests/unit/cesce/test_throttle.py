@@ -46,6 +46,7 @@ from workers.cesce.throttle import (
     MAX_PAUSE_SECONDS,
     MIN_RATE,
     RAMP_GROWTH,
+    RAMP_MIN_ROUND_TRIP,
     FileStore,
     MemoryStore,
     Pause,
@@ -77,8 +78,19 @@ def refuse(
     return answered(state, now, sent_at=sent_at, waited=True, status=429, retry_after=retry_after, limit=limit)
 
 
-def accept(state: ThrottleState, now: float, *, waited: bool = True, limit: float | None = None) -> None:
-    assert answered(state, now, sent_at=now, waited=waited, status=200, retry_after=None, limit=limit) is None
+def accept(
+    state: ThrottleState, now: float, *, waited: bool = True, limit: float | None = None, sent_at: float | None = None
+) -> None:
+    answer = answered(
+        state,
+        now,
+        sent_at=now if sent_at is None else sent_at,
+        waited=waited,
+        status=200,
+        retry_after=None,
+        limit=limit,
+    )
+    assert answer is None
 
 
 # --- pure decisions: the pace ----------------------------------------------------------------------
@@ -175,13 +187,32 @@ def test_the_refusals_of_one_burst_are_one_episode_that_may_lengthen_the_pause()
 # --- pure decisions: the rate ------------------------------------------------------------------------
 
 
-def test_the_rate_ramps_fast_before_any_429_and_slowly_after() -> None:
+def test_the_rate_ramps_by_one_call_in_the_air_per_answer_before_any_429_and_slowly_after() -> None:
+    """Before any 429 each answer adds 1 / its round trip: the rate doubles about every round trip, as TCP's slow
+    start does (a ramp of +1/s per answer took 4 s to reach 320/s at 200 ms: issue 18)."""
     state = ThrottleState()
-    accept(state, 1.0)
-    assert state.rate == INITIAL_RATE + RAMP_GROWTH
+    accept(state, 1.0, sent_at=0.8)  # a 200 ms round trip: 5 requests per second more
+    assert state.rate == pytest.approx(INITIAL_RATE + 5.0)
+    accept(state, 1.0, sent_at=1.0)  # an instant answer counts as RAMP_MIN_ROUND_TRIP
+    assert state.rate == pytest.approx(INITIAL_RATE + 5.0 + 1 / RAMP_MIN_ROUND_TRIP)
+    accept(state, 100.0, sent_at=0.0)  # a very slow one still adds at least RAMP_GROWTH
+    assert state.rate == pytest.approx(INITIAL_RATE + 5.0 + 1 / RAMP_MIN_ROUND_TRIP + RAMP_GROWTH)
     state.episodes = 1
-    accept(state, 2.0)
-    assert state.rate == pytest.approx(INITIAL_RATE + RAMP_GROWTH + GROWTH)
+    before = state.rate
+    accept(state, 101.0)
+    assert state.rate == pytest.approx(before + GROWTH)
+
+
+def test_a_faster_pace_applies_to_the_slots_already_reserved() -> None:
+    """The initial burst reserved 16 slots at 16/s: at 26/s the next call is owed 16/26 s later, not 1 s."""
+    state = ThrottleState()
+    for _ in range(int(INITIAL_RATE)):
+        take(state, 0.0, None)
+    assert state.next_slot == pytest.approx(1.0)
+    accept(state, 0.0, sent_at=-RAMP_MIN_ROUND_TRIP)  # + 10/s
+    faster = INITIAL_RATE + 1 / RAMP_MIN_ROUND_TRIP
+    assert state.rate == pytest.approx(faster)
+    assert state.next_slot == pytest.approx(INITIAL_RATE / faster)
 
 
 def test_only_calls_the_pace_held_back_make_it_grow() -> None:
@@ -298,6 +329,79 @@ async def test_calls_waiting_for_their_slot_queue_again_behind_a_pause() -> None
     await call(429)  # leaves at 1000.0, pauses everything until 1005.0, and cuts the pace to 9/s
     await asyncio.gather(*(call(200) for _ in range(3)))
     assert sent == pytest.approx([1000.0, 1005.0, 1005.0 + 1 / 9, 1005.0 + 2 / 9])
+
+
+class LateClock(FakeClock):
+    """A busy event loop: every sleep ends `late` seconds after it was due."""
+
+    def __init__(self, late: float) -> None:
+        super().__init__()
+        self.late = late
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(0)  # a sleep lets the others run
+        await super().sleep(seconds + self.late)
+
+
+async def test_the_slots_that_fell_due_while_the_loop_was_late_leave_in_one_turn_of_it() -> None:
+    """Each wake-up 10 ms late at 1,000/s: about ten slots are due at once, and their calls all go on in the same
+    turn of the event loop. Handing the turn from call to call through a lock took one turn of a busy loop each, and
+    the queue grew (43 ms a call in the 20 ms benchmark while the pace held nothing back: issue 18)."""
+    clock = LateClock(late=0.010)
+    throttle = Throttle(limit=1000.0, clock=clock, sleep=clock.sleep)
+    loop = asyncio.get_running_loop()
+    turns_of_the_loop = 0
+    ticking = True
+
+    def tick() -> None:
+        nonlocal turns_of_the_loop
+        turns_of_the_loop += 1
+        if ticking:
+            loop.call_soon(tick)
+
+    released: list[int] = []
+    sent: list[float] = []
+
+    async def call() -> None:
+        async with throttle.turn() as turn:
+            released.append(turns_of_the_loop)
+            sent.append(turn.sent_at)
+            turn.answered(200)
+
+    loop.call_soon(tick)
+    await asyncio.gather(*(call() for _ in range(40)))
+    ticking = False
+    assert len(released) == 40
+    assert len(clock.sleeps) <= 5  # about ten slots due at each (late) wake-up
+    assert len(set(released)) <= len(clock.sleeps) + 1  # the first call at once, then one turn per wake-up
+    assert sent == sorted(sent)  # in the order they came
+    assert len(sent) <= 1000.0 * (sent[-1] - sent[0] + CATCH_UP_SECONDS) + 1  # the pace still held
+
+
+async def test_a_caller_cancelled_in_the_line_gives_its_turn_to_the_next() -> None:
+    clock = FakeClock()
+    throttle = Throttle(limit=10.0, clock=clock, sleep=asyncio.sleep)  # real sleeps: 0.1 s apart
+    async with throttle.turn():
+        pass
+    first = asyncio.ensure_future(throttle.turn().__aenter__())
+    second = asyncio.ensure_future(throttle.turn().__aenter__())
+    await asyncio.sleep(0)
+    first.cancel()
+    clock.now += 0.1
+    turn = await asyncio.wait_for(second, 2.0)
+    assert turn.sent_at == pytest.approx(1000.1)
+    assert first.cancelled()
+
+
+async def test_a_failing_shared_state_reaches_every_call_waiting(tmp_path: Path) -> None:
+    clock = FakeClock()
+    store = FileStore(tmp_path / "state", limit=10.0, clock=clock)
+    throttle = Throttle(store, limit=10.0, clock=clock, sleep=clock.sleep)
+    async with throttle.turn():
+        pass
+    store.close()  # the map is gone: the next update fails
+    results = await asyncio.gather(*(throttle.turn().__aenter__() for _ in range(3)), return_exceptions=True)
+    assert all(isinstance(r, Exception) for r in results), results
 
 
 async def test_a_configured_limit_is_never_exceeded() -> None:

@@ -22,14 +22,14 @@ limit. `Throttle` puts every API call (`CesceHttp`) through two gates, a pause a
      pace starts there and never goes above it; 429s still lower it, and it grows back;
    - **ramping** before any 429: it starts at `INITIAL_RATE` with a burst of `INITIAL_BURST` calls
      and, for every call answered that was sent while the pace was busy (its queue or burst in use),
-     grows by one call in the air: ``1 / round trip`` requests per second (TCP's slow start: the rate
-     doubles about every round trip while the pace is what holds the calls back), and the slots
-     already reserved are owed at the new pace (`_grow`). A worker that never meets the limit is held
-     back for a few round trips (at 200 ms, 320/s within a second; growing +1/s per answer, in time,
-     took 4 s, most of a short benchmark); a cold worker's first burst reaches the server spread out,
-     so the limit is met by about one round trip's overshoot, not by 64 calls (with no pace at all, the
-     answers of the first burst sent the next calls before its refusals were in: 62 of 64 refused at
-     50/s);
+     grows by one call in the air: ``1 / round trip`` requests per second (TCP's slow start: the
+     rate doubles about every round trip, at most every 0.17 s, while the pace is what holds the
+     calls back), and the slots already reserved are owed at the new pace (`_grow`). A worker that
+     never meets the limit is held back for a few round trips (at 200 ms, 320/s within about a
+     second; growing +1/s per answer, in time, took 4 s, most of a short benchmark); a cold worker's
+     first burst reaches the server spread out, so the limit is met by about one round trip's
+     overshoot, not by 64 calls (with no pace at all, the answers of the first burst sent the next
+     calls before its refusals were in: 62 of 64 refused at 50/s);
    - **learned** from the 429s afterwards. At a 429 the server's bucket is empty. At the first, the
      requests it let through in the last second (`RATE_WINDOW_SECONDS`) measure its rate,
      generously (its initial burst is in it); at a later one less than `FRESH_SECONDS` after the one
@@ -127,10 +127,12 @@ INITIAL_BURST: Final = 16.0
 RAMP_GROWTH: Final = 1.0
 """Before any 429, one more call in the air per call answered that waited for its slot: ``1 / round trip``
 requests per second added, at least this many."""
-RAMP_MIN_ROUND_TRIP: Final = 0.1
-"""The shortest round trip the ramp counts with: a faster answer adds 10 requests per second, so the ramp doubles at
-most about every 0.1 s (counting down to 10 ms, the first burst overshot a 100/s limit at 20 ms: 1.08% of the calls of
-a 20 s run refused, against 0.45% with 0.1 s)."""
+RAMP_MIN_ROUND_TRIP: Final = 0.25
+"""The shortest round trip the ramp counts with: a faster answer adds 4 requests per second, so the ramp doubles at
+most about every 0.17 s. A gateway's bucket hides its limit until it is empty, and the calls sent in the round trip
+before the first 429 comes back are refused: at 20 ms against a 100/s limit (a second's worth of bucket), counting
+down to 10 ms refused 22 of 2,031 calls of a 20 s run, down to 0.1 s 7-38 in four runs, down to 0.25 s 4-15 in three
+(issue 18); at 200 ms the ramp is the same for all three (320/s within about a second)."""
 GROWTH: Final = 0.01
 """Requests per second added per call that waited for its slot, once learned: +1 %/s compounded."""
 CATCH_UP_SECONDS: Final = 0.025

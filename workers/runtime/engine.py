@@ -6,8 +6,9 @@ transaction calls (run in a worker thread, one at a time):
 - **Accept**: each consumed record is registered with its partition's `PartitionProgress` and
   queued on its key's lane (`KeyLanes`): one key's records strictly in order, different keys
   concurrently; a record without a key waits for every earlier record of its partition. At most
-  `max_in_flight` records are unfinished, and up to four times as many (2,000 at least) wait fetched
-  ahead; when those are there, consumption pauses until half of them are taken.
+  `max_in_flight` records are unfinished, and up to four times as many (or two seconds' worth at the
+  rate they are taken, up to 4,000) wait fetched ahead; when those are there, consumption pauses
+  until half of them are taken.
 - **Handle** (`workers.runtime.attempts`): decode once (a failure is a ``deserialization`` dead
   letter), call the worker's handler, retry `Retry` outcomes in place with full-jitter backoff (only
   that key waits), dead-letter ``transient`` once the budget is spent. Consecutive failures open the
@@ -43,6 +44,7 @@ import functools
 import itertools
 import json
 import logging
+import math
 import random
 import sys
 import time
@@ -79,14 +81,47 @@ _log = logging.getLogger(__name__)
 _MIN_DEFER_SECONDS = 0.05  # a Defer already due still yields: no busy loop
 _STUCK_ABORTS = 3  # consecutive aborted transactions after which readiness fails
 _FETCHED_AHEAD = 4  # records waiting fetched ahead, in multiples of max_in_flight: the pause purges, a resume refetches
-_FETCHED_AHEAD_MIN = 2000  # and at least this many: a resumed partition's records come back up to a second later
+_REFETCH_SECONDS = 1.0  # how long a resumed partition's records may take to come back (measured: 0.15-1.03 s)
+_FETCHED_AHEAD_MAX = 4000  # the most records waiting fetched ahead, however fast they are taken (a few MiB)
+
 _SESSION_TIMEOUT_MS = 45_000  # librdkafka's default session.timeout.ms
 # what a commit from a member the group no longer counts is answered (REBALANCE_IN_PROGRESS is not: still a member)
 _EVICTED = frozenset({KafkaError.UNKNOWN_MEMBER_ID, KafkaError.ILLEGAL_GENERATION, KafkaError.FENCED_INSTANCE_ID})
+
+
 _STATISTICS_MS = 5000  # librdkafka statistics: partition ends (for the lag) and broker states (for readiness)
 
 
 _ASIDE = "aside"  # the middle of the lane key of a row's records waiting aside: (assignment, _ASIDE, row key)
+
+
+def fetched_ahead(max_in_flight: int, taken_per_second: float) -> int:
+    """How many records may wait fetched ahead: four in-flight bounds' worth, and at least twice what is taken in
+    `_REFETCH_SECONDS`, so that the half left when consumption resumes outlasts the refetch (at most
+    `_FETCHED_AHEAD_MAX`)."""
+    wanted = int(2 * _REFETCH_SECONDS * taken_per_second)
+    return max(_FETCHED_AHEAD * max_in_flight, min(wanted, _FETCHED_AHEAD_MAX))
+
+
+class RateMeter:
+    """Events per second, decayed exponentially over `window` seconds (cheap enough for every record)."""
+
+    __slots__ = ("_at", "_level", "_window")
+
+    def __init__(self, window: float = 1.0) -> None:
+        self._window = window
+        self._level = 0.0
+        self._at = 0.0
+
+    def add(self, count: int, now: float) -> None:
+        self._level = self._decayed(now) + count
+        self._at = now
+
+    def per_second(self, now: float) -> float:
+        return self._decayed(now) / self._window
+
+    def _decayed(self, now: float) -> float:
+        return self._level * math.exp(-max(now - self._at, 0.0) / self._window)
 
 
 @dataclass(frozen=True)
@@ -133,6 +168,7 @@ class Engine:
         self._intake: Intake[Partition, tuple[Assignment, InputRecord]] = (
             FifoIntake() if order_by is None else OrderedIntake(settings.order_max_wait_ms / 1000)
         )
+        self._taken = RateMeter()  # records taken from the intake per second: how many must wait fetched ahead
         self._dispatched = itertools.count()  # ordered engines publish in the order records were handed over
         self._dispatch_order: dict[tuple[str, int, int], int] = {}
         self._wake_intake: asyncio.TimerHandle | None = None
@@ -393,10 +429,12 @@ class Engine:
 
     def _start_backlog(self) -> None:
         self._intake.resolve(self._resolved)
+        taken_count = 0
         while self._in_flight < self._settings.max_in_flight:
             taken = self._intake.take()
             if taken is None:
                 break
+            taken_count += 1
             state, record = taken
             if not self._owns(state, record):
                 continue  # revoked while waiting
@@ -405,6 +443,8 @@ class Engine:
             state.submitted += 1
             metrics.IN_FLIGHT.add(1, self._labels)
             self._lanes.submit((state, record.key), functools.partial(self._process, state, record))
+        if taken_count:
+            self._taken.add(taken_count, time.monotonic())
         self._schedule_intake()
 
     def _schedule_intake(self) -> None:
@@ -579,8 +619,9 @@ class Engine:
         # with one bound's worth ahead the refetch after a resume still starved them at 20 ms). Half of the intake
         # must outlast the refetch: librdkafka's broker thread takes a resumed partition up on its own cadence, and
         # its first records arrived 0.15-1.03 s after the resume (measured at 200 ms and 64 in flight: with 256
-        # ahead, the 128 left ran out and the records in flight fell to 0 for a third of a second).
-        ahead = max(_FETCHED_AHEAD * limit, _FETCHED_AHEAD_MIN)
+        # ahead, the 128 left ran out and the records in flight fell to 0 for a third of a second). So the bound
+        # follows the rate records are taken at (`fetched_ahead`): a fixed 2,000 cost 23 MB with a backlog waiting.
+        ahead = fetched_ahead(limit, self._taken.per_second(time.monotonic()))
         full = len(self._intake) > ahead // 2 if self._paused_for[1] else self._intake.full(ahead)
         # an open breaker holds consumption only while some record is there to probe with: after a
         # rebalance abandoned them all, records must come in again, or nothing would ever probe

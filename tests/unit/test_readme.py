@@ -13,6 +13,7 @@ from workers.non_payments.spec import NonPaymentsTopics
 from workers.ops.settings import DlqSettings, LoggingSettings
 from workers.risk.spec import RiskTopics
 from workers.runtime.settings import RuntimeSettings
+from workers.sales_followup.spec import SalesFollowupTopics
 
 ROOT = Path(__file__).parents[2]
 README_PATH = ROOT / "README.md"
@@ -87,7 +88,7 @@ def test_every_assumption_is_listed() -> None:
 
 
 def test_every_runtime_and_worker_variable_is_documented() -> None:
-    models = (RuntimeSettings, InvoicesTopics, CreditRequestsTopics, NonPaymentsTopics, RiskTopics)
+    models = (RuntimeSettings, InvoicesTopics, CreditRequestsTopics, NonPaymentsTopics, RiskTopics, SalesFollowupTopics)
     for model in (*models, LoggingSettings, DlqSettings):
         for field in model.model_fields.values():
             assert f"`{field.alias}`" in CONFIGURATION, field.alias

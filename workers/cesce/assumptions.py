@@ -23,17 +23,24 @@ __all__ = [
     "MSG_BOTH_IDENTIFIERS",
     "MSG_CLASSIFICATION_NOT_CANCELLABLE",
     "MSG_INVALID_FIELD",
+    "MSG_LIMIT_NOT_IN_FORCE",
     "MSG_MAINTENANCE",
     "MSG_MODIFICATION_NOT_ALLOWED",
     "MSG_MODIFICATION_WINDOW",
     "MSG_NO_IDENTIFIER",
+    "MSG_NO_PREMIUM_PENDING",
     "MSG_SALE_NOT_FOUND",
     "MSG_ZERO_AMOUNT",
+    "PAGE_CURSOR_ALIASES",
+    "PAGE_CURSOR_REFUSED",
+    "PPC_MODALITY",
     "SALES_LIST_PARAMS",
+    "WRITE_SCOPES",
     "Assumption",
     "ClassificationStatus",
     "DocumentStatus",
     "SaleRejectionReason",
+    "SaleStatus",
     "SettlementStatus",
 ]
 
@@ -47,8 +54,9 @@ class Assumption:
 # --- errors the catalogue names without a code or without a text -------------------------------
 
 # "Ventas duplicadas ... El API devuelve error y la venta no se da de alta": no code is given.
-# We take HTTP 400, errorCode 1522 (the "venta errónea" family) with this text, and recognise a
-# duplicate by the marker in the text, so a differently worded duplicate answer is still caught.
+# The sandbox answers HTTP 400, errorCode 1522 (the "venta errónea" family) with this text. The
+# marker in a text is only a hint: the invoices worker decides by reading the sale back and
+# comparing the guide's duplicate key (`workers.invoices.duplicates`), whatever the words.
 DUPLICATE_SALE_DESCRIPTION: Final = "venta errónea - Venta duplicada"
 DUPLICATE_SALE_MARKER: Final = "DUPLICAD"
 
@@ -79,6 +87,10 @@ MSG_MAINTENANCE: Final = "Servicio en mantenimiento"
 MSG_SALE_NOT_FOUND: Final = "NO EXISTE LA VENTA"
 # Cancelling a classification that has no limit in force: HTTP 400, errorCode 2.
 MSG_CLASSIFICATION_NOT_CANCELLABLE: Final = "NO EXISTE LÍMITE EN VIGOR QUE ANULAR"
+# Activating or deactivating a debtor with no limit in force: HTTP 400, errorCode 2.
+MSG_LIMIT_NOT_IN_FORCE: Final = "NO EXISTE LÍMITE EN VIGOR"
+# Accepting or denying a premium where none awaits an answer: HTTP 400, errorCode 2.
+MSG_NO_PREMIUM_PENDING: Final = "NO EXISTE PRIMA PENDIENTE DE ACEPTACIÓN"
 
 # --- status codes the documents do not tabulate ---------------------------------------------------
 
@@ -97,6 +109,20 @@ class SaleRejectionReason(StrEnum):
 
     NONE = "0"
     NO_LIMIT_IN_FORCE = "1"  # "rechazada porque el deudor no tiene crédito en vigor"
+
+
+class SaleStatus(StrEnum):
+    """statusCode of a sale. Only 5 and 9 are documented (guide 4.1); the guide names the other situations
+    (4.2 points 4 and 6) without their codes, which are in Cesce's Sandbox Model tables, not in our documents."""
+
+    PENDING = "1"  # EN TRÁMITE ("en trámite", point 4)
+    PENDING_RETARIFF = "2"  # PENDIENTE DE RETARIFICAR (point 6)
+    CERTIFIED = "3"  # CERTIFICADA (point 4)
+    SECURITISED = "4"  # TITULIZADA (point 4)
+    TARIFFED = "5"  # TARIFICADA (documented)
+    CANCELLED = "6"  # BAJA (point 6)
+    EXTENDED = "7"  # PRORROGADA (point 6): an extension replaced it with a new sale
+    REJECTED = "9"  # RECHAZADA (documented)
 
 
 class DocumentStatus(StrEnum):
@@ -123,6 +149,10 @@ DEFAULT_LANGUAGE_CODE: Final = "ES"
 # absence is what "Cannot find valid subscription for the incoming API request." answers.
 CLIENT_ID_HEADER: Final = "X-IBM-Client-Id"
 
+# The guide names PPC policies ("Solo se utiliza para pólizas de modalidad PPC") without their modality code; 000
+# gives 341 and 381 as examples only. The sandbox's PPC policies are those whose contractNo starts with this.
+PPC_MODALITY: Final = "351"
+
 # GET /contracts/{contractNo}/sales: the reference describes the filters but not all their names.
 SALES_LIST_PARAMS: Final = {
     "page": "initialValue",  # documented
@@ -131,6 +161,25 @@ SALES_LIST_PARAMS: Final = {
     "customer_reference": "customerReference",
     "invoice_year_month": "invoiceYearMonth",  # "Year/month of invoice date": YYYYMM
     "status_code": "statusCode",
+}
+
+# The portfolio and movements cursor (guide 3.2.2): documented as nextEndorsementNo, spelled by the
+# same guide "nextEndorsmentNo" (the field's heading) and "nextEndorsment" (its example). The sandbox
+# takes all three, in any letter case, as the cursor; initialValue, the Sales list's cursor (guide
+# 4.3.2), is refused 422 "'initialValue' is invalid." on these reads rather than silently ignored.
+PAGE_CURSOR_ALIASES: Final = ("nextEndorsementNo", "nextEndorsmentNo", "nextEndorsment")
+PAGE_CURSOR_REFUSED: Final = ("initialValue",)
+
+# Scopes (guide 2: "read, update, delete, create"): no document says which operation needs which.
+# A GET needs read; each POST the scope named here, by its path under the API root.
+WRITE_SCOPES: Final = {
+    "/contracts/{contractNo}/sales": "create",  # declare a sale
+    "/contracts/{contractNo}/sale": "update",  # modify a sale
+    "/contracts/{contractNo}/classifications": "create",  # request a limit
+    "/contracts/{contractNo}/classifications/cancel": "delete",  # annul a limit
+    "/contracts/{contractNo}/classifications/activate-deactivate": "update",
+    "/contracts/{contractNo}/classifications/accept-deny-premium": "update",
+    "/contracts/{contractNo}/non-payment-declaration": "create",
 }
 
 # Claims API: only the operation names are documented ("non-payment-declaration", "documents",
@@ -144,9 +193,48 @@ CLAIMS_PATHS: Final = {
 
 ASSUMPTIONS: Final[tuple[Assumption, ...]] = (
     Assumption(
+        "operation-scopes",
+        "The documents list the scopes (create, read, update, delete) but not which operation needs which: every "
+        "GET needs read; declaring a sale, requesting a limit and declaring a non-payment need create; modifying a "
+        "sale, activating/deactivating a limit and accepting/denying a premium need update; annulling a limit "
+        "needs delete. The sandbox refuses a call whose token lacks the scope with 000's 401 errorCode 21 \""
+        "Cannot pass the security checks that are required by the target API or operation, Enable debug headers "
+        "for more details.\" (002's error bodies give no other text); a token asked for with no scope gets all "
+        "four. The client asks for CESCE_SCOPE (default: what the worker's operations need; all four for the client "
+        "alone) and refuses locally, before sending, an operation whose scope it did not ask for.",
+    ),
+    Assumption(
+        "sandbox-owner-credentials",
+        "Cesce's sandbox does not require username and password (000); the sandbox accepts a password grant "
+        "without them, and any non-empty values when given. Started with fixed credentials (cesce-worker sandbox "
+        "--fixed-credentials) it acts as PRE/PRO do: both are required and checked, their absence answered "
+        '400 invalid_grant "Resource owner denied or not found". The client omits both from the token request '
+        "when CESCE_USERNAME and CESCE_PASSWORD are unset (one without the other is a configuration error).",
+    ),
+    Assumption(
+        "page-cursor-spellings",
+        "The portfolio and movements cursor is documented as nextEndorsementNo, and the guide also writes "
+        "nextEndorsmentNo and nextEndorsment: the sandbox takes any of the three, in any letter case, as the "
+        "cursor (two spellings with different values: 422 naming one). initialValue, the Sales list's cursor, is "
+        "refused there with 422 \"'initialValue' is invalid.\", never silently ignored. A first movements page "
+        "holds the denials (which have no endorsementNo to page by) inside its 500 records, oldest first.",
+    ),
+    Assumption(
         "duplicate-sale",
-        "A duplicate sale is answered HTTP 400, errorCode 1522, errorDescription "
-        f"\"{DUPLICATE_SALE_DESCRIPTION}\"; the client recognises it by '{DUPLICATE_SALE_MARKER}' in the text.",
+        "The sandbox answers a duplicate sale HTTP 400, errorCode 1522, errorDescription "
+        f'"{DUPLICATE_SALE_DESCRIPTION}" (the documents give no wording). No decision rests on the words: '
+        "after a business rejection of a declaration whose earlier attempt's outcome is unknown (the client resent "
+        "it after a lost answer, the record is retried after one, it predates its partition's stay, or the row "
+        "state already holds it), the invoices worker reads the sale back by invoiceNo + maturityDate and compares "
+        "the guide's duplicate key (invoiceNo, invoiceDate, maturityDate, endorsementNo or customerReference, "
+        "currencyAmount): the same sale is ALREADY_DECLARED, another sale or none keeps the rejection. "
+        f"'{DUPLICATE_SALE_MARKER}' in the text is a hint that earns the same read, never more.",
+    ),
+    Assumption(
+        "sale-read-latest",
+        "Two sales at Cesce may share invoiceNo + maturityDate (another invoiceDate, debtor or amount is another "
+        "sale); GET .../sale by invoiceNo + maturityDate then answers the latest declared, and a read-back "
+        "compares with that one: the latest sale wins an ambiguous invoiceNo + maturityDate.",
     ),
     Assumption(
         "sale-error-codes",
@@ -182,7 +270,49 @@ ASSUMPTIONS: Final[tuple[Assumption, ...]] = (
         "{nextEndorsementNo}, result:[...]} for portfolio and movements. A classification record has "
         "endorsementNo, customerReference, countryCode, taxCode, companyName, statusCode, reasonStatusCode, "
         "creditLimitRequested, creditLimitGranted, currencyCode, paymentTermsRequested, paymentTermsGranted, "
-        "requestDate, effectiveDate, statusDate.",
+        "requestDate, effectiveDate, statusDate, and where they apply activeInd, premiumAmount and "
+        "premiumPendingInd (assumptions activate-deactivate and accept-deny-premium).",
+    ),
+    Assumption(
+        "contract-modality",
+        "A contractNo is 11 ASCII digits, no spaces; its first three, the modality, may be any: 000's 341 and 381 "
+        "are examples. The client refuses only the format; the sandbox answers a well-formed number it does not "
+        "hold as any contract it does not authorise (403, errorCode 6). The sandbox's PPC modality is "
+        f"{PPC_MODALITY} (the documents give no code for it); its default scenario has the PPC contract "
+        f"{PPC_MODALITY}00000025.",
+    ),
+    Assumption(
+        "activate-deactivate",
+        "POST .../classifications/activate-deactivate takes {client:{languageCode}, generalData:{the debtor as "
+        "cancel names it, activeInd}}: activeInd N deactivates the limit in force, Y activates it again; the "
+        "answer is {error, generalData} with the record. A limit in force on a PPC-modality policy shows activeInd "
+        "Y or N in every read (individual, portfolio, movements), statusCode staying 2 EN VIGOR; each change is a "
+        "movement (its statusDate), asking for the state the limit already has changes nothing. On any other "
+        "policy the sandbox refuses it as outside the policy's conditions: HTTP 400, errorCode 1522, "
+        '"venta errónea: Erróneas – No contemplado en condiciones póliza" (the catalogue\'s text for it). No limit '
+        f'in force: HTTP 400, errorCode 2, "{MSG_LIMIT_NOT_IN_FORCE}". A deactivated limit covers no sale: a '
+        "sale on it is RECHAZADA with reasonStatusCode 1, as with no limit in force; the limit is still a "
+        "supplement, so a cancellation annuls it.",
+    ),
+    Assumption(
+        "accept-deny-premium",
+        "POST .../classifications/accept-deny-premium takes {client:{languageCode}, generalData:{the debtor as "
+        "cancel names it, acceptPremiumInd}}: Y accepts, N denies; the answer is {error, generalData} with the "
+        "record. A classification waiting for its premium is EN TRÁMITE (statusCode 1) with premiumPendingInd Y, "
+        "premiumAmount (the premium asked) and creditLimitGranted 0,00; accepted, creditLimitRequested is granted "
+        "in force (statusCode 2, a movement); denied, it is not granted (statusCode 3 reason 1, a movement, no "
+        "supplement). The sandbox asks for a premium on contracts whose scenario sets premiumAcceptanceThreshold, "
+        "for requests above it that it would otherwise grant at once: premiumAmount is creditLimitRequested x "
+        "commercialRiskRate / 100, to the cent (half to even). It never resolves them on its own "
+        f'(pendingResolveSeconds). Nothing waiting: HTTP 400, errorCode 2, "{MSG_NO_PREMIUM_PENDING}".',
+    ),
+    Assumption(
+        "classification-request-number",
+        "Every classification request is numbered (000): a new debtor's request takes a new endorsementNo, "
+        "a known debtor's a 300xxx number, also when it is denied at once: the denial's record carries that "
+        "number (it names the request; no supplement is generated and a new debtor's denial stays out of the "
+        "portfolio). A new debtor's later request after a denial takes a new number; the denied one keeps naming "
+        "the debtor.",
     ),
     Assumption(
         "classification-rejection",
@@ -289,13 +419,33 @@ ASSUMPTIONS: Final[tuple[Assumption, ...]] = (
         "Deleting a request row calls nothing: it does not cancel a limit Cesce granted.",
     ),
     Assumption(
+        "credit-request-actions",
+        "A credit-request row drives 003's other classification operations through two optional columns: limitAction "
+        "CANCEL (POST .../classifications/cancel), DEACTIVATE or ACTIVATE (POST .../activate-deactivate, PPC-modality "
+        "policies only) and premiumDecision ACCEPT or DENY (POST .../accept-deny-premium). A new row carrying one asks "
+        "for it and for no limit (its amount is not sent); an update sends a value other than the one last sent for the"
+        " row (the row state, else the before-image), once: the same value again, or the column cleared, is NO_CHANGE; "
+        "a premium already answered cannot be answered otherwise (a validation dead letter naming premiumDecision), and"
+        " a change carrying both columns is refused naming limitAction. The debtor is named as a limit request names "
+        "it. Before sending, Cesce's record is read (for a limit action the debtor's; for a premium decision the row's "
+        "own request, looked up as a limit request is): an operation it already shows (statusCode 4 for CANCEL; a limit"
+        " in force with activeInd N for DEACTIVATE, Y for ACTIVATE; the request no longer waiting for its premium and "
+        "in force for ACCEPT, denied for DENY) is published from that record with alreadyRegistered true, not sent "
+        "again. Results: CANCELLED, DEACTIVATED, REACTIVATED, PREMIUM_ACCEPTED or PREMIUM_DENIED, with action; Cesce's "
+        "refusal (activate-deactivate on a policy that is not PPC) is a business dead letter with its errorCode. A "
+        "classification waiting for its premium to be accepted is published with premiumDecisionNeeded true and its "
+        "premiumAmount. Deleting a request row never cancels: a row deleted for housekeeping must not void a cover; "
+        "cancelling is the explicit CANCEL.",
+    ),
+    Assumption(
         "classification-lookup",
         "Before every classification POST the worker reads the debtor back: a record of the same debtor asking "
         "for the same creditLimitRequested, with a requestDate on or after the ERP row's requestDate, is this "
         "request already registered (a redelivery, or a first attempt whose answer was lost) and is published "
         "with alreadyRegistered true instead of being sent again. The individual read shows it for a new debtor "
-        "and once unified; a known debtor's request EN TRÁMITE is its 300xxx record in the portfolio, read from "
-        "nextEndorsementNo 300000 (the pages are ordered by endorsementNo); a known debtor's denial is in the "
+        "and once unified; a known debtor's request EN TRÁMITE is its 300xxx record in the portfolio (a record EN "
+        "TRÁMITE beside another of the same debtor), found by walking the pages from the first, sending back each "
+        "nextEndorsementNo; a known debtor's denial is in the "
         "movements. So a second identical request for one debtor on one day is taken for the first. A record of the "
         "debtor requested on a later day than the row's requestDate means the row is an old request read again (a "
         "snapshot, a replay): it is not sent (that would replace the later limit) and is published SUPERSEDED.",
@@ -363,8 +513,9 @@ ASSUMPTIONS: Final[tuple[Assumption, ...]] = (
     ),
     Assumption(
         "risk-pending-requests",
-        "The 300xxx request EN TRÁMITE of a known debtor (guide 3.2.2) is not a second debtor. The poller reads "
-        "the portfolio's pages from nextEndorsementNo 300000 at every tick to know them. Its decision shows as the "
+        "The 300xxx request EN TRÁMITE of a known debtor (guide 3.2.2) is not a second debtor. The poller walks "
+        "the portfolio's pages from the first at every tick to know them (a record EN TRÁMITE beside another of "
+        "the same debtor). Its decision shows as the "
         "supplement taking the request's creditLimitRequested and requestDate (granted) or as a denial of that "
         "amount and date (movements only): one PENDING_DECIDED naming the request (requestEndorsementNo). A "
         "request EN TRÁMITE missing from a whole-portfolio read with no decision seen was denied while the "
@@ -378,5 +529,59 @@ ASSUMPTIONS: Final[tuple[Assumption, ...]] = (
         "(with the movements) at a contract's first read, every RISK_PORTFOLIO_INTERVAL_SECONDS, and whenever 47 "
         "hours or more passed since its last successful read. A portfolio read is not atomic: a change during it "
         "is found by the next movements read.",
+    ),
+    Assumption(
+        "sale-status",
+        "Sale statusCode: 5 TARIFICADA and 9 RECHAZADA (documented); for the situations guide 4.2 names without a "
+        "code: 1 EN TRÁMITE, 2 PENDIENTE DE RETARIFICAR, 3 CERTIFICADA, 4 TITULIZADA, 6 BAJA, 7 PRORROGADA. A sale "
+        "in any of these six may not be modified (points 4 and 6): the sandbox answers 1522 "
+        f'"{MSG_MODIFICATION_NOT_ALLOWED}".',
+    ),
+    Assumption(
+        "sale-extension",
+        "An extension (prórroga) is declared outside the Sales API (002 documents no path for it): it creates a new "
+        "TARIFICADA sale with its own saleCesceReferenceNo and the original's invoiceNo, invoiceDate and debtor, a "
+        "later maturityDate, and maturityAmount (by default the original's countervalue less its collectedAmount, "
+        "never more than the original invoice); its premium is the contract's rates on maturityAmount. The "
+        "original becomes PRORROGADA (7). maturityAmount is shown on the extended sale only (GET sale and the "
+        "sales list), a field the 002 schemas predate.",
+    ),
+    Assumption(
+        "sale-collection",
+        "collectedAmount (contract currency) is what Cesce recorded as collected of the invoice, cumulative: 0,00 "
+        "until a collection is recorded, never more than the countervalue; credit notes collect nothing.",
+    ),
+    Assumption(
+        "endorsed-sale",
+        "A venta endosada (a sale on a cancelled supplement) is TARIFICADA with reasonStatusCode 0 on a policy with "
+        "the Endosos supplement (scenario flag endorsementsSupplement), RECHAZADA reason 1 otherwise. The sandbox's "
+        "supplements carry no expiry date, so the other case of the definition (a supplement past its date) is not "
+        "emulated.",
+    ),
+    Assumption(
+        "sales-followup",
+        "The sales follow-up knows a sale from the first time it reads it (the first read of a contract is its "
+        "whole sales list, again every SALES_FOLLOWUP_FULL_INTERVAL_SECONDS and after a gap of 47 hours or more; "
+        "the others read recentMovementsInd Y). A sale first seen is remembered without an event, except an "
+        "extended sale (maturityAmount), which is an EXTENDED change naming the sale it extends (the latest other "
+        "sale of the contract with its invoiceNo). A change of statusCode or reasonStatusCode is STATUS; of "
+        "collectedAmount, COLLECTED; of rates or premiums with the declared data unchanged, RETARIFFED; of the "
+        "declared data (invoiceNo, dates, amount, currency, debtor), MODIFIED. A record whose statusDate is older "
+        "than the known one is ignored. A sale's state is forgotten 400 days after the later of its maturityDate "
+        "and statusDate.",
+    ),
+    Assumption(
+        "reconcile-sales",
+        "The month-end check (cesce-worker reconcile sales) counts a sale in the month of its invoiceDate, at both "
+        "sides: Cesce's list is read with invoiceYearMonth and narrowed to that month again, our results by their "
+        "invoiceDate. Sales pair by the guide's duplicate key (invoiceNo, invoiceDate, maturityDate, the "
+        "supplement as we named it, currencyAmount), the latest result per key winning; DECLARED, "
+        "REJECTED_BY_POLICY, ALREADY_DECLARED and MODIFIED count as declared (credit notes too), DELETED_IN_ERP "
+        "withdraws the key, and a MODIFIED result retires the earlier results of its contract and invoiceNo. Left "
+        "over, a sale of ours and one of Cesce's with the same debtor and invoiceNo (the same maturityDate "
+        "preferred) are one sale whose amount, dates or currency differ. An extension (a sale with maturityAmount) "
+        "is Cesce's own and left out. A dead letter of the invoices worker is unresolved until the replay ledger "
+        "records its replay; one whose value is not an invoice change is listed but does not make the books "
+        "differ.",
     ),
 )

@@ -6,6 +6,10 @@ old refresh token and returns a new one), falling back to the password grant whe
 fails. Concurrent callers that find the token stale share one renewal (single flight), so fifty
 coroutines cost one token request, not fifty.
 
+The password grant asks for the settings' scopes, and sends username and password only when they
+are set: Cesce's sandbox does not require them (000), and an environment that does answers
+"Resource owner denied or not found", raised as `CesceAuthError`.
+
 Tokens are held as `SecretStr`; nothing here logs a token, a password or the client secret.
 """
 
@@ -119,11 +123,9 @@ class TokenManager:
             "client_secret": settings.client_secret.get_secret_value(),
         }
         if refresh_token is None:
-            form |= {
-                "username": settings.username,
-                "password": settings.password.get_secret_value(),
-                "scope": settings.scope,
-            }
+            form["scope"] = settings.scope
+            if settings.username is not None and settings.password is not None:  # none on Cesce's sandbox
+                form |= {"username": settings.username, "password": settings.password.get_secret_value()}
         else:
             form["refresh_token"] = refresh_token
         operation = f"{_OPERATION}({grant_type})"

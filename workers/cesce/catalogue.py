@@ -11,7 +11,8 @@ from typing import Final
 
 __all__ = [
     "CLASSIFICATION_PENDING",
-    "CONTRACT_MODALITIES",
+    "CONTRACT_MODALITY_EXAMPLES",
+    "CONTRACT_NO_LENGTH",
     "ERROR_CODE_MAINTENANCE",
     "ERROR_CODE_METHOD_NOT_ALLOWED",
     "ERROR_CODE_NOT_FOUND",
@@ -43,6 +44,7 @@ __all__ = [
     "PORTFOLIO_PAGE_SIZE",
     "SALE_REJECTED",
     "SALE_TARIFFED",
+    "SCOPES",
 ]
 
 # --- errorCode values (support page "Catálogo de Errores", Sales API error bodies) ---
@@ -84,8 +86,14 @@ CLASSIFICATION_PENDING: Final = "1"  # EN TRÁMITE
 SALE_TARIFFED: Final = "5"  # TARIFICADA
 SALE_REJECTED: Final = "9"  # RECHAZADA, reasonStatusCode says why
 
-# contractNo = modality + policy number, 11 digits, no spaces (341 Máster Oro Integral, 381 Póliza Clásica)
-CONTRACT_MODALITIES: Final = ("341", "381")
+# contractNo = modality + policy number, 11 digits, no spaces. 000 names two modalities as examples ("Modalidad
+# (341 para Máster Oro Integral o 381 para Póliza Clásica)") and the guide a third kind of policy ("pólizas de
+# modalidad PPC"): the modalities are not a closed list, any 3 digits are well-formed.
+CONTRACT_NO_LENGTH: Final = 11
+CONTRACT_MODALITY_EXAMPLES: Final = {"341": "Máster Oro Integral", "381": "Póliza Clásica"}
+
+# OAuth2 scopes (guide 2: "Los posibles valores son: read, update, delete, create")
+SCOPES: Final = ("read", "update", "delete", "create")
 
 # Portfolio and movements pages ("En Producción se muestran hasta 500 registros por página")
 PORTFOLIO_PAGE_SIZE: Final = 500

@@ -1,14 +1,16 @@
-"""``client.classifications``: ask for a credit limit, read or cancel it, follow the portfolio.
+"""``client.classifications``: ask for a credit limit, read, cancel, deactivate or activate it, answer its
+premium, follow the portfolio.
 
-A classification request or a cancellation whose answer is lost is not resent: a second request
+A classification request or any other POST whose answer is lost is not resent: a second request
 would be a second study (and the sandbox counts it). The caller reads the debtor with `get` before
 trying again. Portfolio and movements page by nextEndorsementNo until it comes back "0".
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator
-from typing import Any, Final
+from typing import Any
 
 from workers.cesce.config import CesceApi
 from workers.cesce.http import CesceHttp, parse_answer
@@ -16,16 +18,16 @@ from workers.cesce.models import DebtorId
 from workers.cesce.models.classifications import Classification, ClassificationRequest
 from workers.cesce.validation import check_classification_request, check_debtor_id
 
-__all__ = ["PENDING_NUMBERS_FROM", "ClassificationsApi"]
+__all__ = ["ClassificationsApi"]
 
 _CLASSIFICATIONS = "/contracts/{contractNo}/classifications"
 _CANCEL = "/contracts/{contractNo}/classifications/cancel"
+_ACTIVATE = "/contracts/{contractNo}/classifications/activate-deactivate"
+_PREMIUM = "/contracts/{contractNo}/classifications/accept-deny-premium"
 _PORTFOLIO = "/contracts/{contractNo}/portfolio"
 _MOVEMENTS = "/contracts/{contractNo}/movements"
 _CURSOR = "nextEndorsementNo"
 _LAST_PAGE = "0"
-PENDING_NUMBERS_FROM: Final = "300000"
-"""Requests on known debtors are numbered 300xxx while EN TRÁMITE (guide 3.2.2)."""
 
 
 class ClassificationsApi:
@@ -61,6 +63,26 @@ class ClassificationsApi:
         check_debtor_id(data, operation=operation)
         return await self._post_record(_CANCEL, contract_no, data, operation)
 
+    async def set_active(self, contract_no: str, debtor: DebtorId, *, active: bool) -> Classification:
+        """POST /contracts/{contractNo}/classifications/activate-deactivate (PPC-modality policies only).
+
+        ``generalData`` names the debtor and carries activeInd Y (activate) or N (deactivate) (assumptions
+        "activate-deactivate"); Cesce refuses it on other policies (a `CesceBusinessError`)."""
+        operation = "classifications.activate_deactivate"
+        ids = debtor.to_wire()
+        check_debtor_id(ids, operation=operation)
+        return await self._post_record(_ACTIVATE, contract_no, ids | {"activeInd": _yes_no(active)}, operation)
+
+    async def answer_premium(self, contract_no: str, debtor: DebtorId, *, accept: bool) -> Classification:
+        """POST /contracts/{contractNo}/classifications/accept-deny-premium.
+
+        ``generalData`` names the debtor and carries acceptPremiumInd Y (accept) or N (deny) (assumptions
+        "accept-deny-premium"): accepted, the limit is in force; denied, it is not granted."""
+        operation = "classifications.accept_deny_premium"
+        ids = debtor.to_wire()
+        check_debtor_id(ids, operation=operation)
+        return await self._post_record(_PREMIUM, contract_no, ids | {"acceptPremiumInd": _yes_no(accept)}, operation)
+
     async def _post_record(self, path: str, contract_no: str, data: dict[str, Any], operation: str) -> Classification:
         """POST ``generalData`` and read the classification record back. Never resent when its answer is lost:
         the caller looks the request up first (assumptions "outcome-unknown")."""
@@ -75,13 +97,22 @@ class ClassificationsApi:
         return parse_answer(Classification, answer.get("generalData"), operation)
 
     def portfolio(self, contract_no: str, *, start: str | None = None) -> AsyncIterator[Classification]:
-        """Every debtor in force, cancelled or pending, by endorsementNo; from endorsementNo `start` on when given
-        (the pages are ordered by it, and a page starts at the first number >= the cursor)."""
+        """Every debtor in force, cancelled or pending, page after page from the first. `start` resumes a walk at a
+        nextEndorsementNo a previous page returned (guide 3.2.2: send back what the answer gave), never a number
+        of our own."""
         return self._records(_PORTFOLIO, contract_no, "classifications.portfolio", start)
 
-    def pending_requests(self, contract_no: str) -> AsyncIterator[Classification]:
-        """The portfolio's 300xxx records: requests on known debtors still EN TRÁMITE (one page, as a rule)."""
-        return self.portfolio(contract_no, start=PENDING_NUMBERS_FROM)
+    async def pending_requests(self, contract_no: str) -> AsyncIterator[Classification]:
+        """The requests on known debtors still EN TRÁMITE: a debtor's record EN TRÁMITE beside another record of
+        the same debtor (guide 3.2.2, "aparecerán dos registros": the supplement in force or cancelled, and the
+        request numbered 300xxx). The individual read shows the supplement only, so the whole portfolio is
+        walked, from its first page, sending back each nextEndorsementNo as the guide says; the pages' order is
+        not documented, so the debtor's other record may come after its request."""
+        records = [record async for record in self.portfolio(contract_no)]
+        debtors = Counter((record.countryCode, record.taxCode) for record in records)
+        for record in records:
+            if record.pending and debtors[(record.countryCode, record.taxCode)] > 1:
+                yield record
 
     def movements(self, contract_no: str) -> AsyncIterator[Classification]:
         """Every record that changed in the last 48 hours (never a pending one)."""
@@ -100,3 +131,7 @@ class ClassificationsApi:
             last=_LAST_PAGE,
             params=None if start is None else {_CURSOR: start},
         )
+
+
+def _yes_no(value: bool) -> str:
+    return "Y" if value else "N"

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
 
-from workers.cesce.catalogue import CONTRACT_MODALITIES
+from workers.cesce.catalogue import CONTRACT_NO_LENGTH
 from workers.cesce.errors import quoted
 
 __all__ = [
@@ -55,7 +55,7 @@ RATE_PLACES: Final = 5
 _MAX_INTEGER_DIGITS: Final = 15  # "123456789012345,15"
 _WIRE_NUMBER = re.compile(r"^(-?)(\d{1,15})(?:,(\d{1,5}))?$")
 _WIRE_DATE = re.compile(r"^\d{8}$")
-_CONTRACT_NO = re.compile(r"^\d{11}$")
+_CONTRACT_NO = re.compile(f"[0-9]{{{CONTRACT_NO_LENGTH}}}")  # ASCII digits: \d would take any script's
 
 
 class CodecError(ValueError):
@@ -112,11 +112,11 @@ def encode_date(value: date) -> str:
 
 
 def check_contract_no(contract_no: str) -> str:
-    """A contractNo is 11 digits, modality (341 or 381) and policy number together, no spaces."""
-    if not isinstance(contract_no, str) or not _CONTRACT_NO.match(contract_no):
+    """A contractNo is 11 digits, a 3-digit modality and the policy number together, no spaces (000: "Modalidad
+    (341 para Máster Oro Integral o 381 para Póliza Clásica)" gives examples, not the list: any modality is a
+    well-formed number; one the user holds no authorisation for is Cesce's 403, not a format error)."""
+    if not isinstance(contract_no, str) or not _CONTRACT_NO.fullmatch(contract_no):
         raise CodecError(f"contractNo must be 11 digits, got {quoted(contract_no)}")
-    if contract_no[:3] not in CONTRACT_MODALITIES:
-        raise CodecError(f"contractNo must start with modality 341 or 381, got {quoted(contract_no)}")
     return contract_no
 
 

@@ -1,8 +1,16 @@
-"""How to reach Cesce: URLs, credentials, timeouts and retry budget, read once from ``CESCE_*``.
+"""How to reach Cesce: URLs, credentials, scopes, timeouts and retry budget, read once from ``CESCE_*``.
 
 The settings are frozen and typed so a worker cannot change them halfway through a run, and the
 two secrets are `SecretStr` so neither `repr()` nor a validation error ever prints them. Tests build
 them in code (`CesceSettings(base_url=..., ...)`); production reads the environment.
+
+Username and password are optional: Cesce's sandbox does not require them (000: "Si estás
+trabajando en Sandbox, no se proporcionan las credenciales USERNAME y PASSWORD al no ser
+obligatorias"); PRE and PRO do, and refuse a token request without them ("Resource owner denied
+or not found"). Both or neither.
+
+``scope`` is what the token is asked for (guide 2: "read, update, delete, create"); `check_scope`
+refuses, before anything is sent, an operation whose scope (`required_scope`) was not asked for.
 
 Every API hangs under one base URL (``{base}/oauth2/v1/token``, ``{base}/sales/v1``, ...), as in
 the sandbox; Cesce's own environments put the token endpoint on another host, hence one optional
@@ -19,10 +27,12 @@ import httpx
 from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from workers.cesce.assumptions import DEFAULT_LANGUAGE_CODE
+from workers.cesce.assumptions import DEFAULT_LANGUAGE_CODE, WRITE_SCOPES
+from workers.cesce.catalogue import SCOPES
+from workers.cesce.errors import CesceAuthError
 from workers.settings import Settings
 
-__all__ = ["CesceApi", "CesceSettings"]
+__all__ = ["CesceApi", "CesceSettings", "required_scope"]
 
 
 class CesceApi(StrEnum):
@@ -61,6 +71,32 @@ def _url(value: str) -> str:
 
 HttpUrl = Annotated[str, AfterValidator(_url)]
 
+_READ_METHODS = frozenset({"GET", "HEAD"})
+_OTHER_METHODS = {"PUT": "update", "PATCH": "update", "DELETE": "delete"}
+
+
+def required_scope(method: str, path: str) -> str:
+    """The scope an operation needs (assumption operation-scopes): read for a GET, else its path's.
+
+    `path` is the operation's path under its API root (``/contracts/{contractNo}/sales``); a POST
+    the assumptions do not name needs create.
+    """
+    verb = method.upper()
+    if verb in _READ_METHODS:
+        return "read"
+    return WRITE_SCOPES.get(path, _OTHER_METHODS.get(verb, "create"))
+
+
+def _scopes(value: str) -> str:
+    words = value.split()
+    unknown = sorted(set(words) - set(SCOPES))
+    if not words or unknown:
+        raise ValueError(f"must be scopes among {' '.join(SCOPES)}, separated by spaces")
+    return " ".join(dict.fromkeys(words))
+
+
+ScopeList = Annotated[str, AfterValidator(_scopes)]
+
 
 class CesceSettings(Settings):
     """Everything the Cesce client needs, from ``CESCE_*`` variables (`from_env`) or keyword arguments."""
@@ -76,9 +112,13 @@ class CesceSettings(Settings):
 
     client_id: str = Field(min_length=1)
     client_secret: SecretStr = Field(min_length=1)
-    username: str = Field(min_length=1)
-    password: SecretStr = Field(min_length=1)
-    scope: str = Field(default="read create update delete", min_length=1)
+    username: str | None = Field(default=None, min_length=1)
+    """Not required by Cesce's sandbox; PRE and PRO need it (with `password`)."""
+    password: SecretStr | None = Field(default=None, min_length=1)
+    scope: ScopeList = "read create update delete"
+    """The scopes the token is asked for, separated by spaces: by default all four, what the workers'
+    operations need together (read: every GET; create: sales, limit requests, non-payments; update:
+    sale modifications, activate/deactivate, premiums; delete: annulling a limit)."""
 
     verify_tls: Annotated[bool, BeforeValidator(_explicit_false)] = True
     timeout_seconds: float = Field(default=30.0, gt=0)
@@ -107,17 +147,42 @@ class CesceSettings(Settings):
     Setting it shares the learned pace even without `max_requests_per_second`."""
 
     @model_validator(mode="after")
+    def _owner_pair(self) -> Self:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("username and password go together: set both (PRE, PRO) or neither (Cesce's sandbox)")
+        return self
+
+    @model_validator(mode="after")
     def _backoff_order(self) -> Self:
         if self.retry_backoff_max_seconds < self.retry_backoff_base_seconds:
             raise ValueError("retry_backoff_max_seconds must not be below retry_backoff_base_seconds")
         return self
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> CesceSettings:
+    def from_env(cls, env: Mapping[str, str], *, scope: str | None = None) -> CesceSettings:
         """The settings from an environment mapping: only the client's own ``CESCE_*`` variables
-        (the sandbox's ``CESCE_SANDBOX_*`` are not ours), empty ones left out (an unset Helm value)."""
+        (the sandbox's ``CESCE_SANDBOX_*`` are not ours), empty ones left out (an unset Helm value).
+
+        `scope` is what the caller's operations need, asked for when ``CESCE_SCOPE`` is not set (a worker
+        that only reads asks for ``read``); without it, all four."""
         named = {name: env.get(f"CESCE_{name.upper()}") for name in cls.model_fields}
-        return cls.model_validate({name: value for name, value in named.items() if value})
+        values = {name: value for name, value in named.items() if value}
+        if scope is not None:
+            values.setdefault("scope", scope)
+        return cls.model_validate(values)
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        return frozenset(self.scope.split())
+
+    def check_scope(self, method: str, path: str, operation: str) -> None:
+        """Refuse, before sending, an operation whose scope the token is not asked for (`CesceAuthError`)."""
+        needed = required_scope(method, path)
+        if needed not in self.scopes:
+            raise CesceAuthError(
+                f"{operation} needs the scope {needed!r}, which CESCE_SCOPE ({self.scope!r}) does not ask for",
+                operation=operation,
+            )
 
     @property
     def token_url(self) -> str:

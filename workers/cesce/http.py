@@ -328,6 +328,7 @@ class CesceHttp:
         params: Mapping[str, str] | None = None,
         body: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
+        self._settings.check_scope(method, path, operation)  # a scope the token lacks: refused before sending
         check_contract_no(contract_no, operation=operation)
         check_fields(body if body is not None else params or {}, operation=operation)
         url = self._settings.api_url(api) + path.format(contractNo=contract_no)

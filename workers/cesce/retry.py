@@ -6,6 +6,12 @@ whose outcome is unknown (the request may have been processed) is retried only f
 calls: repeating a classification request or a non-payment declaration could create a second one,
 so those go back to the caller, which looks the first one up (assumptions "outcome-unknown").
 
+A call resent after an attempt whose outcome was unknown can end in an answer that only means
+something knowing that: a sale declaration refused because its first attempt went in, whatever
+Cesce's words for that. `follows_unknown_attempt` tells the caller: the error a resent call ends
+with is marked when an earlier attempt of the call may have been processed (and a transient error
+it ends with says ``outcome_unknown`` then, whatever its own cause).
+
 The decisions are pure functions (`is_retryable`, `backoff_seconds`, `delay_seconds`,
 `parse_retry_after`) tested on their own; `RetryPolicy` feeds them to tenacity with an injectable
 sleep, clock and random source, so unit tests neither sleep nor depend on chance.
@@ -38,6 +44,7 @@ __all__ = [
     "Uniform",
     "backoff_seconds",
     "delay_seconds",
+    "follows_unknown_attempt",
     "is_retryable",
     "parse_retry_after",
 ]
@@ -49,6 +56,19 @@ Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
 
 _MAX_DOUBLINGS = 62  # beyond this the exponential is above any sane cap anyway
+_AFTER_UNKNOWN = "cesce_follows_unknown_attempt"  # the mark `RetryPolicy.run` sets on an error
+
+
+def follows_unknown_attempt(error: BaseException) -> bool:
+    """Whether `error` ended a call resent after an attempt that may have been processed (a read timeout, a
+    connection dropped after sending, a 502/504): Cesce may hold what the call asked for, whatever it answered."""
+    return bool(getattr(error, _AFTER_UNKNOWN, False))
+
+
+def _mark_after_unknown(error: BaseException) -> None:
+    setattr(error, _AFTER_UNKNOWN, True)
+    if isinstance(error, CesceTransientError):
+        error.outcome_unknown = True  # the call's outcome is unknown, whatever this last attempt's cause
 
 
 class Uniform(Protocol):
@@ -145,7 +165,8 @@ class RetryPolicy:
     async def run(self, call: Callable[[], Awaitable[T]], *, idempotent: bool, operation: str = "") -> T:
         """Await `call()` until it succeeds, fails for good, or the budget is spent.
 
-        The error raised is the last one, unchanged but for `attempts` on a transient error.
+        The error raised is the last one, unchanged but for `attempts` on a transient error, and the mark of
+        `follows_unknown_attempt` when an earlier attempt's outcome was unknown.
         """
         started = self._clock()
         try:  # most calls succeed at once: tenacity's machinery is entered only after a failure
@@ -157,6 +178,7 @@ class RetryPolicy:
                     error.attempts = 1
                 raise
         tries = 0
+        unknown = isinstance(first, CesceTransientError) and first.outcome_unknown
         delays: dict[int, float] = {}
 
         def delay(state: RetryCallState) -> float:
@@ -187,11 +209,17 @@ class RetryPolicy:
             )
 
         async def attempt() -> T:
-            nonlocal tries
+            nonlocal tries, unknown
             tries += 1
             if tries == 1:  # the first attempt, made above: its failure decides as any other
                 raise first
-            return await call()
+            try:
+                return await call()
+            except Exception as error:
+                if unknown:
+                    _mark_after_unknown(error)
+                unknown = unknown or (isinstance(error, CesceTransientError) and error.outcome_unknown)
+                raise
 
         retrying = AsyncRetrying(
             retry=retry_if_exception(lambda error: is_retryable(error, idempotent=idempotent)),

@@ -1,8 +1,10 @@
 """``client.sales``: declare, read, modify and list sales; list the policy's subsidiaries.
 
-A declaration is resent when its answer is lost: Cesce refuses the second one as a duplicate
-(`DuplicateSale`), which tells the caller the sale is in and can be read back with `get`. A
-modification is not resent: the caller checks with `get` first.
+A declaration is resent when its answer is lost: Cesce refuses the second one if the first went in,
+in words the documents do not give (the client's `DuplicateSale` is only a guess from the text). The
+refusal then carries `workers.cesce.retry.follows_unknown_attempt`, and the caller reads the sale
+back with `get` (by invoiceNo + maturityDate: the latest declared when several share them) and
+compares the guide's duplicate key. A modification is not resent: the caller checks with `get` first.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ _YEAR_MONTH = re.compile(r"^\d{4}(0[1-9]|1[0-2])$")
 
 
 def check_contract_no(contract_no: str, *, operation: str = "") -> str:
-    """11 digits starting with a documented modality (codecs.check_contract_no)."""
+    """11 digits, any 3-digit modality, no spaces (codecs.check_contract_no)."""
     try:
         return codecs.check_contract_no(contract_no)
     except codecs.CodecError as exc:

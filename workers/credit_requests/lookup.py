@@ -10,8 +10,9 @@ requestDate. Where the guide says each kind of record shows:
 - the individual read (GET .../classifications) shows a new debtor's request in every state, and
   a known debtor's decided request once it is unified into the debtor's supplement;
 - a known debtor's request still EN TRÁMITE has its own 300xxx number and shows only in the
-  portfolio ("aparecerán dos registros"), which is ordered by endorsementNo: reading from 300000
-  finds it without paging through the whole policy;
+  portfolio ("aparecerán dos registros"): the individual read shows the supplement in force, so the
+  portfolio is walked from its first page, sending back the nextEndorsementNo each page returns
+  (`ClassificationsApi.pending_requests`; no page is sought by a number of our own);
 - a known debtor's denied request generates no supplement; it shows in the movements (48 hours).
 
 A record of the same debtor requested on a day after the ERP's requestDate is a later request:

@@ -9,7 +9,16 @@
   it did, the change is refused with the field named: a request Cesce has registered cannot be
   edited, and the ERP asks again with a new request row (assumptions "credit-request-update").
 - ``d``: no call; the result says the row was deleted in the ERP (deleting a request row does not
-  cancel a limit Cesce granted).
+  cancel a limit Cesce granted: a row deleted for housekeeping must not void a cover; cancelling is
+  the explicit limitAction CANCEL, below).
+
+A row may also ask for an operation on the debtor's limit (003's operations; assumptions
+"credit-request-actions"): ``limitAction`` CANCEL (annul a limit in force), DEACTIVATE or ACTIVATE
+(PPC-modality policies only), or answer a premium Cesce asks to be accepted, ``premiumDecision``
+ACCEPT or DENY. A new row carrying one asks for that and no limit; an update carrying a value other
+than the one last sent (the row state, else the before-image) sends it, once: the same value again,
+or the column cleared, is NO_CHANGE. A premium is answered once: another answer is refused naming
+``premiumDecision``. One thing per change: a row carrying both is refused.
 
 The debtor is named the way the guide allows (3.1.1, 3.2.1; assumptions "credit-request-identity"):
 a debtor with an endorsementNo is named by it alone (customerReference can only be attached at a
@@ -25,19 +34,27 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 from typing import Any, Final
 
+from workers.cesce import CesceValidationError, DebtorId
 from workers.cesce.models.classifications import ClassificationRequest
-from workers.cesce.validation import check_classification_request, check_fields
+from workers.cesce.validation import check_classification_request, check_debtor_id, check_fields
 from workers.change_plans import Deleted, NoChange, Refuse, by_op
 
 __all__ = [
+    "ACTION_FIELDS",
     "REQUEST_FIELDS",
+    "ActOnLimit",
+    "AnswerPremium",
     "Classify",
     "Deleted",
+    "LimitAction",
     "NoChange",
     "Plan",
+    "PremiumDecision",
     "Refuse",
+    "debtor_id",
     "debtor_of",
     "identity",
     "plan",
@@ -63,7 +80,25 @@ REQUEST_FIELDS: Final = (
     "nonPaymentAmount",
     "otherComments",
 )
-"""Every row field that is sent to Cesce; a change to any other column needs no call."""
+"""Every row field that is sent to Cesce with a limit request; a change to any other column needs no call."""
+
+ACTION_FIELDS: Final = ("limitAction", "premiumDecision")
+"""The row's operations on the debtor's limit, each sent once; the row state keeps the last value sent."""
+
+
+class LimitAction(StrEnum):
+    """``limitAction``: 003's operations on a limit (001 lines 411-422)."""
+
+    CANCEL = "CANCEL"  # POST .../classifications/cancel: "cancelar un límite que tiene crédito en vigor"
+    DEACTIVATE = "DEACTIVATE"  # POST .../classifications/activate-deactivate, PPC-modality policies only
+    ACTIVATE = "ACTIVATE"  # the same, back in force
+
+
+class PremiumDecision(StrEnum):
+    """``premiumDecision``: 003's accept-deny-premium."""
+
+    ACCEPT = "ACCEPT"
+    DENY = "DENY"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +110,27 @@ class Classify:
     this request already registered."""
 
 
-Plan = Classify | NoChange | Deleted | Refuse
+@dataclass(frozen=True, slots=True)
+class ActOnLimit:
+    """Cancel, deactivate or reactivate the debtor's limit."""
+
+    contract_no: str
+    debtor: DebtorId
+    action: LimitAction
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerPremium:
+    """Accept or deny the premium Cesce asks on the debtor's classification."""
+
+    contract_no: str
+    debtor: DebtorId
+    decision: PremiumDecision
+    since: date
+    """The row's requestDate: the request whose premium is answered is the row's own (as `Classify.since`)."""
+
+
+Plan = Classify | ActOnLimit | AnswerPremium | NoChange | Deleted | Refuse
 
 
 def debtor_of(row: Mapping[str, Any]) -> str:
@@ -92,8 +147,19 @@ def identity(row: Mapping[str, Any]) -> str:
 
 
 def sent(row: Mapping[str, Any]) -> dict[str, Any]:
-    """What the row state keeps of a request sent to Cesce (``cesce.state.SentCreditRequest``): all of it."""
-    return {name: row.get(name) for name in ("requestId", "requestDate", *REQUEST_FIELDS)}
+    """What the row state keeps of a request sent to Cesce (``cesce.state.SentCreditRequest``): all of it, with
+    the last limitAction and premiumDecision sent."""
+    return {name: row.get(name) for name in ("requestId", "requestDate", *REQUEST_FIELDS, *ACTION_FIELDS)}
+
+
+def debtor_id(row: Mapping[str, Any]) -> DebtorId:
+    """The debtor an operation is about, named as a limit request names it (endorsementNo alone when the row has
+    one); CesceValidationError when the row names none (001: "Se podrá identificar al deudor por cualquiera de los
+    tres medios: endorsementNo, customerReference o countryCode + taxCode.")."""
+    names = ("endorsementNo",) if row.get("endorsementNo") else ("customerReference", "countryCode", "taxCode")
+    debtor = DebtorId(**{name: row[name] for name in names if row.get(name)})
+    check_debtor_id(debtor.to_wire())
+    return debtor
 
 
 def classification_request(row: Mapping[str, Any]) -> ClassificationRequest:
@@ -110,13 +176,16 @@ def classification_request(row: Mapping[str, Any]) -> ClassificationRequest:
 
 
 def plan(op: str, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> Plan:
-    return by_op(
-        op,
-        before,
-        after,
-        create=lambda row: Classify(row["contractNo"], classification_request(row), row["requestDate"]),
-        update=_update,
-    )
+    return by_op(op, before, after, create=_create, update=_update)
+
+
+def _create(row: Mapping[str, Any]) -> Plan:
+    asked = _asked(row)
+    if isinstance(asked, Refuse):
+        return asked
+    if asked is not None:
+        return _operation(row, asked)
+    return Classify(row["contractNo"], classification_request(row), row["requestDate"])
 
 
 def _update(before: Mapping[str, Any], after: Mapping[str, Any]) -> Plan:
@@ -127,4 +196,44 @@ def _update(before: Mapping[str, Any], after: Mapping[str, Any]) -> Plan:
                 f"{name} changed from {before.get(name)!r} to {after.get(name)!r} after the request was sent to "
                 "Cesce; a registered request cannot be edited: ask again with a new request row",
             )
-    return NoChange()
+    asked = _asked(after)
+    if isinstance(asked, Refuse):
+        return asked
+    if isinstance(asked, PremiumDecision) and before.get("premiumDecision") not in (None, asked):
+        return Refuse(
+            "premiumDecision",
+            f"premiumDecision changed from {before.get('premiumDecision')!r} to {asked.value!r}: the premium was "
+            "already answered, and an answer sent to Cesce cannot be taken back",
+        )
+    if asked is None or before.get(_field_of(asked)) == asked:
+        return NoChange()  # nothing asked, or asked already: each value is sent once
+    try:
+        return _operation(after, asked)
+    except CesceValidationError as exc:
+        return Refuse(exc.field, str(exc))
+
+
+def _field_of(asked: LimitAction | PremiumDecision) -> str:
+    return "limitAction" if isinstance(asked, LimitAction) else "premiumDecision"
+
+
+def _asked(row: Mapping[str, Any]) -> LimitAction | PremiumDecision | Refuse | None:
+    """The operation the row asks for, if any; a refusal for an unknown value or for both at once."""
+    action, decision = row.get("limitAction"), row.get("premiumDecision")
+    if action and decision:
+        return Refuse("limitAction", "a row asks for a limitAction or answers a premium, not both in one change")
+    try:
+        if action:
+            return LimitAction(action)
+        if decision:
+            return PremiumDecision(decision)
+    except ValueError:
+        field, allowed = ("limitAction", LimitAction) if action else ("premiumDecision", PremiumDecision)
+        return Refuse(field, f"{field} {action or decision!r} is none of {', '.join(allowed)}")
+    return None
+
+
+def _operation(row: Mapping[str, Any], asked: LimitAction | PremiumDecision) -> ActOnLimit | AnswerPremium:
+    if isinstance(asked, LimitAction):
+        return ActOnLimit(row["contractNo"], debtor_id(row), asked)
+    return AnswerPremium(row["contractNo"], debtor_id(row), asked, row["requestDate"])

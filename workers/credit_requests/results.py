@@ -41,6 +41,10 @@ class Outcome(StrEnum):
     SUPERSEDED = "SUPERSEDED"
     NO_CHANGE = "NO_CHANGE"
     DELETED_IN_ERP = "DELETED_IN_ERP"
+    DEACTIVATED = "DEACTIVATED"
+    REACTIVATED = "REACTIVATED"
+    PREMIUM_ACCEPTED = "PREMIUM_ACCEPTED"
+    PREMIUM_DENIED = "PREMIUM_DENIED"
 
 
 class Stage(StrEnum):
@@ -59,7 +63,7 @@ _BY_STATUS: Final = {
 def outcome_of(record: Classification) -> Outcome | None:
     """The outcome a Cesce record means; None for a statusCode the documents do not list."""
     status = record.status
-    return None if status is None else _BY_STATUS[status]
+    return None if status is None else _BY_STATUS.get(status)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,12 +137,18 @@ def result(
     now: datetime,
     record: Classification | None = None,
     already_registered: bool = False,
+    action: str | None = None,
 ) -> Output:
-    """A ClassificationResult handled at `now`; Cesce's record, when there is one, wins over what the ERP row said."""
+    """A ClassificationResult handled at `now`; Cesce's record, when there is one, wins over what the ERP row said.
+    `action` names the row's operation on the limit (CANCEL, ..., ACCEPT_PREMIUM), None for a limit request. A
+    record that waits for a premium to be accepted says so (premiumDecisionNeeded, premiumAmount)."""
     value: dict[str, Any] = {
         "outcome": outcome.value,
         "stage": stage.value,
         "alreadyRegistered": already_registered,
+        "action": action,
+        "premiumDecisionNeeded": False,
+        "premiumAmount": None,
         "op": facts.op,
         "requestId": facts.request_id,
         "contractNo": facts.contract_no,
@@ -174,6 +184,8 @@ def result(
             "requestDate": record.requestDate,
             "effectiveDate": record.effectiveDate,
             "statusDate": record.statusDate,
+            "premiumDecisionNeeded": record.premium_pending,
+            "premiumAmount": record.premiumAmount if record.premium_pending else None,
         }
     return Output(topic, facts.debtor, value, schema=RESULT_SCHEMA)
 

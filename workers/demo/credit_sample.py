@@ -2,6 +2,9 @@
 
 The sandbox grants up to 100.000,00 at once and leaves larger requests EN TRÁMITE; a request that
 declares known non-payments is denied; a new foreign debtor on the domestic-only policy is 2809.
+On the PPC policy a limit is deactivated, reactivated and cancelled from the ERP (limitAction), a
+deactivation on another policy is refused by Cesce, and a request above the PPC policy's premium
+threshold waits for its premium, which the ERP accepts (premiumDecision).
 `run` makes the new debtors' tax codes, references and request ids unique to one run.
 """
 
@@ -17,6 +20,9 @@ from workers.demo.sample import Change, envelope
 __all__ = ["CreditSample", "credit_sample"]
 
 _TABLE = "credit_requests"
+PPC_CONTRACT = "35100000025"
+"""The default scenario's PPC-modality policy: activate-deactivate applies, and requests above 20.000,00 wait for
+their premium to be accepted."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +32,8 @@ class CreditSample:
     """requestId of the request on a new debtor left EN TRÁMITE (the sandbox or an admin decides it)."""
     pending_known_debtor: str
     """requestId of the request on a known debtor (CLI-0003) left EN TRÁMITE: a 300xxx number."""
+    premium_accepted: str = ""
+    """requestId of the request that waits for its premium, accepted by the ERP (its FINAL is GRANTED)."""
 
 
 def request_row(request_id: str, amount: str, *, contract: str = "34109150331", **fields: Any) -> dict[str, Any]:
@@ -69,6 +77,10 @@ def credit_sample(run: str) -> CreditSample:
     renamed = dict(granted, otherInternalNote="called the customer")  # a column Cesce never sees
     created_twice = envelope("c", None, granted, _TABLE)
     ref = granted["customerReference"]
+    ppc = request_row(rid(8), "15000.00", contract=PPC_CONTRACT, **_new_debtor(run, 8))
+    ppc_off, ppc_on, ppc_cancel = (dict(ppc, limitAction=action) for action in ("DEACTIVATE", "ACTIVATE", "CANCEL"))
+    premium = request_row(rid(9), "60000.00", contract=PPC_CONTRACT, **_new_debtor(run, 9))
+    premium_accepted = dict(premium, premiumDecision="ACCEPT")
     return CreditSample(
         changes=[
             Change("a new debtor, granted at once", ref, created_twice, "GRANTED"),
@@ -116,8 +128,41 @@ def credit_sample(run: str) -> CreditSample:
                 envelope("u", granted, raised, _TABLE),
                 "dlq:validation",
             ),
+            Change(
+                "deactivating a limit on a policy that is not PPC",
+                ref,
+                envelope("u", granted, dict(granted, limitAction="DEACTIVATE"), _TABLE),
+                "dlq:business",
+            ),
             Change("a request row deleted in the ERP", ref, envelope("d", granted, None, _TABLE), "DELETED_IN_ERP"),
+            Change("a limit on the PPC policy", ppc["customerReference"], envelope("c", None, ppc, _TABLE), "GRANTED"),
+            Change(
+                "... deactivated from the ERP (limitAction)",
+                ppc["customerReference"],
+                envelope("u", ppc, ppc_off, _TABLE),
+                "DEACTIVATED",
+            ),
+            Change("... reactivated", ppc["customerReference"], envelope("u", ppc_off, ppc_on, _TABLE), "REACTIVATED"),
+            Change(
+                "... and cancelled from the ERP",
+                ppc["customerReference"],
+                envelope("u", ppc_on, ppc_cancel, _TABLE),
+                "CANCELLED",
+            ),
+            Change(
+                "a request with a premium to accept",
+                premium["customerReference"],
+                envelope("c", None, premium, _TABLE),
+                "PENDING",
+            ),
+            Change(
+                "... the premium accepted from the ERP",
+                premium["customerReference"],
+                envelope("u", premium, premium_accepted, _TABLE),
+                "PREMIUM_ACCEPTED",
+            ),
         ],
         pending_new_debtor=rid(2),
         pending_known_debtor=rid(3),
+        premium_accepted=rid(9),
     )

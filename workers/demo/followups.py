@@ -36,6 +36,8 @@ async def credit_followup(
     pending = [a for a in answers if a["outcome"] == "PENDING"]
     for answer in pending:
         known = str(answer["endorsementNo"]).startswith("300")
+        if answer.get("premiumDecisionNeeded"):
+            continue  # it waits for the insured, not the risk desk: the sample's premiumDecision answered it
         if known:
             admin.resolve(answer["contractNo"], answer["endorsementNo"], "reject")
         else:
@@ -50,6 +52,8 @@ async def credit_followup(
         outcome = "nothing" if final is None else str(final["outcome"])
         detail = "" if final is None else f"statusCode {final['statusCode']} granted {final['creditLimitGranted']}"
         story = f"{'300xxx request' if known else 'new debtor'} {answer['endorsementNo']} decided by Cesce"
+        if answer.get("premiumDecisionNeeded"):
+            story = f"request {answer['endorsementNo']} granted once its premium was accepted"
         report.add(outcome == want, story, f"FINAL {outcome}  {detail}".rstrip())
 
 

@@ -124,10 +124,24 @@ def _describe(stage: Stage, message: Message, reader: AvroReader) -> tuple[tuple
     return where, str(result["outcome"]), stage.detail(result)
 
 
+def _answer(stage: Stage, message: Message, reader: AvroReader) -> bool:
+    """A change's own answer, not a FINAL result a follow-up published meanwhile (a premium accepted in the
+    sample decides its request EN TRÁMITE while the stage is still being read)."""
+    if message.topic() != stage.results:
+        return True
+    value: Mapping[str, Any] = reader.decode(message.value() or b"", stage.results).value
+    return value.get("stage") != "FINAL"
+
+
 async def run_stage(bootstrap: str, stage: Stage, reader: AvroReader, report: Report) -> list[Mapping[str, Any]]:
     """Produce the stage's sample and check what became of each change; the results, decoded."""
     landed = await asyncio.to_thread(_produce, bootstrap, stage.input, stage.changes)
-    outputs = await asyncio.to_thread(collect, bootstrap, [stage.results, stage.dlq], len(stage.changes))
+
+    def answered(found: list[Message]) -> bool:
+        return sum(_answer(stage, m, reader) for m in found) >= len(stage.changes)
+
+    found = await asyncio.to_thread(collect, bootstrap, [stage.results, stage.dlq], answered)
+    outputs = [m for m in found if _answer(stage, m, reader)]
     became = {where: (outcome, detail) for where, outcome, detail in (_describe(stage, m, reader) for m in outputs)}
     report.add(len(outputs) == len(stage.changes), "every change answered once", f"{len(outputs)} for {len(landed)}")
     order = list(stage.changes)

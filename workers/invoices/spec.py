@@ -15,7 +15,11 @@ from workers.invoices.plan import debtor_of
 from workers.runtime import WorkerSpec, by_row, envelopes, ordered_by
 from workers.settings import Settings, from_env
 
-__all__ = ["ROW_SCHEMA", "InvoicesTopics", "invoices_spec", "invoices_specs"]
+__all__ = ["ROW_SCHEMA", "SCOPE", "InvoicesTopics", "invoices_spec", "invoices_specs"]
+
+SCOPE = "read create update"
+"""What the worker asks Cesce for when ``CESCE_SCOPE`` is not set: sales declared (create), read back (read) and
+modified (update)."""
 
 ROW_SCHEMA = "cesce.erp.Invoice"
 
@@ -42,7 +46,7 @@ def invoices_spec(env: Mapping[str, str]) -> WorkerSpec:
     """The worker, configured by `env` (``INVOICES_TOPIC``, ``SALE_RESULTS_TOPIC``, ``INVOICES_STATE_TOPIC``,
     ``CESCE_*``)."""
     topics = from_env(InvoicesTopics, env)
-    cesce_settings = CesceSettings.from_env(env)
+    cesce_settings = CesceSettings.from_env(env, scope=SCOPE)
 
     return WorkerSpec(
         name="invoices",

@@ -17,7 +17,11 @@ from workers.non_payments.watch import UPDATE_SCHEMA, WATCH_SCHEMA
 from workers.runtime import Handler, WorkerContext, WorkerSpec, by_row, envelopes, ordered_by, states
 from workers.settings import Settings, from_env
 
-__all__ = ["ROW_SCHEMA", "NonPaymentsTopics", "non_payments_specs"]
+__all__ = ["ROW_SCHEMA", "SCOPE", "NonPaymentsTopics", "non_payments_specs"]
+
+SCOPE = "read create"
+"""What the worker asks Cesce for when ``CESCE_SCOPE`` is not set: non-payments declared (create), claim files,
+documents and settlements read (read)."""
 
 ROW_SCHEMA = "cesce.erp.NonPayment"
 
@@ -51,7 +55,7 @@ class NonPaymentsTopics(Settings):
 def non_payments_specs(env: Mapping[str, str]) -> list[WorkerSpec]:
     """The worker and its claims poller, configured by `env` (the topics above, ``CESCE_*``)."""
     topics = from_env(NonPaymentsTopics, env)
-    cesce_settings = CesceSettings.from_env(env)
+    cesce_settings = CesceSettings.from_env(env, scope=SCOPE)
     interval = timedelta(seconds=topics.poll_interval_seconds)
 
     def declare(cesce: CesceClient, context: WorkerContext) -> Handler:

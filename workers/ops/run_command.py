@@ -30,6 +30,7 @@ from workers.runtime.processes import process_count
 from workers.runtime.run import run_worker
 from workers.runtime.settings import RuntimeSettings
 from workers.runtime.supervisor import supervise
+from workers.sales_followup import sales_followup_spec
 from workers.settings import from_env
 
 __all__ = ["WORKERS", "register", "secret_values"]
@@ -41,6 +42,7 @@ WORKERS: dict[str, Callable[[Mapping[str, str]], WorkerSpec | Sequence[WorkerSpe
     "credit-requests": credit_requests_specs,
     "non-payments": non_payments_specs,
     "risk-poller": risk_poller_spec,
+    "sales-followup": sales_followup_spec,
 }
 
 

@@ -11,9 +11,10 @@ not listed: Debezium writes them, and registers them under its own converter's s
   the subject's compatibility level; a subject that does not exist yet is compatible.
 
 ``--worker`` narrows to some workers (default: all of them; the risk poller only when ``RISK_CONTRACTS`` is
-set, since it runs only then). One line per subject, or one JSON document with ``--json``. Exit status: 0;
-1 when a schema is incompatible or refused (each named, with the registry's reasons); 2 a usage or
-configuration error, a ``mock://`` registry (private to each process) or a registry that does not answer.
+set, the sales follow-up only when ``SALES_FOLLOWUP_CONTRACTS`` is, since each runs only then). One line per
+subject, or one JSON document with ``--json``. Exit status: 0; 1 when a schema is incompatible or refused (each
+named, with the registry's reasons); 2 a usage or configuration error, a ``mock://`` registry (private to each
+process) or a registry that does not answer.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from workers.risk.spec import RiskTopics
 from workers.runtime.catalog import SchemaCatalog
 from workers.runtime.errors import CatalogError, RegistryUnavailable
 from workers.runtime.registry import is_mock_registry, registry_from_env, registry_url, settings_of
+from workers.sales_followup.spec import SalesFollowupTopics
 from workers.settings import from_env
 
 __all__ = [
@@ -60,6 +62,7 @@ WRITTEN: Final[dict[str, Callable[[Mapping[str, str]], Mapping[str, str]]]] = {
     "credit-requests": lambda env: from_env(CreditRequestsTopics, env).schemas,
     "non-payments": lambda env: from_env(NonPaymentsTopics, env).schemas,
     "risk-poller": lambda env: from_env(RiskTopics, env).schemas,
+    "sales-followup": lambda env: from_env(SalesFollowupTopics, env).schemas,
 }
 """Each worker -> (its environment -> topic -> the record it writes there), as `cesce-worker run` configures it."""
 
@@ -193,7 +196,8 @@ def _raise_if_down(exc: SchemaRegistryError) -> None:
 def _workers(chosen: Sequence[str] | None, env: Mapping[str, str]) -> list[str]:
     if chosen:
         return list(dict.fromkeys(chosen))
-    return [name for name in WRITTEN if name != "risk-poller" or env.get("RISK_CONTRACTS", "").strip()]
+    needs = {"risk-poller": "RISK_CONTRACTS", "sales-followup": "SALES_FOLLOWUP_CONTRACTS"}  # run only with contracts
+    return [name for name in WRITTEN if name not in needs or env.get(needs[name], "").strip()]
 
 
 def _human(action: str, subjects: Sequence[Subject], client: SchemaRegistryClient) -> list[str]:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -31,6 +30,7 @@ from typing import Any, Final
 from workers.cesce import Classification
 from workers.cesce.assumptions import ClassificationStatus
 from workers.cesce.codecs import MADRID
+from workers.polling.poller import Comparison
 
 __all__ = [
     "CHANGE_SCHEMA",
@@ -49,7 +49,10 @@ DENIALS_KEPT: Final = timedelta(days=3)
 """How long a denial's key is kept: longer than the 48-hour movements can show it again."""
 
 _PENDING, _IN_FORCE, _REJECTED, _CANCELLED = (s.value for s in ClassificationStatus)
-_COMPARED: Final = tuple(Classification.model_fields)  # every field of Cesce's record of a debtor
+# every field of Cesce's record of a debtor that cesce.state.RiskLimit keeps; the PPC activation and the premium
+# awaiting acceptance (assumptions "activate-deactivate", "accept-deny-premium") are the credit-request worker's
+_NOT_KEPT: Final = frozenset({"activeInd", "premiumAmount", "premiumPendingInd"})
+_COMPARED: Final = tuple(name for name in Classification.model_fields if name not in _NOT_KEPT)
 
 _log = logging.getLogger(__name__)
 
@@ -66,14 +69,6 @@ class Kind(StrEnum):
 class Source(StrEnum):
     MOVEMENTS = "MOVEMENTS"
     PORTFOLIO = "PORTFOLIO"
-
-
-@dataclass
-class Comparison:
-    """The changes to publish (`RiskChange` values, in order) and the state writes (key -> value, None deletes)."""
-
-    changes: list[dict[str, Any]] = field(default_factory=list)
-    writes: dict[str, dict[str, Any] | None] = field(default_factory=dict)
 
 
 def state_key(contract_no: str, state: Mapping[str, Any]) -> str:

@@ -16,13 +16,16 @@ from typing import Any, Literal
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from workers.cesce.assumptions import SaleStatus
 from workers.cesce.codecs import CodecError, decode_amount, decode_date
-from workers.sandbox import claims
+from workers.sandbox import claims, sales
 from workers.sandbox import classifications as cls
 from workers.sandbox.config import faults_from_wire, faults_to_wire
 from workers.sandbox.debtors import record_wire
 from workers.sandbox.runtime import SandboxRuntime, runtime_of
+from workers.sandbox.sales_queries import sale_detail
 from workers.sandbox.sales_rules import duplicate_key
+from workers.sandbox.state import Sale
 from workers.sandbox.wire import amount, wire_date
 
 __all__ = ["router"]
@@ -58,6 +61,25 @@ class PolicyPeriod(_Body):
     valid_to: str | None = Field(None, alias="validTo", description="YYYYMMDD; unchanged when not given")
 
 
+class SaleStatusChange(_Body):
+    status_code: str = Field(alias="statusCode", description="the sale's new situation (assumptions 'sale-status')")
+    reason_status_code: str | None = Field(None, alias="reasonStatusCode", description="unchanged when not given")
+
+
+class Retariffing(_Body):
+    commercial_risk_rate: str | None = Field(None, alias="commercialRiskRate", description="per cent, '0,15000'")
+    political_risk_rate: str | None = Field(None, alias="politicalRiskRate", description="per cent; or unchanged")
+
+
+class Collection(_Body):
+    collected_amount: str = Field(alias="collectedAmount", description="collected now, contract currency: added")
+
+
+class Extension(_Body):
+    maturity_date: str = Field(alias="maturityDate", description="YYYYMMDD, later than the sale's")
+    maturity_amount: str | None = Field(None, alias="maturityAmount", description="default: what is unpaid")
+
+
 class DocumentStatusChange(_Body):
     status_code: str = Field(alias="statusCode")
     non_payment_no: str | None = Field(None, alias="nonPaymentNo")
@@ -90,6 +112,9 @@ async def ledger(request: Request) -> dict[str, Any]:
                 "statusCode": s.status,
                 "entryDate": wire_date(s.entry_date),
                 "modifications": s.modifications,
+                "collectedAmount": amount(s.collected),
+                "maturityAmount": amount(s.maturity_amount) if s.maturity_amount is not None else None,
+                "extends": s.extends,
             }
             for s in state.sales
         ],
@@ -215,6 +240,69 @@ async def set_limit(request: Request, change: LimitChange) -> dict[str, Any]:
         raise HTTPException(409, str(exc)) from exc
 
 
+@router.post("/sales/{reference}/status", summary="Cesce moves a sale to another situation (a sales movement)")
+async def sale_status(request: Request, reference: str, change: SaleStatusChange) -> dict[str, Any]:
+    """Certified, securitised, cancelled (Baja), pending re-tariffing...: guide 4.2 points 4 and 6 name them."""
+    sandbox, sale = _sale(request, reference)
+    try:
+        status = SaleStatus(change.status_code)
+    except ValueError as exc:
+        raise HTTPException(422, f"statusCode is one of {[s.value for s in SaleStatus]}") from exc
+    reason = change.reason_status_code if change.reason_status_code is not None else sale.reason
+    changed = sales.set_sale_status(sandbox.ledger, sale, status, reason, sandbox.clock.today())
+    return _sale_wire(sandbox, changed)
+
+
+@router.post("/sales/{reference}/retariff", summary="Cesce tariffs a sale again at new rates (a sales movement)")
+async def sale_retariff(request: Request, reference: str, change: Retariffing) -> dict[str, Any]:
+    sandbox, sale = _sale(request, reference)
+    if change.commercial_risk_rate is None and change.political_risk_rate is None:
+        raise HTTPException(422, "give commercialRiskRate, politicalRiskRate or both")
+    rates = [None if r is None else _amount(r) for r in (change.commercial_risk_rate, change.political_risk_rate)]
+    if any(r is not None and r < 0 for r in rates):
+        raise HTTPException(422, "a rate is not negative")
+    try:
+        changed = sales.retariff_sale(
+            sandbox.ledger, sale, sandbox.clock.today(), commercial_rate=rates[0], political_rate=rates[1]
+        )
+    except sales.SaleActionRefused as exc:
+        raise HTTPException(409, str(exc)) from exc
+    return _sale_wire(sandbox, changed)
+
+
+@router.post("/sales/{reference}/collections", summary="Cesce records a collection of a sale (collectedAmount)")
+async def sale_collection(request: Request, reference: str, collection: Collection) -> dict[str, Any]:
+    sandbox, sale = _sale(request, reference)
+    try:
+        changed = sales.record_collection(
+            sandbox.ledger, sale, _amount(collection.collected_amount), sandbox.clock.today()
+        )
+    except sales.SaleActionRefused as exc:
+        raise HTTPException(409, str(exc)) from exc
+    return _sale_wire(sandbox, changed)
+
+
+@router.post("/sales/{reference}/extension", summary="An extension (prórroga): a new extended sale")
+async def sale_extension(request: Request, reference: str, extension: Extension) -> dict[str, Any]:
+    """000: a new sale with its own saleCesceReferenceNo, a differentiated premium and maturityAmount (the unpaid
+    amount, never more than the original invoice); the original becomes PRORROGADA. Answers the new sale."""
+    sandbox, sale = _sale(request, reference)
+    contract = sandbox.ledger.contracts[sale.contract_no]
+    amount_due = _amount(extension.maturity_amount) if extension.maturity_amount is not None else None
+    try:
+        extended = sales.extend_sale(
+            sandbox.ledger,
+            contract,
+            sale,
+            _date(extension.maturity_date),
+            sandbox.clock.today(),
+            maturity_amount=amount_due,
+        )
+    except sales.SaleActionRefused as exc:
+        raise HTTPException(409, str(exc)) from exc
+    return _sale_wire(sandbox, extended)
+
+
 @router.post("/contracts/{contract_no}/period", summary="Renew or expire a contract: change its policy period")
 async def set_period(request: Request, contract_no: str, period: PolicyPeriod) -> dict[str, Any]:
     """A POST on a contract out of its period is refused 1522 "No existe periodo de seguro"; this puts it back
@@ -283,6 +371,20 @@ async def add_settlement(request: Request, claim_file_no: str, settlement: NewSe
 async def reset(request: Request) -> dict[str, bool]:
     runtime_of(request).reset()
     return {"reset": True}
+
+
+def _sale(request: Request, reference: str) -> tuple[SandboxRuntime, Sale]:
+    sandbox = runtime_of(request)
+    sandbox.tick()
+    sale = sandbox.ledger.sale_by_reference(reference)
+    if sale is None:
+        raise HTTPException(404, f"no sale {reference}")
+    return sandbox, sale
+
+
+def _sale_wire(sandbox: SandboxRuntime, sale: Sale) -> dict[str, Any]:
+    """The sale as GET .../sale shows it now."""
+    return sale_detail(sandbox.ledger.contracts[sale.contract_no], sale) | {"statusDate": wire_date(sale.status_date)}
 
 
 def _clock(sandbox: SandboxRuntime) -> dict[str, str]:

@@ -78,6 +78,45 @@ class SandboxAdmin:
             body["creditLimitGranted"] = credit_limit_granted
         return self._call("POST", "/limits", body)  # type: ignore[no-any-return]
 
+    def set_sale_status(
+        self, sale_cesce_reference_no: str, status_code: str, reason_status_code: str | None = None
+    ) -> dict[str, Any]:
+        """Cesce moves the sale to another situation; answers the sale as GET .../sale shows it."""
+        body: dict[str, Any] = {"statusCode": status_code}
+        if reason_status_code is not None:
+            body["reasonStatusCode"] = reason_status_code
+        return self._call("POST", f"/sales/{sale_cesce_reference_no}/status", body)  # type: ignore[no-any-return]
+
+    def retariff_sale(
+        self,
+        sale_cesce_reference_no: str,
+        commercial_risk_rate: str | None = None,
+        political_risk_rate: str | None = None,
+    ) -> dict[str, Any]:
+        """Cesce tariffs the sale again at these rates (per cent, "0,15000"); the ones not given stay."""
+        body = {
+            name: rate
+            for name, rate in (("commercialRiskRate", commercial_risk_rate), ("politicalRiskRate", political_risk_rate))
+            if rate is not None
+        }
+        return self._call("POST", f"/sales/{sale_cesce_reference_no}/retariff", body)  # type: ignore[no-any-return]
+
+    def collect_sale(self, sale_cesce_reference_no: str, collected_amount: str) -> dict[str, Any]:
+        """Cesce records a collection of `collected_amount` ("1000,00", contract currency): collectedAmount grows."""
+        body = {"collectedAmount": collected_amount}
+        return self._call("POST", f"/sales/{sale_cesce_reference_no}/collections", body)  # type: ignore[no-any-return]
+
+    def extend_sale(
+        self, sale_cesce_reference_no: str, maturity_date: date | str, maturity_amount: str | None = None
+    ) -> dict[str, Any]:
+        """An extension (prórroga) of the sale; answers the new extended sale (its own saleCesceReferenceNo)."""
+        body: dict[str, Any] = {
+            "maturityDate": maturity_date if isinstance(maturity_date, str) else encode_date(maturity_date)
+        }
+        if maturity_amount is not None:
+            body["maturityAmount"] = maturity_amount
+        return self._call("POST", f"/sales/{sale_cesce_reference_no}/extension", body)  # type: ignore[no-any-return]
+
     def set_policy_period(
         self, contract_no: str, valid_from: date | str | None = None, valid_to: date | str | None = None
     ) -> dict[str, Any]:

@@ -6,7 +6,10 @@ and a bug 500 errorCode 3. A path with an empty contract number (``/contracts//s
 answered 400 errorCode 1522 "ES OBLIGATORIO INTRODUCIR EL CONTRATO", as a missing contract.
 The admin API keeps FastAPI's ``{"detail": ...}`` errors.
 
-Middleware, outermost first: request counters, then faults, then FastAPI's own.
+A 405 carries ``Allow`` with every method the path serves (the router alone would name the
+methods of the first route matching the path, one of several).
+
+Middleware, outermost first: request counters, then faults, then the scope check, then FastAPI's own.
 """
 
 from __future__ import annotations
@@ -24,7 +27,14 @@ from workers.cesce import catalogue as cat
 from workers.sandbox import admin, routes_claims, routes_classifications, routes_oauth, routes_sales
 from workers.sandbox.clock import SandboxClock
 from workers.sandbox.config import SandboxConfig
-from workers.sandbox.middleware import ADMIN_PREFIX, FaultMiddleware, StatsMiddleware, install_drop_log_filter
+from workers.sandbox.middleware import (
+    ADMIN_PREFIX,
+    FaultMiddleware,
+    RouteTemplates,
+    ScopeMiddleware,
+    StatsMiddleware,
+    install_drop_log_filter,
+)
 from workers.sandbox.runtime import SandboxRuntime
 from workers.sandbox.wire import ApiError
 
@@ -51,6 +61,17 @@ def _route_paths() -> list[str]:
     return list(dict.fromkeys(getattr(route, "path", "") for router in _ROUTERS for route in router.routes))
 
 
+def _route_methods() -> list[tuple[str, set[str]]]:
+    return [
+        (getattr(route, "path", ""), set(getattr(route, "methods", None) or ()))
+        for router in _ROUTERS
+        for route in router.routes
+    ]
+
+
+_TEMPLATES: Final = RouteTemplates(_route_methods)
+
+
 def create_app(config: SandboxConfig | None = None, *, clock: SandboxClock | None = None) -> FastAPI:
     """A new sandbox app with its own state, loaded from ``config.scenario`` (or the default)."""
     config = config or SandboxConfig()
@@ -68,6 +89,7 @@ def create_app(config: SandboxConfig | None = None, *, clock: SandboxClock | Non
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(ScopeMiddleware, runtime=runtime, routes=_route_methods)
     app.add_middleware(FaultMiddleware, runtime=runtime)
     app.add_middleware(StatsMiddleware, runtime=runtime, paths=_route_paths)
     install_drop_log_filter()
@@ -84,7 +106,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if request.url.path.startswith(ADMIN_PREFIX):
         return await http_exception_handler(request, exc)
     if exc.status_code == 405:
-        return ApiError(405, cat.ERROR_CODE_METHOD_NOT_ALLOWED, cat.MSG_METHOD_NOT_ALLOWED, exc.headers).response()
+        allowed = {"Allow": ", ".join(_allowed_methods(request))} if exc.headers else None
+        return ApiError(405, cat.ERROR_CODE_METHOD_NOT_ALLOWED, cat.MSG_METHOD_NOT_ALLOWED, allowed).response()
     if exc.status_code == 404 and _EMPTY_CONTRACT.search(request.url.path):
         return ApiError(400, cat.ERROR_CODE_SALE_REJECTED, cat.MSG_CONTRACT_REQUIRED).response()
     if exc.status_code == 404:
@@ -92,6 +115,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return JSONResponse(
         {"error": {"errorCode": str(exc.status_code), "errorDescription": str(exc.detail)}}, exc.status_code
     )
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    template = _TEMPLATES.match(request.url.path)
+    return sorted(_TEMPLATES.methods(template)) if template is not None else []
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

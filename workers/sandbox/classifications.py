@@ -1,11 +1,15 @@
-"""Classification requests (guide 3.1) and their lifecycle: granted, EN TRÁMITE, denied, cancelled.
+"""Classification requests (guide 3.1) and their lifecycle: granted, EN TRÁMITE, denied, cancelled,
+deactivated and activated (PPC policies), waiting for a premium to be accepted.
 
 How a request is decided (the documents leave the thresholds to Cesce; these are the sandbox's):
 - nonPaymentInd Y: denied (statusCode 3, reasonStatusCode 1), the guide's example of a debtor
-  "que ya tiene incidencias en pagos". A denial generates no supplement: a new debtor gets no
-  endorsementNo and stays out of the portfolio; on a debtor that has a supplement the limit in
-  force is untouched. Either way the denial is a movement.
-- creditLimitRequested <= autoGrantThreshold: granted in full at once (statusCode 2).
+  "que ya tiene incidencias en pagos". The request is numbered all the same (000: "se genera un
+  número para esa solicitud"): a new debtor's request takes a new endorsementNo, a known debtor's a
+  300xxx number. A denial generates no supplement: a new debtor stays out of the portfolio; on a
+  debtor that has a supplement the limit in force is untouched. Either way the denial is a movement.
+- creditLimitRequested <= autoGrantThreshold: granted in full at once (statusCode 2); on a contract
+  with a premiumAcceptanceThreshold, a request above it instead waits EN TRÁMITE for the insured to
+  accept or deny its premium (`answer_premium`, assumptions "accept-deny-premium").
 - above: EN TRÁMITE (statusCode 1). A new debtor gets its endorsementNo at once (the request
   number) and a pending record; a debtor with a supplement gets a separate request numbered
   300001, 300002... shown beside its limit in the portfolio. Pending requests resolve after
@@ -14,6 +18,9 @@ How a request is decided (the documents leave the thresholds to Cesce; these are
 
 customerReference is recorded only until the debtor first holds a limit (guide 3.1.1: "solo se
 puede asociar por API en la primera clasificación").
+
+On a PPC-modality policy a limit in force can be deactivated and activated again (`set_active`, guide
+3.1: "Solo se utiliza para pólizas de modalidad PPC"); other policies refuse it (1522).
 """
 
 from __future__ import annotations
@@ -28,27 +35,34 @@ from workers.cesce import catalogue as cat
 from workers.cesce.assumptions import (
     ERROR_CODE_IDENTIFICATION,
     MSG_CLASSIFICATION_NOT_CANCELLABLE,
+    MSG_LIMIT_NOT_IN_FORCE,
     MSG_NO_IDENTIFIER,
+    MSG_NO_PREMIUM_PENDING,
     ClassificationStatus,
 )
 from workers.cesce.codecs import decode_amount
 from workers.sandbox.clock import MADRID
 from workers.sandbox.debtors import by_endorsement, by_reference, identify_from, record_wire
 from workers.sandbox.fields import Field, Kind
+from workers.sandbox.sales_rules import premium
 from workers.sandbox.state import Classification, Contract, Debtor, Denial, Ledger
 from workers.sandbox.wire import ApiError, invalid, missing
 
 __all__ = [
+    "ACTIVATION_FIELDS",
     "IDENTIFICATION_FIELDS",
+    "PREMIUM_ANSWER_FIELDS",
     "REASON_DENIED",
     "REASON_NONE",
     "REQUEST_FIELDS",
     "Decision",
+    "answer_premium",
     "cancel",
     "current_record",
     "decide",
     "resolve_due",
     "resolve_request",
+    "set_active",
     "set_limit",
     "submit",
 ]
@@ -62,6 +76,9 @@ IDENTIFICATION_FIELDS: Final = (
     Field("customerReference"),
     Field("endorsementNo", Kind.DIGITS),
 )
+# The bodies of activate-deactivate and accept-deny-premium (assumptions "activate-deactivate", "accept-deny-premium").
+ACTIVATION_FIELDS: Final = (*IDENTIFICATION_FIELDS, Field("activeInd", Kind.FLAG, required=True))
+PREMIUM_ANSWER_FIELDS: Final = (*IDENTIFICATION_FIELDS, Field("acceptPremiumInd", Kind.FLAG, required=True))
 # Guide 3.1.2, "Longitud máxima de campos en POST Clasificación" (lengths from the catalogue).
 REQUEST_FIELDS: Final = (
     *IDENTIFICATION_FIELDS,
@@ -97,13 +114,20 @@ class Decision(StrEnum):
     GRANT = "grant"
     PENDING = "pending"
     DENY = "deny"
+    PREMIUM = "premium"  # granted once the insured accepts its premium
 
 
-def decide(non_payment: bool, requested: Decimal, threshold: Decimal) -> Decision:
+def decide(
+    non_payment: bool, requested: Decimal, threshold: Decimal, premium_threshold: Decimal | None = None
+) -> Decision:
     """The sandbox's automatic answer to a request."""
     if non_payment:
         return Decision.DENY
-    return Decision.GRANT if requested <= threshold else Decision.PENDING
+    if requested > threshold:
+        return Decision.PENDING
+    if premium_threshold is not None and requested > premium_threshold:
+        return Decision.PREMIUM
+    return Decision.GRANT
 
 
 def submit(ledger: Ledger, contract: Contract, data: Mapping[str, str], now: datetime) -> dict[str, Any]:
@@ -118,7 +142,12 @@ def submit(ledger: Ledger, contract: Contract, data: Mapping[str, str], now: dat
         debtor = _new_debtor(ledger, contract, data, now)
     elif not debtor.supplement:
         _update_identity(debtor, data)
-    decision = decide(data["nonPaymentInd"] == "Y", requested, ledger.settings.auto_grant_threshold)
+    decision = decide(
+        data["nonPaymentInd"] == "Y",
+        requested,
+        ledger.settings.auto_grant_threshold,
+        contract.premium_acceptance_threshold,
+    )
     record = Classification(
         endorsement_no=None,
         status=ClassificationStatus.PENDING,
@@ -133,26 +162,42 @@ def submit(ledger: Ledger, contract: Contract, data: Mapping[str, str], now: dat
         requested_at=now,
         status_at=now,
     )
+    if decision is Decision.PREMIUM:
+        record.premium = premium(requested, contract.commercial_rate)
     if decision is Decision.DENY:
         record.status, record.reason = ClassificationStatus.REJECTED, REASON_DENIED
         if debtor.supplement:
+            # numbered like any request (000), its own 300xxx; the limit in force is untouched
+            record.endorsement_no = ledger.new_pending_no()
+            debtor.former_requests.add(record.endorsement_no)
             ledger.denials.append(Denial(debtor, record))
             return record_wire(debtor, record)
-        record.endorsement_no = debtor.endorsement_no
+        record.endorsement_no = _request_no(ledger, debtor)
     elif decision is Decision.GRANT:
         _grant(record, requested, now)
-        record.endorsement_no = debtor.endorsement_no or ledger.new_endorsement_no()
+        record.endorsement_no = debtor.endorsement_no if debtor.supplement else _request_no(ledger, debtor)
         if debtor.pending is not None and debtor.pending.endorsement_no is not None:
             debtor.former_requests.add(debtor.pending.endorsement_no)  # superseded: its number names the debtor
-        debtor.supplement, debtor.pending = True, None
+        debtor.supplement, debtor.pending, debtor.deactivated = True, None, False
     elif debtor.supplement:
         record.endorsement_no = debtor.pending.endorsement_no if debtor.pending else ledger.new_pending_no()
         debtor.pending = record
         return record_wire(debtor, record)
     else:
-        record.endorsement_no = debtor.endorsement_no or ledger.new_endorsement_no()
+        record.endorsement_no = _request_no(ledger, debtor)
     debtor.record = record
     return record_wire(debtor, record)
+
+
+def _request_no(ledger: Ledger, debtor: Debtor) -> int:
+    """The number of a new request of a debtor with no supplement: its request still EN TRÁMITE keeps its number
+    (the new request replaces it), a new one otherwise; a denied request's number keeps naming the debtor."""
+    number = debtor.endorsement_no
+    if number is not None and debtor.record.status is ClassificationStatus.PENDING:
+        return number
+    if number is not None:
+        debtor.former_requests.add(number)
+    return ledger.new_endorsement_no()
 
 
 def current_record(ledger: Ledger, contract: Contract, ids: Mapping[str, str]) -> dict[str, Any]:
@@ -179,7 +224,50 @@ def cancel(ledger: Ledger, contract: Contract, ids: Mapping[str, str], now: date
     if debtor.record.status is not ClassificationStatus.IN_FORCE:
         raise ApiError(400, cat.ERROR_CODE_NO_LIMIT, MSG_CLASSIFICATION_NOT_CANCELLABLE)
     _cancel(debtor.record, now)
+    debtor.deactivated = False
     return record_wire(debtor, debtor.record)
+
+
+def set_active(
+    ledger: Ledger, contract: Contract, ids: Mapping[str, str], active: bool, now: datetime
+) -> dict[str, Any]:
+    """POST .../classifications/activate-deactivate: "Solo se utiliza para pólizas de modalidad PPC" (guide 3.1).
+
+    Another policy refuses it as outside its conditions (1522). Deactivating a deactivated limit, or activating an
+    active one, changes nothing; a change is a movement (statusDate), statusCode staying EN VIGOR."""
+    _require_identification(ids)
+    if not contract.ppc:
+        raise ApiError(400, cat.ERROR_CODE_SALE_REJECTED, cat.MSG_NOT_IN_POLICY_CONDITIONS)
+    debtor = identify_from(ledger, contract.contract_no, ids, requests=False)
+    if debtor is None:
+        raise ApiError(400, cat.ERROR_CODE_NO_LIMIT, cat.MSG_NO_LIMIT)
+    if debtor.record.status is not ClassificationStatus.IN_FORCE:
+        raise ApiError(400, cat.ERROR_CODE_NO_LIMIT, MSG_LIMIT_NOT_IN_FORCE)
+    if debtor.deactivated == active:
+        debtor.deactivated = not active
+        debtor.record.status_at = now
+    return record_wire(debtor, debtor.record)
+
+
+def answer_premium(
+    ledger: Ledger, contract: Contract, ids: Mapping[str, str], accept: bool, now: datetime
+) -> dict[str, Any]:
+    """POST .../classifications/accept-deny-premium: accepted, the limit is in force; denied, it is not granted."""
+    _require_identification(ids)
+    debtor = identify_from(ledger, contract.contract_no, ids, requests=True)
+    if debtor is None:
+        raise ApiError(400, cat.ERROR_CODE_NO_LIMIT, cat.MSG_NO_LIMIT)
+    record = next((r for r in (debtor.pending, debtor.record) if r is not None and _awaits_premium(r)), None)
+    if record is None:
+        raise ApiError(400, cat.ERROR_CODE_NO_LIMIT, MSG_NO_PREMIUM_PENDING)
+    record.premium = None
+    return _resolve(
+        ledger, debtor, record, Decision.GRANT if accept else Decision.DENY, granted=record.requested, at=now
+    )
+
+
+def _awaits_premium(record: Classification) -> bool:
+    return record.premium is not None and record.status is ClassificationStatus.PENDING
 
 
 def resolve_due(ledger: Ledger, now: datetime) -> None:
@@ -193,6 +281,7 @@ def resolve_due(ledger: Ledger, now: datetime) -> None:
             if (
                 record is not None
                 and record.status is ClassificationStatus.PENDING
+                and record.premium is None  # waits for the insured, not for Cesce
                 and record.requested_at + delay <= now
             ):
                 _resolve(
@@ -211,6 +300,7 @@ def resolve_request(
     if debtor is None or record is None or record.status is not ClassificationStatus.PENDING:
         raise LookupError(f"no pending request {number} in contract {contract_no}")
     chosen = granted if granted is not None else record.requested
+    record.premium = None
     return _resolve(ledger, debtor, record, decision, granted=chosen, at=now)
 
 
@@ -224,6 +314,7 @@ def set_limit(ledger: Ledger, contract_no: str, number: int, granted: Decimal, n
         debtor.supplement = True
     elif debtor.supplement:
         _cancel(debtor.record, now)
+        debtor.deactivated = False
     else:
         raise LookupError(f"debtor {number} has never held a limit to cancel")
     return record_wire(debtor, debtor.record)
@@ -252,7 +343,7 @@ def _resolve(
         record.endorsement_no = debtor.endorsement_no
         debtor.record = record
     _grant(debtor.record, granted, at)
-    debtor.supplement = True
+    debtor.supplement, debtor.deactivated = True, False
     return record_wire(debtor, debtor.record)
 
 
@@ -285,6 +376,7 @@ def _new_debtor(ledger: Ledger, contract: Contract, data: Mapping[str, str], now
         customer_reference=data.get("customerReference"),
         company_name=data.get("companyName"),
         cesce_code=ledger.new_cesce_code(),
+        ppc=contract.ppc,
         record=Classification(
             endorsement_no=None,
             status=ClassificationStatus.PENDING,

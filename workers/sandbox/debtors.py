@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from workers.cesce.assumptions import ClassificationStatus
 from workers.sandbox.clock import MADRID
 from workers.sandbox.state import Classification, Debtor, Ledger
 from workers.sandbox.wire import amount, wire_date
@@ -125,4 +126,9 @@ def record_wire(debtor: Debtor, record: Classification) -> dict[str, Any]:
     if record.effective_date is not None:
         body["effectiveDate"] = wire_date(record.effective_date)
     body["statusDate"] = wire_date(record.status_at.astimezone(MADRID).date())
+    if debtor.ppc and record is debtor.record and record.status is ClassificationStatus.IN_FORCE:
+        body["activeInd"] = "N" if debtor.deactivated else "Y"  # assumptions "activate-deactivate"
+    if record.premium is not None and record.status is ClassificationStatus.PENDING:
+        body["premiumAmount"] = amount(record.premium)  # assumptions "accept-deny-premium"
+        body["premiumPendingInd"] = "Y"
     return body

@@ -1,4 +1,10 @@
-"""ASGI middleware: the faults of the Cesce API paths, and the request counters.
+"""ASGI middleware: the faults of the Cesce API paths, the scope check, and the request counters.
+
+`ScopeMiddleware` refuses a call whose token is valid but was not granted the operation's scope
+(a GET needs read, each POST the scope `workers.cesce.config.required_scope` names) with 000's 401
+errorCode 21 "Cannot pass the security checks ...", the answer to a token that fails the API's
+security checks. Everything else (no or a bad token, an unknown path, a method the path does not
+serve) is left to the routes, so those keep their own answers.
 
 `FaultMiddleware` applies `workers.sandbox.faults` decisions to the Cesce API paths only (never
 OAuth, the admin API or the OpenAPI document). A hang processes the request, keeps the answer
@@ -19,9 +25,12 @@ from collections.abc import Callable, Iterable, Sequence
 from contextvars import ContextVar
 from typing import Final
 
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from workers.cesce import catalogue as cat
+from workers.cesce.assumptions import CLIENT_ID_HEADER
+from workers.cesce.config import required_scope
 from workers.sandbox.faults import Outcome
 from workers.sandbox.runtime import SandboxRuntime
 from workers.sandbox.wire import ApiError
@@ -31,6 +40,8 @@ __all__ = [
     "API_PREFIXES",
     "DropLogFilter",
     "FaultMiddleware",
+    "RouteTemplates",
+    "ScopeMiddleware",
     "StatsMiddleware",
     "install_drop_log_filter",
 ]
@@ -39,6 +50,68 @@ API_PREFIXES: Final = ("/sales/v1/", "/classifications/v1/", "/claims/v1/")
 ADMIN_PREFIX: Final = "/sandbox-admin"
 _DROPPING: ContextVar[bool] = ContextVar("cesce_sandbox_dropping", default=False)
 _UVICORN_LOGGER: Final = "uvicorn.error"
+
+
+class RouteTemplates:
+    """Finds the route template (``/sales/v1/contracts/{contractNo}/sales``) a request path matches.
+
+    The routes (template and methods) are read once, lazily, from `routes`.
+    """
+
+    def __init__(self, routes: Callable[[], Iterable[tuple[str, Iterable[str]]]]) -> None:
+        self._routes = routes
+        self._compiled: list[tuple[re.Pattern[str], str]] | None = None
+        self._methods: dict[str, frozenset[str]] = {}
+
+    def match(self, path: str) -> str | None:
+        if self._compiled is None:
+            for template, methods in self._routes():
+                self._methods[template] = self._methods.get(template, frozenset()) | {m.upper() for m in methods}
+            self._compiled = [
+                (re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(p)) + "$"), p) for p in self._methods
+            ]
+        return next((template for pattern, template in self._compiled if pattern.match(path)), None)
+
+    def methods(self, template: str) -> frozenset[str]:
+        """Every method the template's routes serve (a path has one route per method)."""
+        self.match(template)
+        return self._methods.get(template, frozenset())
+
+    def serves(self, template: str, method: str) -> bool:
+        return method.upper() in self.methods(template)
+
+
+class ScopeMiddleware:
+    def __init__(
+        self, app: ASGIApp, runtime: SandboxRuntime, routes: Callable[[], Iterable[tuple[str, Iterable[str]]]]
+    ) -> None:
+        self.app = app
+        self.runtime = runtime
+        self._templates = RouteTemplates(routes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and str(scope["path"]).startswith(API_PREFIXES):
+            lacking = self._lacking_scope(scope)
+            if lacking:
+                await ApiError(401, cat.ERROR_CODE_UNAUTHORIZED, cat.MSG_SECURITY_CHECKS).response()(
+                    scope, receive, send
+                )
+                return
+        await self.app(scope, receive, send)
+
+    def _lacking_scope(self, scope: Scope) -> bool:
+        method, template = str(scope["method"]), self._templates.match(str(scope["path"]))
+        if template is None or not self._templates.serves(template, method):
+            return False
+        headers = Headers(scope=scope)
+        client_id = headers.get(CLIENT_ID_HEADER, "")
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        tokens = self.runtime.tokens
+        if scheme.lower() != "bearer" or not token.strip() or not tokens.client_subscribed(client_id):
+            return False
+        granted = tokens.scopes(token.strip(), client_id)
+        # "/sales/v1/contracts/{contractNo}/sales" -> the operation's path under its API root
+        return granted is not None and required_scope(method, "/" + template.split("/", 3)[3]) not in granted
 
 
 class DropLogFilter(logging.Filter):
@@ -114,8 +187,7 @@ class StatsMiddleware:
     def __init__(self, app: ASGIApp, runtime: SandboxRuntime, paths: Callable[[], Iterable[str]]) -> None:
         self.app = app
         self.runtime = runtime
-        self._paths = paths
-        self._templates: list[tuple[re.Pattern[str], str]] | None = None
+        self._templates = RouteTemplates(lambda: ((path, ()) for path in paths()))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or str(scope["path"]).startswith(ADMIN_PREFIX):
@@ -137,9 +209,4 @@ class StatsMiddleware:
             stats.by_status[str(status) if status is not None else "none"] += 1
 
     def _template(self, scope: Scope) -> str:
-        if self._templates is None:
-            self._templates = [
-                (re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(p)) + "$"), p) for p in self._paths()
-            ]
-        path = str(scope["path"])
-        return next((template for pattern, template in self._templates if pattern.match(path)), "<unmatched>")
+        return self._templates.match(str(scope["path"])) or "<unmatched>"

@@ -5,9 +5,16 @@ Password grant and refresh grant; answers in Cesce's shape. Tokens are random
 can be replayed), and expire against the sandbox clock, so a test expires them by moving the
 clock. A refresh token is single-use: refreshing spends it and hands out a new pair.
 
-Without configured credentials any non-empty client_id, client_secret, username and password
-are accepted, like Cesce's sandbox ("indicar un valor cualquiera"); with them, only those.
-Secrets are compared with `hmac.compare_digest`.
+Without configured credentials any non-empty client_id and client_secret are accepted, like
+Cesce's sandbox, and username and password may be left out (000: "Si estás trabajando en Sandbox,
+no se proporcionan las credenciales USERNAME y PASSWORD al no ser obligatorias") or given any
+non-empty value (001: "indicar un valor cualquiera para el entorno de sandbox"). With configured
+credentials the sandbox acts as PRE/PRO do: all four are required and only those pass; a missing
+username or password is "Resource owner denied or not found". Secrets are compared with
+`hmac.compare_digest`.
+
+A token carries the scopes it was asked for (all four when none was asked for); `scopes` tells the
+API's scope check (`workers.sandbox.middleware.ScopeMiddleware`) what a valid token may do.
 """
 
 from __future__ import annotations
@@ -20,13 +27,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from workers.cesce import catalogue as cat
 from workers.cesce.catalogue import MSG_RESOURCE_OWNER_DENIED
 from workers.sandbox.clock import SandboxClock
 from workers.sandbox.config import Credentials
 
 __all__ = ["DEFAULT_SCOPE", "SCOPES", "OAuthError", "TokenStore"]
 
-SCOPES: Final = frozenset({"read", "update", "delete", "create"})
+SCOPES: Final = frozenset(cat.SCOPES)
 DEFAULT_SCOPE: Final = "create read update delete"
 
 
@@ -93,6 +101,13 @@ class TokenStore:
         grant = self._access.get(_digest(access_token))
         return grant is not None and self._clock.now() < grant.expires_at and _same(client_id, grant.client_id)
 
+    def scopes(self, access_token: str, client_id: str) -> frozenset[str] | None:
+        """The scopes of a valid token (`check`), or None when the token is not valid for this client."""
+        grant = self._access.get(_digest(access_token))
+        if grant is None or self._clock.now() >= grant.expires_at or not _same(client_id, grant.client_id):
+            return None
+        return frozenset(grant.scope.split())
+
     def client_subscribed(self, client_id: str) -> bool:
         """Whether an X-IBM-Client-Id names a subscribed application (any one without credentials)."""
         return bool(client_id.strip()) and (self._credentials is None or _same(client_id, self._credentials.client_id))
@@ -103,9 +118,8 @@ class TokenStore:
         return revoked
 
     def _password(self, form: Mapping[str, str]) -> dict[str, Any]:
-        client_id, client_secret, username, password = _required(
-            form, "client_id", "client_secret", "username", "password"
-        )
+        client_id, client_secret = _required(form, "client_id", "client_secret")
+        username, password = form.get("username"), form.get("password")
         if not self._client_ok(client_id, client_secret) or not self._owner_ok(username, password):
             raise _denied()
         return self._issue(client_id, _scope(form.get("scope")))
@@ -131,11 +145,11 @@ class TokenStore:
         secret_ok = _same(client_secret, expected.client_secret.get_secret_value())
         return id_ok and secret_ok
 
-    def _owner_ok(self, username: str, password: str) -> bool:
-        if not username.strip() or not password.strip():
+    def _owner_ok(self, username: str | None, password: str | None) -> bool:
+        if self._credentials is None:  # Cesce's sandbox: optional, any value when given
+            return all(value.strip() for value in (username, password) if value is not None)
+        if username is None or password is None:
             return False
-        if self._credentials is None:
-            return True
         expected = self._credentials
         user_ok = _same(username, expected.username)
         password_ok = _same(password, expected.password.get_secret_value())

@@ -143,7 +143,8 @@ def operation(
 
 
 _PATH_DOCS: Final = {
-    "contractNo": "Policy or Contract number: modality (341, 381) and policy number, 11 digits",
+    "contractNo": "Policy or Contract number: 11 digits, no spaces, the 3-digit modality (e.g. 341, 381) and the "
+    "policy number",
     "claimFileNo": "Claim file number",
     "documentCode": "Document code",
 }

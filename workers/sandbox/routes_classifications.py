@@ -1,8 +1,10 @@
-"""The Classifications API (``/classifications/v1``): requests, reads, cancellation, portfolio, movements."""
+"""The Classifications API (``/classifications/v1``): requests, reads, cancellation, activation and deactivation,
+premium answers, portfolio, movements."""
 
 from __future__ import annotations
 
-from typing import Any, Final
+from collections.abc import Mapping
+from typing import Final
 
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
@@ -78,6 +80,44 @@ async def cancel(request: Request) -> JSONResponse:
     return answer(200, ok(generalData=cls.cancel(sandbox.ledger, contract, ids, sandbox.clock.now())))
 
 
+@router.post(
+    "/contracts/{contractNo}/classifications/activate-deactivate",
+    summary="Enable/Disable Classification",
+    description="Deactivate (activeInd N) or activate again (activeInd Y) a limit in force. Only for PPC-modality "
+    "policies (guide 3.1: 'Solo se utiliza para pólizas de modalidad PPC'); other policies answer 400, errorCode 1522.",
+    openapi_extra=oa.operation(
+        body=oa.request_envelope("generalData", cls.ACTIVATION_FIELDS, title="ClassificationActivation")
+    ),
+    responses={**oa.success(200, "OK.", _RECORD_ANSWER), **_ERRORS},
+)
+async def activate_deactivate(request: Request) -> JSONResponse:
+    sandbox, contract, body = await begin_post(request)
+    read_section(body, "client", CLIENT_FIELDS)
+    data = read_section(body, "generalData", cls.ACTIVATION_FIELDS, closed=False)
+    sandbox.require_in_force(contract)
+    active = data["activeInd"] == "Y"
+    return answer(200, ok(generalData=cls.set_active(sandbox.ledger, contract, data, active, sandbox.clock.now())))
+
+
+@router.post(
+    "/contracts/{contractNo}/classifications/accept-deny-premium",
+    summary="Accept Deny Premium",
+    description="Accept (acceptPremiumInd Y: the limit comes into force) or deny (N: the limit is not granted) the "
+    "premium of a classification waiting for it (premiumPendingInd Y).",
+    openapi_extra=oa.operation(
+        body=oa.request_envelope("generalData", cls.PREMIUM_ANSWER_FIELDS, title="ClassificationPremiumAnswer")
+    ),
+    responses={**oa.success(200, "OK.", _RECORD_ANSWER), **_ERRORS},
+)
+async def accept_deny_premium(request: Request) -> JSONResponse:
+    sandbox, contract, body = await begin_post(request)
+    read_section(body, "client", CLIENT_FIELDS)
+    data = read_section(body, "generalData", cls.PREMIUM_ANSWER_FIELDS, closed=False)
+    sandbox.require_in_force(contract)
+    accept = data["acceptPremiumInd"] == "Y"
+    return answer(200, ok(generalData=cls.answer_premium(sandbox.ledger, contract, data, accept, sandbox.clock.now())))
+
+
 @router.get(
     "/contracts/{contractNo}/portfolio",
     summary="Portfolio",
@@ -86,9 +126,9 @@ async def cancel(request: Request) -> JSONResponse:
     responses={**oa.success(200, "OK.", _PAGE_ANSWER), **_ERRORS},
 )
 async def portfolio(request: Request) -> JSONResponse:
-    sandbox, contract, query = begin_get(request, pf.PAGE_QUERY_FIELDS, cursors=("nextEndorsementNo",))
+    sandbox, contract, _ = begin_get(request, pf.PAGE_QUERY_FIELDS, cursors=("nextEndorsementNo",))
     entries = pf.portfolio(sandbox.ledger, contract.contract_no)
-    return _page(entries, query, sandbox.ledger.settings.portfolio_page_size)
+    return _page(entries, request.query_params, sandbox.ledger.settings.portfolio_page_size)
 
 
 @router.get(
@@ -99,11 +139,11 @@ async def portfolio(request: Request) -> JSONResponse:
     responses={**oa.success(200, "OK.", _PAGE_ANSWER), **_ERRORS},
 )
 async def movements(request: Request) -> JSONResponse:
-    sandbox, contract, query = begin_get(request, pf.PAGE_QUERY_FIELDS, cursors=("nextEndorsementNo",))
+    sandbox, contract, _ = begin_get(request, pf.PAGE_QUERY_FIELDS, cursors=("nextEndorsementNo",))
     entries = pf.movements(sandbox.ledger, contract.contract_no, sandbox.clock.now())
-    return _page(entries, query, sandbox.ledger.settings.portfolio_page_size)
+    return _page(entries, request.query_params, sandbox.ledger.settings.portfolio_page_size)
 
 
-def _page(entries: list[pf.Entry], query: dict[str, Any], size: int) -> JSONResponse:
-    records, following = pf.page(entries, int(query.get("nextEndorsementNo", "0")), size)
+def _page(entries: list[pf.Entry], params: Mapping[str, str], size: int) -> JSONResponse:
+    records, following = pf.page(entries, pf.cursor(params), size)
     return answer(200, ok(paginationData={"nextEndorsementNo": following}, result=records))

@@ -40,8 +40,10 @@ _REFUSAL: Final = {
 @router.post(
     "/token",
     summary="Token",
-    description="grant_type=password (client_id, client_secret, username, password, scope) or "
-    "grant_type=refresh_token (client_id, client_secret, refresh_token). A refresh token is single-use.",
+    description="grant_type=password (client_id, client_secret, scope; username and password optional, as on "
+    "Cesce's sandbox, unless the sandbox runs with fixed credentials) or grant_type=refresh_token (client_id, "
+    "client_secret, refresh_token). A refresh token is single-use. The token carries the scopes asked for "
+    "(create read update delete when none): a GET needs read, each POST its operation's scope.",
     openapi_extra={
         "requestBody": {
             "required": True,

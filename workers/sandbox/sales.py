@@ -28,6 +28,7 @@ from workers.cesce.assumptions import (
     MSG_NO_IDENTIFIER,
     ClassificationStatus,
     SaleRejectionReason,
+    SaleStatus,
 )
 from workers.cesce.codecs import decode_amount, decode_date
 from workers.sandbox import sales_rules as rules
@@ -41,10 +42,15 @@ __all__ = [
     "NEW_DATA_FIELDS",
     "SALE_ID_FIELDS",
     "Named",
+    "SaleActionRefused",
     "declare_sale",
+    "extend_sale",
     "modify_sale",
     "premiums_wire",
+    "record_collection",
     "resolve",
+    "retariff_sale",
+    "set_sale_status",
 ]
 
 GENERAL_DATA_FIELDS: Final = (
@@ -205,6 +211,93 @@ def modify_sale(
     }
 
 
+# --- what Cesce changes on its side (the admin API's sale actions) ----------------------------------------------
+
+
+class SaleActionRefused(ValueError):
+    """Cesce could not make this change to the sale (the admin API answers it 409)."""
+
+
+def set_sale_status(ledger: Ledger, sale: Sale, status: SaleStatus, reason: str, today: date) -> Sale:
+    """Cesce moves a sale to another situation (certified, cancelled, pending re-tariffing...): a movement."""
+    changed = dataclasses.replace(sale, status=status.value, reason=reason, status_date=today)
+    ledger.replace_sale(sale, changed)
+    return changed
+
+
+def retariff_sale(
+    ledger: Ledger,
+    sale: Sale,
+    today: date,
+    *,
+    commercial_rate: Decimal | None = None,
+    political_rate: Decimal | None = None,
+) -> Sale:
+    """Cesce tariffs a sale again at new rates (per cent): new premiums, TARIFICADA, a movement."""
+    if sale.status in {SaleStatus.REJECTED, SaleStatus.CANCELLED, SaleStatus.EXTENDED}:
+        raise SaleActionRefused(f"sale {sale.reference} is not tariffed (statusCode {sale.status})")
+    changed = dataclasses.replace(sale, status=SaleStatus.TARIFFED.value, reason="0", status_date=today)
+    if commercial_rate is not None:
+        changed.commercial_rate = commercial_rate
+    if political_rate is not None:
+        changed.political_rate = political_rate
+    changed.commercial_premium = rules.premium(changed.countervalue, changed.commercial_rate)
+    changed.political_premium = rules.premium(changed.countervalue, changed.political_rate)
+    ledger.replace_sale(sale, changed)
+    return changed
+
+
+def record_collection(ledger: Ledger, sale: Sale, collected: Decimal, today: date) -> Sale:
+    """Cesce records `collected` (contract currency) as collected of the invoice: collectedAmount grows."""
+    refusal = rules.collection_refusal(sale, collected)
+    if refusal is not None:
+        raise SaleActionRefused(refusal)
+    changed = dataclasses.replace(sale, collected=sale.collected + collected, status_date=today)
+    ledger.replace_sale(sale, changed)
+    return changed
+
+
+def extend_sale(
+    ledger: Ledger,
+    contract: Contract,
+    sale: Sale,
+    maturity_date: date,
+    today: date,
+    *,
+    maturity_amount: Decimal | None = None,
+) -> Sale:
+    """An extension (prórroga) of `sale`: the new extended sale, recorded; the original becomes PRORROGADA.
+
+    000: "genera una nueva venta prorrogada con un número saleCesceReferenceNo distinto, prima diferenciada y un
+    nuevo campo maturityAmount, que recogerá el importe impagado de la factura inicial y no podrá ser en cualquier
+    caso mayor a esa factura original". maturityAmount defaults to what is unpaid; the premium is the contract's
+    rates on it (assumptions "sale-extension").
+    """
+    amount_due = rules.unpaid(sale) if maturity_amount is None else maturity_amount
+    refusal = rules.extension_refusal(sale, maturity_date, amount_due)
+    if refusal is not None:
+        raise SaleActionRefused(refusal)
+    extended = dataclasses.replace(
+        sale,
+        reference=ledger.new_sale_reference(),
+        maturity_date=maturity_date,
+        status=SaleStatus.TARIFFED.value,
+        reason=SaleRejectionReason.NONE.value,
+        commercial_rate=contract.commercial_rate,
+        commercial_premium=rules.premium(amount_due, contract.commercial_rate),
+        political_premium=rules.premium(amount_due, sale.political_rate),
+        entry_date=today,
+        status_date=today,
+        modifications=0,
+        collected=Decimal(0),
+        maturity_amount=amount_due,
+        extends=sale.reference,
+    )
+    set_sale_status(ledger, sale, SaleStatus.EXTENDED, sale.reason, today)
+    ledger.add_sale(extended)
+    return extended
+
+
 def premiums_wire(sale: Sale) -> dict[str, str]:
     return {
         "commercialRiskCoverPct": amount(sale.commercial_cover_pct),
@@ -269,13 +362,22 @@ def _tariff(sale: Sale, contract: Contract, debtor: Debtor | None) -> None:
     foreign = debtor is not None and debtor.country_code != "ES"
     sale.political_cover_pct = contract.political_cover_pct if foreign else Decimal(0)
     sale.political_rate = contract.political_rate if foreign else Decimal(0)
-    if debtor is not None and debtor.record.status is ClassificationStatus.IN_FORCE:
+    if debtor is not None and (
+        (debtor.record.status is ClassificationStatus.IN_FORCE and not debtor.deactivated)  # "activate-deactivate"
+        or _endorsed(contract, debtor.record.status)
+    ):
         sale.status, sale.reason = cat.SALE_TARIFFED, SaleRejectionReason.NONE.value
         sale.commercial_premium = rules.premium(sale.countervalue, sale.commercial_rate)
         sale.political_premium = rules.premium(sale.countervalue, sale.political_rate)
     else:
         sale.status, sale.reason = cat.SALE_REJECTED, SaleRejectionReason.NO_LIMIT_IN_FORCE.value
         sale.commercial_premium = sale.political_premium = Decimal(0)
+
+
+def _endorsed(contract: Contract, status: ClassificationStatus) -> bool:
+    """000 "Venta endosada": "una venta contra un suplemento anulado ... se permite igualmente la tarificación.
+    Sólo se permite en pólizas que tengan contratado el suplemento de Endosos." (assumptions "endorsed-sale")."""
+    return contract.endorsements_supplement and status is ClassificationStatus.CANCELLED
 
 
 def _changes(sale: Sale, new: Mapping[str, str]) -> dict[str, object]:

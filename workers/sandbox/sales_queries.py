@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
-from decimal import Decimal
 from typing import Any, Final
 
 from workers.cesce import catalogue as cat
@@ -92,9 +91,11 @@ def sale_detail(contract: Contract, sale: Sale) -> dict[str, Any]:
     body["currencyCode"] = sale.currency
     body["countervalueAmount"] = amount(sale.countervalue)
     body["currencyContractCode"] = contract.currency
-    body["collectedAmount"] = amount(Decimal(0))
+    body["collectedAmount"] = amount(sale.collected)
     body.update(premiums_wire(sale))
     body["saleCesceReferenceNo"] = sale.reference
+    if sale.maturity_amount is not None:  # an extended sale (assumptions "sale-extension")
+        body["maturityAmount"] = amount(sale.maturity_amount)
     return body
 
 

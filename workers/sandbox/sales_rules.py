@@ -11,6 +11,9 @@ unit tests state the guide's examples directly (``today = 30/04/2023``...).
   TARIFICADA credit notes already declared for it, must cover the new credit note.
 - Modification windows (4.2): see `modification_window` and `modification_refusal`.
 - Sales movements (4.3.2): "si hoy es 05/08/2023 ... desde el día 03/08/2023 hasta el mismo día".
+- What Cesce changes on its side: a sale's situation (4.2 points 4 and 6 name them; codes in
+  assumptions "sale-status"), a collection (``collectedAmount``), an extension (000 "Prórrogas y
+  Modificación de Ventas": a new sale, ``maturityAmount`` never more than the original invoice).
 """
 
 from __future__ import annotations
@@ -21,24 +24,41 @@ from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from workers.cesce.assumptions import MSG_MODIFICATION_NOT_ALLOWED
+from workers.cesce.assumptions import MSG_MODIFICATION_NOT_ALLOWED, SaleStatus
 from workers.cesce.catalogue import SALE_TARIFFED
 from workers.sandbox.state import Sale
 from workers.sandbox.wire import money
 
 __all__ = [
+    "UNMODIFIABLE",
     "DuplicateKey",
     "Window",
+    "collection_refusal",
     "credit_note_balance",
     "debtor_key",
     "duplicate_key",
+    "extension_refusal",
     "find_duplicate",
     "is_recent",
     "modification_refusal",
     "modification_window",
     "months_between",
     "premium",
+    "unpaid",
 ]
+
+
+UNMODIFIABLE: frozenset[str] = frozenset(
+    {
+        SaleStatus.CERTIFIED,  # point 4: "certificadas, titulizadas o en trámite"
+        SaleStatus.SECURITISED,
+        SaleStatus.PENDING,
+        SaleStatus.CANCELLED,  # point 6: "en situación de Baja ni Prorrogada"
+        SaleStatus.EXTENDED,
+        SaleStatus.PENDING_RETARIFF,  # point 6: "pendiente de retarificar"
+    }
+)
+"""The situations in which a sale may not be modified at all (guide 4.2 points 4 and 6)."""
 
 
 class Window(StrEnum):
@@ -143,13 +163,13 @@ def modification_refusal(
     *,
     has_claim_file: bool,
 ) -> str | None:
-    """Why a modification inside the window may not be made (points 5, 2, 7), or None.
+    """Why a modification inside the window may not be made (points 5, 4 and 6, 2, 7), or None.
 
     `changes` maps the wire name of each field that changes to its new value (dates as `date`,
     the amount as `Decimal`). A sign change of the amount (a sale becoming a credit note or the
     reverse) is refused too: it is a different operation, not a correction.
     """
-    if has_claim_file:
+    if has_claim_file or sale.status in UNMODIFIABLE:
         return MSG_MODIFICATION_NOT_ALLOWED
     if window is Window.NOT_MATURITY and "maturityDate" in changes:
         return MSG_MODIFICATION_NOT_ALLOWED
@@ -167,3 +187,45 @@ def modification_refusal(
 def is_recent(status_date: date, today: date) -> bool:
     """A sales movement: statusDate from two days before today up to today, both included."""
     return today - timedelta(days=2) <= status_date <= today
+
+
+def collection_refusal(sale: Sale, collected: Decimal) -> str | None:
+    """Why Cesce could not record `collected` (contract currency) as collected of `sale` now, or None.
+
+    collectedAmount is "Amount collected from the invoice. In the contract currency": cumulative, never more
+    than the invoice's countervalue; a credit note or a RECHAZADA sale has nothing to collect.
+    """
+    if collected <= 0:
+        return "a collection is a positive amount"
+    if sale.countervalue <= 0 or sale.status == SaleStatus.REJECTED:
+        return f"sale {sale.reference} has nothing to collect (a credit note, or RECHAZADA)"
+    if sale.collected + collected > sale.countervalue:
+        total = sale.collected + collected
+        return f"sale {sale.reference}: {total} collected would be more than its {sale.countervalue}"
+    return None
+
+
+def unpaid(sale: Sale) -> Decimal:
+    """What is still owed of the invoice, in the contract currency: an extension's default maturityAmount."""
+    return sale.countervalue - sale.collected
+
+
+def extension_refusal(sale: Sale, maturity_date: date, maturity_amount: Decimal) -> str | None:
+    """Why `sale` could not be extended to `maturity_date` for `maturity_amount`, or None.
+
+    000: the extension "genera una nueva venta prorrogada con un número saleCesceReferenceNo distinto, prima
+    diferenciada y un nuevo campo maturityAmount, que recogerá el importe impagado de la factura inicial y no
+    podrá ser en cualquier caso mayor a esa factura original". Only a TARIFICADA sale (a covered invoice) is
+    extended, to a later maturityDate, for a positive amount no larger than what is unpaid of it.
+    """
+    if sale.status != SaleStatus.TARIFFED or sale.countervalue <= 0:
+        return f"sale {sale.reference} is not a TARIFICADA invoice (statusCode {sale.status})"
+    if maturity_date <= sale.maturity_date:
+        return f"an extension moves maturityDate later than {sale.maturity_date.isoformat()}"
+    if maturity_amount <= 0:
+        return "maturityAmount must be positive"
+    if maturity_amount > sale.countervalue:
+        return f"maturityAmount {maturity_amount} is more than the original invoice ({sale.countervalue})"
+    if maturity_amount > unpaid(sale):
+        return f"maturityAmount {maturity_amount} is more than the unpaid {unpaid(sale)}"
+    return None

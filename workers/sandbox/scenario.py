@@ -114,6 +114,10 @@ def _contract(data: Mapping[str, Any], where: str) -> Contract:
         currency=_text(data, "currencyCode", where, default="EUR"),
         credit_note_supplement=_flag(data, "creditNoteSupplement", where),
         foreign_debtors=_flag(data, "foreignDebtors", where),
+        endorsements_supplement=_flag(data, "endorsementsSupplement", where),
+        premium_acceptance_threshold=(
+            _amount(data, "premiumAcceptanceThreshold", where) if "premiumAcceptanceThreshold" in data else None
+        ),
         factoring=Factoring(factoring),
         modification_extra_days=_positive_int(data, "modificationExtraDays", where, 10),
         commercial_cover_pct=_amount(data, "commercialRiskCoverPct", where, default="95,00"),
@@ -175,6 +179,7 @@ def _add_debtor(ledger: Ledger, contract: Contract, data: Mapping[str, Any], whe
             cesce_code=ledger.new_cesce_code(),
             record=record,
             supplement=status is not ClassificationStatus.PENDING,
+            ppc=contract.ppc,
         )
     )
 

@@ -17,7 +17,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Final
 
-from workers.cesce.assumptions import ClassificationStatus
+from workers.cesce.assumptions import PPC_MODALITY, ClassificationStatus
 
 __all__ = [
     "FIRST_PENDING_REQUEST_NO",
@@ -73,9 +73,17 @@ class Contract:
     political_cover_pct: Decimal
     political_rate: Decimal
     subsidiaries: tuple[Subsidiary, ...]
+    endorsements_supplement: bool = False  # 000 "Venta endosada": a sale on a cancelled supplement is tariffed
+    # requests above it, granted at once otherwise, wait for the insured to accept a premium (None: never)
+    premium_acceptance_threshold: Decimal | None = None
 
     def in_force(self, today: date) -> bool:
         return self.valid_from <= today <= self.valid_to
+
+    @property
+    def ppc(self) -> bool:
+        """A PPC-modality policy (assumptions "contract-modality"): its limits can be deactivated and activated."""
+        return self.contract_no.startswith(PPC_MODALITY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +97,8 @@ class Settings:
 
 @dataclass(slots=True)
 class Classification:
-    """One classification record as the wire shows it; ``endorsement_no`` None for a denial."""
+    """One classification record as the wire shows it; ``endorsement_no`` None for a request decided into its
+    debtor's supplement and then denied (the 300xxx number is gone with it)."""
 
     endorsement_no: int | None
     status: ClassificationStatus
@@ -103,6 +112,7 @@ class Classification:
     effective_date: date | None
     requested_at: datetime
     status_at: datetime
+    premium: Decimal | None = None  # EN TRÁMITE until the insured accepts or denies this premium
 
 
 @dataclass(slots=True)
@@ -118,7 +128,9 @@ class Debtor:
     record: Classification
     supplement: bool = False  # has held a limit: its number is a supplement, new requests get 300xxx
     pending: Classification | None = None
-    former_requests: set[int] = field(default_factory=set)  # 300xxx numbers unified into this debtor
+    former_requests: set[int] = field(default_factory=set)  # request numbers that name this debtor
+    ppc: bool = False  # in a PPC-modality contract: its limit in force shows activeInd
+    deactivated: bool = False  # its limit in force is deactivated (PPC): it covers no sale
 
     @property
     def endorsement_no(self) -> int | None:
@@ -160,6 +172,9 @@ class Sale:
     entry_date: date
     status_date: date
     modifications: int = 0
+    collected: Decimal = Decimal(0)  # collectedAmount, in the contract currency
+    maturity_amount: Decimal | None = None  # an extended sale's maturityAmount (000, "Prórrogas")
+    extends: str | None = None  # an extended sale: the saleCesceReferenceNo of the sale it extends
 
 
 @dataclass(slots=True)

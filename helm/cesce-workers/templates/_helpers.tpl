@@ -44,6 +44,9 @@ nonPayments:
 riskPoller:
   command: risk-poller
   input: {{ .Values.topics.riskSchedule | quote }}
+salesFollowup:
+  command: sales-followup
+  input: {{ .Values.topics.salesFollowupSchedule | quote }}
 {{- end }}
 
 {{/* The enabled workers: a map from values key to {command, input, values}. */}}
@@ -157,6 +160,12 @@ app.kubernetes.io/component: {{ .command }}
 {{- $_ := set $topics $t.riskLimits "state" }}
 {{- $_ := set $topics $t.riskSchedule "state" }}
 {{- $_ := set $topics (printf "%s.dlq" $t.riskSchedule) "deadLetter" }}
+{{- end }}
+{{- if $w.salesFollowup.enabled }}
+{{- $_ := set $topics $t.saleChanges "result" }}
+{{- $_ := set $topics $t.saleStates "state" }}
+{{- $_ := set $topics $t.salesFollowupSchedule "state" }}
+{{- $_ := set $topics (printf "%s.dlq" $t.salesFollowupSchedule) "deadLetter" }}
 {{- end }}
 {{- toYaml $topics }}
 {{- end }}

@@ -155,25 +155,29 @@ def test_missing_non_payment_indicator_is_422(api: Any) -> None:
 
 
 def test_known_non_payments_deny_the_request_without_a_supplement(api: Any) -> None:
+    """000 line 11: "se genera un número para esa solicitud. Las solicitudes finalmente clasificadas generan un
+    suplemento con ese mismo número, mientras que las denegadas no llegan a generar dicho suplemento ni se muestran
+    en la tabla de cartera de Cesnet." """
     response = api.classify(
         countryCode="ES", taxCode="B11111111", customerReference="BAD-1", nonPaymentInd="Y", nonPaymentAmount="1500,00"
     )
     general = response.json()["generalData"]
     assert response.status_code == 201
-    assert "endorsementNo" not in general
+    assert general["endorsementNo"] == FIRST_NEW  # the request's number
     assert (general["statusCode"], general["creditLimitGranted"]) == ("3", "0,00")
-    assert all(r[0] != "-" for r in numbers(api, "portfolio"))
-    assert numbers(api, "movements") == [("-", "3")]
+    assert FIRST_NEW not in [r[0] for r in numbers(api, "portfolio")]
+    assert numbers(api, "movements") == [(FIRST_NEW, "3")]
     assert record(api, customerReference="BAD-1")["statusCode"] == "3"
-    # a later request with no non-payments classifies it, with a number and the reference
+    # a later request with no non-payments classifies it, with a number of its own and the reference
     granted = api.classify(countryCode="ES", taxCode="B11111111", customerReference="GOOD-1").json()["generalData"]
-    assert (granted["endorsementNo"], granted["statusCode"], granted["customerReference"]) == (FIRST_NEW, "2", "GOOD-1")
+    assert (granted["endorsementNo"], granted["statusCode"], granted["customerReference"]) == ("12", "2", "GOOD-1")
 
 
 def test_known_non_payments_on_an_existing_debtor_leave_its_limit(api: Any) -> None:
+    """000 line 11: the denied request is numbered (a 300xxx request number) and generates no supplement."""
     response = api.classify(endorsementNo="2", nonPaymentInd="Y", nonPaymentAmount="10,00").json()["generalData"]
     assert response["statusCode"] == "3"
-    assert "endorsementNo" not in response
+    assert response["endorsementNo"] == "300001"
     assert record(api, endorsementNo="2")["statusCode"] == "2"
 
 

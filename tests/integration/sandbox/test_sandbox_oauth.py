@@ -77,7 +77,7 @@ def test_empty_credentials_are_denied(sandbox: RunningSandbox, field: str, value
     assert (response.status_code, response.json()) == (400, DENIED)
 
 
-@pytest.mark.parametrize("missing", ["grant_type", "client_id", "username"])
+@pytest.mark.parametrize("missing", ["grant_type", "client_id", "client_secret"])
 def test_missing_parameters_are_invalid_requests(sandbox: RunningSandbox, missing: str) -> None:
     response = token_call(sandbox, {k: v for k, v in PASSWORD_GRANT.items() if k != missing})
     assert response.status_code == 400

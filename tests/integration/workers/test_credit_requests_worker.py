@@ -62,22 +62,24 @@ async def test_every_path_and_the_follow_up_to_final(
     produce(kafka, topics.source, [(c.key, c.value) for c in sample.changes])
     admin = sandbox.admin()
     async with running(worker_env(kafka, sandbox, schema_registry, topics)):
-        messages = await read_async(kafka, [topics.results, f"{topics.source}.dlq"], expect=len(sample.changes))
-        answers = decoded(schema_registry, messages, topics.results)
-        pending = {v["requestId"]: v for v in answers if v["outcome"] == "PENDING"}
+        # every change's answer, and the FINAL of the request whose premium the sample accepts
+        messages = await read_async(kafka, [topics.results, f"{topics.source}.dlq"], expect=len(sample.changes) + 1)
+        results = decoded(schema_registry, messages, topics.results)
+        answers = [v for v in results if v["stage"] == "ANSWER"]
+        pending = {v["requestId"]: v for v in answers if v["outcome"] == "PENDING" and not v["premiumDecisionNeeded"]}
         assert set(pending) == {sample.pending_new_debtor, sample.pending_known_debtor}
         known = pending[sample.pending_known_debtor]
         assert known["endorsementNo"].startswith("300")
         admin.resolve("34109150331", pending[sample.pending_new_debtor]["endorsementNo"], "grant", "200000,00")
         admin.resolve("34109150331", known["endorsementNo"], "reject")
         finals = decoded(
-            schema_registry, await read_async(kafka, [topics.results], expect=len(answers) + 2), topics.results
+            schema_registry, await read_async(kafka, [topics.results], expect=len(answers) + 3), topics.results
         )
         await asyncio.sleep(1.5)  # three follow-up intervals: nothing more may come
         again = decoded(
-            schema_registry, await read_async(kafka, [topics.results], expect=len(answers) + 2), topics.results
+            schema_registry, await read_async(kafka, [topics.results], expect=len(answers) + 3), topics.results
         )
-    assert len(again) == len(finals) == len(answers) + 2
+    assert len(again) == len(finals) == len(answers) + 3
     got = [m for m in messages if m.topic() != topics.results]
     expected = sorted(c.expect for c in sample.changes)
     assert sorted([v["outcome"] for v in answers] + [f"dlq:{header(m, 'dlq.category')}" for m in got]) == expected
@@ -86,6 +88,7 @@ async def test_every_path_and_the_follow_up_to_final(
         "nonPaymentAmount",
         "companyName",
         "creditLimitRequested",
+        "1522",  # activate-deactivate on a policy that is not PPC
     }
 
     final = {v["requestId"]: v for v in finals if v["stage"] == "FINAL"}
@@ -93,13 +96,15 @@ async def test_every_path_and_the_follow_up_to_final(
     assert str(final[sample.pending_new_debtor]["creditLimitGranted"]) == "200000.00"
     assert final[sample.pending_known_debtor]["outcome"] == "REJECTED"
     assert final[sample.pending_known_debtor]["statusCode"] == "3"
+    assert final[sample.premium_accepted]["outcome"] == "GRANTED", "the premium accepted, the limit is in force"
 
-    granted = [v for v in answers if v["outcome"] == "GRANTED"]
+    granted = [v for v in answers if v["outcome"] == "GRANTED" and v["contractNo"] == "34109150331"]
     assert [v["alreadyRegistered"] for v in granted] == [False, True], "the repeated event is looked up, not resent"
     assert granted[0]["endorsementNo"] == granted[1]["endorsementNo"]
     ledger = admin.ledger()
-    # granted, pending x2, denied, the 2809 one; the repeat and the invalid ones never reached Cesce
-    assert ledger["classificationRequests"] == 5
+    # granted, pending x2, denied, the 2809 one, the PPC limit, the premium one; the repeat and the invalid ones
+    # never reached Cesce
+    assert ledger["classificationRequests"] == 7
 
 
 async def test_answers_held_past_the_clients_timeout_are_recognised_not_resent(

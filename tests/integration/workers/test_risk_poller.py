@@ -103,7 +103,7 @@ async def test_every_kind_of_change_once(kafka: KafkaBackend, sandbox: RunningSa
     assert str(later["INCREASED"]["creditLimitGranted"]) == "150000.00"
     assert (later["CANCELLED"]["previousStatusCode"], later["CANCELLED"]["statusCode"]) == ("2", "4")
     assert later["REJECTED"]["taxCode"] == "B99887766"
-    assert later["REJECTED"]["endorsementNo"] is None
+    assert later["REJECTED"]["endorsementNo"] == "11"  # 000: the denied request is numbered, with no supplement
     decided = later["PENDING_DECIDED"]
     assert (decided["endorsementNo"], decided["requestEndorsementNo"]) == ("4", request)
     assert (str(decided["creditLimitRequested"]), str(decided["creditLimitGranted"])) == ("250000.00", "175000.00")

@@ -115,18 +115,22 @@ async def test_pages_follow_next_endorsement_no_until_zero(fake: FakeCesce, clie
     assert {r.url.path for r in fake.api_requests} == {f"{BASE}/{path}"}
 
 
-async def test_the_portfolio_can_start_at_an_endorsement_no(fake: FakeCesce, client: CesceClient) -> None:
+async def test_a_portfolio_walk_resumes_at_the_cursor_a_previous_page_returned(
+    fake: FakeCesce, client: CesceClient
+) -> None:
+    """001 line 655-657: "la respuesta nos da un nextEndorsementNo 501. En tal caso habrá que hacer una segunda
+    petición de cartera añadiendo el campo nextEndorsment con el valor 501"."""
     fake.route(
         "GET",
         f"{BASE}/portfolio",
-        answer(paginationData={"nextEndorsementNo": "300002"}, result=[classification_row("300001", statusCode="1")]),
+        answer(paginationData={"nextEndorsementNo": "300002"}, result=[classification_row("501")]),
         answer(paginationData={"nextEndorsementNo": "0"}, result=[classification_row("300002", statusCode="1")]),
     )
 
-    records = [record async for record in client.classifications.portfolio(CONTRACT, start="300000")]
+    records = [record async for record in client.classifications.portfolio(CONTRACT, start="501")]
 
-    assert [r.endorsementNo for r in records] == ["300001", "300002"]
-    assert [fake.query(n).get("nextEndorsementNo") for n in range(2)] == ["300000", "300002"]
+    assert [r.endorsementNo for r in records] == ["501", "300002"]
+    assert [fake.query(n).get("nextEndorsementNo") for n in range(2)] == ["501", "300002"]
 
 
 async def test_an_empty_portfolio(fake: FakeCesce, client: CesceClient) -> None:

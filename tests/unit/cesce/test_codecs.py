@@ -95,12 +95,15 @@ def test_dates() -> None:
             decode_date(bad)
 
 
-@pytest.mark.parametrize("good", ["34109150331", "38100029218", "34100000017"])
+@pytest.mark.parametrize("good", ["34109150331", "38100029218", "34100000017", "35100000025", "99909150331"])
 def test_contract_numbers(good: str) -> None:
+    """000 line 60: "Modalidad (341 para Máster Oro Integral o 381 para Póliza Clásica)": examples; any modality."""
     assert check_contract_no(good) == good
 
 
-@pytest.mark.parametrize("bad", ["3410915033", "341 0915033", "99909150331", "", "341091503311", "3410915033a"])
+@pytest.mark.parametrize(
+    "bad", ["3410915033", "341 0915033", "", "341091503311", "3410915033a", "34109150331\n", "٣٤١٠٩١٥٠٣٣١"]
+)
 def test_contract_numbers_rejected(bad: str) -> None:
     with pytest.raises(CodecError):
         check_contract_no(bad)

@@ -39,12 +39,16 @@ def refused(field: str) -> Any:
 # --- pure checks --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("contract_no", ["34109150331", "38100029218"])
+@pytest.mark.parametrize("contract_no", ["34109150331", "38100029218", "34209150331", "35100000025", "99999999999"])
 def test_documented_contract_numbers_pass(contract_no: str) -> None:
+    """000 line 60: "incluyendo Modalidad (341 para Máster Oro Integral o 381 para Póliza Clásica)": examples, not
+    the list (001 line 413 names "pólizas de modalidad PPC"): any 3-digit modality of 11 digits is well-formed."""
     assert check_contract_no(contract_no) == contract_no
 
 
-@pytest.mark.parametrize("contract_no", ["", "3410915033", "341091503310", "34209150331", "341 0915033", "3410915033a"])
+@pytest.mark.parametrize(
+    "contract_no", ["", "3410915033", "341091503310", "341 0915033", "3410915033a", "34109150331\n"]
+)
 def test_malformed_contract_numbers_are_refused(contract_no: str) -> None:
     with refused("contractNo") as error:
         check_contract_no(contract_no, operation="sales.get")
@@ -291,7 +295,7 @@ async def collect(iterator: Any) -> list[Any]:
         ),
         (lambda c: c.sales.get(CONTRACT), "invoiceNo"),
         (lambda c: c.sales.get(CONTRACT, invoice_no="F-1"), "maturityDate"),
-        (lambda c: c.sales.get("99999999999", sale_cesce_reference_no="1"), "contractNo"),
+        (lambda c: c.sales.get("9999999999", sale_cesce_reference_no="1"), "contractNo"),
         (lambda c: c.sales.modify(CONTRACT, SaleRef.by_reference("1"), SaleChanges()), "newData"),
         (lambda c: c.sales.modify(CONTRACT, SaleRef(), SaleChanges(invoiceNo="F-2")), "invoiceNo"),
         (

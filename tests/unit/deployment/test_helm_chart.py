@@ -39,6 +39,7 @@ from workers.runtime.registry import RegistrySettings, SubjectStrategy, registry
 from workers.runtime.rekey import REKEY_ROLE
 from workers.runtime.run import consumer_config, producer_config
 from workers.runtime.settings import RuntimeSettings
+from workers.sales_followup.spec import SalesFollowupTopics
 
 REPO = Path(__file__).resolve().parents[3]
 CHART = REPO / "helm" / "cesce-workers"
@@ -71,7 +72,7 @@ PASSED_THROUGH = ("KAFKA_", "SCHEMA_REGISTRY_", "OTEL_")
 def worker_variables() -> set[str]:
     """Every variable a worker reads by name: the settings classes' fields (the operator commands' included)."""
     names = {f"CESCE_{field.upper()}" for field in CesceSettings.model_fields}
-    models = (RuntimeSettings, InvoicesTopics, CreditRequestsTopics, NonPaymentsTopics, RiskTopics)
+    models = (RuntimeSettings, InvoicesTopics, CreditRequestsTopics, NonPaymentsTopics, RiskTopics, SalesFollowupTopics)
     for model in (*models, LoggingSettings, DlqSettings):
         names |= {field.alias for field in model.model_fields.values() if field.alias}
     return names
@@ -213,22 +214,28 @@ def test_default_values_deploy_three_workers_and_no_optional_resource() -> None:
 
 def test_every_option_renders_every_kind() -> None:
     rendered = render(all_options())
-    assert enabled_commands(rendered) == ["credit-requests", "invoices", "non-payments", "risk-poller"]
+    assert enabled_commands(rendered) == [
+        "credit-requests",
+        "invoices",
+        "non-payments",
+        "risk-poller",
+        "sales-followup",
+    ]
     counts = {kind: len(rendered.of_kind(kind)) for kind in {m["kind"] for m in rendered.manifests}}
     assert counts == {
         "ConfigMap": 2,  # the release's, and the schemas hook's copy
         "Secret": 2,  # the release's, and the schemas hook's registry credential
         "Job": 1,  # the schemas hook
         "ServiceAccount": 1,
-        "Deployment": 4,
-        "PodDisruptionBudget": 3,  # the risk poller's is off in the file
+        "Deployment": 5,
+        "PodDisruptionBudget": 3,  # the risk poller's and the sales follow-up's are off in the file
         "HorizontalPodAutoscaler": 1,  # credit requests
         "ScaledObject": 2,  # invoices and non-payments
         "TriggerAuthentication": 1,  # SASL for KEDA's lag reads
-        "Service": 4,
+        "Service": 5,
         "ServiceMonitor": 1,
         "NetworkPolicy": 1,
-        "KafkaTopic": 25,  # 3 inputs and their 3 re-keyed copies, 5 results, 6 dead-letter topics, 8 state topics
+        "KafkaTopic": 29,  # 3 inputs and their 3 re-keyed copies, 6 results, 7 dead-letter topics, 10 state topics
     }
 
 
@@ -297,7 +304,7 @@ def test_the_values_schema_allows_exactly_the_settings_the_chart_leaves_to_env()
     assert set(schema["$defs"]["env"]["properties"]) == allowed - {"WORKER_GROUP_ID"}  # a group is per worker
     default = render()
     set_by_chart = set(default.one("ConfigMap", f"{RELEASE}-cesce-workers-config")["data"]) - set(default.values["env"])
-    set_by_chart |= {"WORKER_INSTANCE_ID", "RISK_CONTRACTS"}
+    set_by_chart |= {"WORKER_INSTANCE_ID", "RISK_CONTRACTS", "SALES_FOLLOWUP_CONTRACTS"}
     assert allowed <= worker_variables(), allowed - worker_variables()
     # every setting a worker reads is either set by the chart, a credential, or open to `env`
     left_out = worker_variables() - allowed - set_by_chart - set(CREDENTIALS)
@@ -352,6 +359,14 @@ def test_the_risk_poller_reads_the_contracts_named_in_values() -> None:
     rendered = render(values)
     env = pod_environment(rendered, rendered.deployment("risk-poller"))
     assert RiskTopics.model_validate(env).contract_numbers == tuple(values["workers"]["riskPoller"]["contracts"])
+
+
+def test_the_sales_followup_reads_the_contracts_named_in_values() -> None:
+    values = all_options()
+    rendered = render(values)
+    env = pod_environment(rendered, rendered.deployment("sales-followup"))
+    followed = SalesFollowupTopics.model_validate(env).contract_numbers
+    assert followed == tuple(values["workers"]["salesFollowup"]["contracts"])
 
 
 def test_a_worker_env_entry_overrides_the_shared_one() -> None:
@@ -468,6 +483,7 @@ def test_kafka_topics_are_exactly_the_topics_the_workers_use() -> None:
             used |= {*spec.input_topics, *spec.output_topics, *(spec.dlq_topic(t) for t in spec.input_topics)}
         compacted |= {env["CLASSIFICATION_FOLLOWUPS_TOPIC"], env["CLAIM_FILES_TOPIC"], env["RISK_LIMITS_TOPIC"]}
         compacted |= {env["RISK_SCHEDULE_TOPIC"], env["DLQ_REPLAYS_TOPIC"]}
+        compacted |= {env["SALE_STATES_TOPIC"], env["SALES_FOLLOWUP_SCHEDULE_TOPIC"]}
         compacted |= {env["INVOICES_STATE_TOPIC"], env["CREDIT_REQUESTS_STATE_TOPIC"], env["NON_PAYMENTS_STATE_TOPIC"]}
     used.add(env["DLQ_REPLAYS_TOPIC"])  # `cesce-worker dlq replay`'s ledger
 
@@ -503,7 +519,7 @@ def test_the_network_policy_allows_egress_only_to_dns_kafka_the_registry_cesce_a
 
 def test_notes_tell_the_operator_what_was_deployed() -> None:
     rendered = render(all_options())
-    for command in ("invoices", "credit-requests", "non-payments", "risk-poller"):
+    for command in ("invoices", "credit-requests", "non-payments", "risk-poller", "sales-followup"):
         assert f"{RELEASE}-cesce-workers-{command}: `cesce-worker run {command}`" in rendered.notes
     assert "KEDA scales it on lag (1-12 replicas)" in rendered.notes
     assert "an HPA scales it on CPU (2-6 replicas)" in rendered.notes
@@ -547,6 +563,7 @@ def test_notes_tell_the_operator_what_was_deployed() -> None:
         ({"topics": {"invoices": ".."}}, "/topics/invoices"),
         ({"workers": {"invoices": {"keda": {"minReplicas": 0}}}}, "/workers/invoices/keda/minReplicas"),
         ({"workers": {"riskPoller": {"keda": {"enabled": True}}}}, "'keda' not allowed"),
+        ({"workers": {"salesFollowup": {"enabled": True}}}, "/workers/salesFollowup/contracts"),
         ({"workers": {"invoices": {"podDisruptionBudget": {"maxUnavailable": "0%"}}}}, "maxUnavailable"),
         ({"cesce": {"baseUrl": "https://user:password@api.cesce.es"}}, "/cesce/baseUrl"),
         ({"podSecurityContext": {"seccompProfile": {"type": "Unconfined"}}}, "/podSecurityContext/seccompProfile"),
@@ -563,12 +580,32 @@ def test_the_values_schema_rejects_wrong_values_naming_them(values: dict[str, An
     assert message in str(caught.value)
 
 
+def test_cesce_s_sandbox_needs_no_username_and_password_in_the_chart_made_secret() -> None:
+    """000: "Si estás trabajando en Sandbox, no se proporcionan las credenciales USERNAME y PASSWORD al no ser
+    obligatorias, mientras que CLIENT ID y CLIENT SECRET sí lo son." """
+    values = {"credentials": {"existingSecret": "", "CESCE_CLIENT_ID": "id-1", "CESCE_CLIENT_SECRET": "secret-1"}}
+    secrets = render(values).of_kind("Secret")
+    assert len(secrets) == 1
+    assert sorted(secrets[0]["data"]) == ["CESCE_CLIENT_ID", "CESCE_CLIENT_SECRET"]
+
+
 @pytest.mark.parametrize(
     ("values", "message"),
     [
         (
             {"credentials": {"existingSecret": ""}},
             "credentials.CESCE_CLIENT_ID is required when credentials.existingSecret is empty",
+        ),
+        (
+            {
+                "credentials": {
+                    "existingSecret": "",
+                    "CESCE_CLIENT_ID": "id",
+                    "CESCE_CLIENT_SECRET": "s",
+                    "CESCE_USERNAME": "u",
+                }
+            },
+            "credentials.CESCE_USERNAME and credentials.CESCE_PASSWORD go together",
         ),
         (
             {"workers": {"invoices": {"keda": {"enabled": True}, "autoscaling": {"enabled": True}}}},

@@ -57,14 +57,17 @@ def test_identification_precedence(ledger: Ledger) -> None:
 
 
 def test_a_new_debtor_granted_pending_and_denied(ledger: Ledger) -> None:
+    """000 line 11: "Al realizar una solicitud individual de clasificación, se genera un número para esa solicitud."
+    A denial is numbered too; it generates no supplement, so it stays out of the portfolio."""
     granted = submit(ledger, countryCode="ES", taxCode="A1")
     pending = submit(ledger, countryCode="ES", taxCode="A2", creditLimitRequested="200000,00")
     denied = submit(ledger, countryCode="ES", taxCode="A3", nonPaymentInd="Y", nonPaymentAmount="5,00")
     assert (granted["endorsementNo"], granted["statusCode"]) == ("11", "2")
     assert (pending["endorsementNo"], pending["statusCode"]) == ("12", "1")
-    assert "endorsementNo" not in denied
+    assert denied["endorsementNo"] == "13"
     assert (denied["statusCode"], denied["reasonStatusCode"]) == ("3", cls.REASON_DENIED)
-    assert submit(ledger, countryCode="ES", taxCode="A4")["endorsementNo"] == "13"
+    assert 13 not in [number for number, _, _ in pf.portfolio(ledger, ORO)]
+    assert submit(ledger, countryCode="ES", taxCode="A4")["endorsementNo"] == "14"
 
 
 def test_pending_requests_resolve_when_due_as_of_when_they_fell_due(ledger: Ledger) -> None:
@@ -132,13 +135,15 @@ def test_pages_start_at_the_cursor_and_name_the_next_page(ledger: Ledger) -> Non
     assert pf.page(entries, 999, 5) == ([], "0")
 
 
-def test_denials_without_a_number_come_first_on_the_first_page_only(ledger: Ledger) -> None:
+def test_known_debtors_denials_come_first_on_the_first_page_only(ledger: Ledger) -> None:
+    """000 line 11: every request is numbered; a known debtor's denial by its 300xxx request number, which is not a
+    supplement to page by: it comes first on the first page. A new debtor's denial pages by its own number."""
     submit(ledger, countryCode="ES", taxCode="A1")
     submit(ledger, countryCode="ES", taxCode="D1", nonPaymentInd="Y", nonPaymentAmount="1,00")
     submit(ledger, endorsementNo="1", nonPaymentInd="Y", nonPaymentAmount="1,00")
     entries = pf.movements(ledger, ORO, NOW)
     first, _ = pf.page(entries, 0, 500)
-    assert [r.get("endorsementNo") for r in first] == [None, None, "11"]
-    assert [r["taxCode"] for r in first[:2]] == ["D1", "B12345674"]
+    assert [r.get("endorsementNo") for r in first] == ["300001", "11", "12"]
+    assert [first[0]["taxCode"], first[2]["taxCode"]] == ["B12345674", "D1"]
     later, _ = pf.page(entries, 5, 500)
-    assert [r.get("endorsementNo") for r in later] == ["11"]
+    assert [r.get("endorsementNo") for r in later] == ["11", "12"]

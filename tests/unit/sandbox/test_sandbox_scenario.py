@@ -60,7 +60,7 @@ def contract(**changes: Any) -> dict[str, Any]:
         ("{not json", "not JSON"),
         ([], "JSON object"),
         ({"contracts": []}, "non-empty list"),
-        ({"contracts": [contract(contractNo="99900000001")]}, "modality"),
+        ({"contracts": [contract(contractNo="9990000001")]}, "11 digits"),
         ({"contracts": [contract(), contract()]}, "listed twice"),
         ({"contracts": [contract(validTo="20000101")]}, "before validFrom"),
         ({"contracts": [contract(validFrom="2020-01-01")]}, "validFrom"),

@@ -45,13 +45,23 @@ async def test_the_individual_record_is_the_request(fake: FakeCesce, client: Ces
     assert len(fake.api_requests) == 1
 
 
-async def test_a_known_debtors_pending_request_is_found_in_the_portfolio_from_300000(
+async def test_a_known_debtors_pending_request_is_found_walking_the_portfolio_from_its_first_page(
     fake: FakeCesce, client: CesceClient
 ) -> None:
+    """001 line 627-632: "En la consulta de cartera de este cliente aparecerán dos registros: - Suplemento 100
+    ... - Suplemento 300xxx con limite solicitado 100000 y situación EN TRAMITE." 001 line 651-652: "habrá que
+    invocar sucesivas peticiones añadiendo el campo que nos arroje en la respuesta": no page is sought."""
     fake.route("GET", f"{BASE}/classifications", answer(generalData=classification_row("100")))
     fake.route(
         "GET",
         f"{BASE}/portfolio",
+        answer(
+            paginationData={"nextEndorsementNo": "101"},
+            result=[
+                classification_row("100"),
+                classification_row("77", taxCode="B99999999"),
+            ],
+        ),
         page(
             classification_row("300001", statusCode="1", taxCode="B99999999", creditLimitRequested="150000,00"),
             classification_row("300002", statusCode="1", creditLimitRequested="150000,00"),
@@ -59,7 +69,8 @@ async def test_a_known_debtors_pending_request_is_found_in_the_portfolio_from_30
     )
     fake.route("GET", f"{BASE}/movements", page())
     assert await look(client) == "300002:1"
-    assert fake.query(1)["nextEndorsementNo"] == "300000"
+    portfolio = [r for r in fake.api_requests if r.url.path == f"{BASE}/portfolio"]
+    assert [r.url.params.get("nextEndorsementNo") for r in portfolio] == [None, "101"]
 
 
 async def test_a_known_debtors_denial_is_found_in_the_movements(fake: FakeCesce, client: CesceClient) -> None:

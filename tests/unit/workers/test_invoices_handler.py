@@ -195,7 +195,7 @@ async def test_a_duplicate_is_read_back_and_published_already_declared(
         error_code="1522",
         error_description="VENTA DUPLICADA",
     )
-    sales.existing = existing(reference="R-0")
+    sales.existing = existing(reference="R-0", customerReference="CLI-0001")  # the same sale by the duplicate key
     value = await published(sales, codecs, change("r", None, row()))
     assert [name for name, _ in sales.calls] == ["declare", "get"]
     assert sales.calls[1][1] == (CONTRACT, "F-1", date(2027, 1, 2))  # by invoiceNo + maturityDate

@@ -103,7 +103,7 @@ def test_a_debtor_named_by_its_supplement_is_looked_up_by_it() -> None:
         ({"currencyCode": "EURO"}, "currencyCode"),  # 3
         ({"invoiceNo": "  "}, "invoiceNo"),  # a blank value is Cesce's HTTP 500
         ({"contractNo": "3410915033"}, "contractNo"),  # 10 digits
-        ({"contractNo": "99909150331"}, "contractNo"),  # no such modality
+        ({"contractNo": "3410915033 "}, "contractNo"),  # a space (any 3-digit modality is well-formed: 000)
         ({"unpaidAmount": Decimal("0.00")}, "unpaidAmount"),
         ({"unpaidAmount": Decimal("-5.00")}, "unpaidAmount"),
         ({"unpaidAmount": Decimal("1.005")}, "unpaidAmount"),  # the request model: two decimals at most

@@ -6,12 +6,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from tests.unit.cesce.fakes import FakeCesce, client_for
-from workers.risk.poller import Intervals, RiskPoller, first_schedule
+from workers.risk.poller import Intervals, RiskPoller
 from workers.runtime.contract import Defer, InputRecord, Output, Publish
 from workers.runtime.serde import TOMBSTONE
 from workers.runtime.table import CompactedTable
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+first_schedule = RiskPoller.first
 
 
 def record(value: Any, offset: int = 0) -> InputRecord:
@@ -25,7 +26,7 @@ async def handle(value: Any, contracts: tuple[str, ...] = ("34109150331",)) -> A
             cast(CompactedTable, None),  # never read on these paths
             contracts=contracts,
             changes_topic="changes",
-            limits_topic="limits",
+            states_topic="limits",
             schedule_topic="schedule",
             intervals=Intervals(timedelta(minutes=5), timedelta(days=1)),
             clock=lambda: NOW,

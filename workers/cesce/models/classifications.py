@@ -2,7 +2,7 @@
 
 The request carries the guide's field names ("Longitud máxima de campos en POST Clasificación");
 the record is our reading of the answers (assumptions "classification-wire"), shared by create,
-read, cancel, portfolio and movements.
+read, cancel, activate-deactivate, accept-deny-premium, portfolio and movements.
 """
 
 from __future__ import annotations
@@ -56,8 +56,11 @@ class ClassificationRequest(RequestModel):
 class Classification(AnswerModel):
     """A debtor's classification record: what was asked, what is granted, and since when.
 
-    endorsementNo is absent for a new debtor whose first request was denied; a pending request on
-    an existing debtor has its own 300xxx number until it is resolved.
+    endorsementNo names the request (000: every request is numbered), also a denied one; a request on
+    an existing debtor has its own 300xxx number until it is resolved. activeInd shows on a limit in
+    force of a PPC-modality policy (N: deactivated); premiumPendingInd Y with premiumAmount on a
+    classification waiting for the insured to accept or deny its premium (assumptions
+    "activate-deactivate", "accept-deny-premium").
     """
 
     endorsementNo: str | None = None
@@ -76,6 +79,9 @@ class Classification(AnswerModel):
     requestDate: WireDate
     effectiveDate: WireDate | None = None
     statusDate: WireDate
+    activeInd: YesNo | None = None
+    premiumAmount: WireAmount | None = None
+    premiumPendingInd: YesNo | None = None
 
     @property
     def status(self) -> ClassificationStatus | None:
@@ -89,3 +95,13 @@ class Classification(AnswerModel):
     def pending(self) -> bool:
         """EN TRÁMITE: Cesce has not decided yet; read it again later."""
         return self.statusCode == ClassificationStatus.PENDING
+
+    @property
+    def premium_pending(self) -> bool:
+        """A premium waits for the insured's answer (POST .../accept-deny-premium); the limit is not in force yet."""
+        return self.premiumPendingInd == "Y"
+
+    @property
+    def deactivated(self) -> bool:
+        """A limit in force that the insured deactivated (PPC-modality policies): it covers no sale until activated."""
+        return self.activeInd == "N"

@@ -90,6 +90,7 @@ class Sale(_Tariff):
     currencyAmount: WireAmount
     currencyCode: str | None = None
     collectedAmount: WireAmount | None = None
+    maturityAmount: WireAmount | None = None  # an extended sale only (000, "Prórrogas y Modificación de Ventas")
     saleCesceReferenceNo: str
 
 

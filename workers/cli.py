@@ -16,7 +16,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from workers.argtypes import non_negative, positive, probability
-from workers.ops import broker, consume, dlq, produce, run_command, schemas
+from workers.ops import broker, consume, dlq, produce, reconcile_command, run_command, schemas
 from workers.sandbox.config import Credentials, Faults, SandboxConfig
 
 __all__ = ["main"]
@@ -29,6 +29,7 @@ _REGISTERED: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]]
     consume.register,
     dlq.register,
     schemas.register,
+    reconcile_command.register,
 ]
 
 _FIXED_CREDENTIALS_ENV = (

@@ -7,6 +7,7 @@ It starts the Cesce sandbox on a free loopback port and then:
 2. starts an embedded Kafka and Schema Registry and every worker on them (invoices; credit requests
    and their follow-up; non-payments and the claims poller; the risk poller), produces each bundled
    sample of ERP changes and follows every change to its result or dead letter (`workers.demo.pipeline`);
+   after the invoices, reconciles the month's books of the demo's contract (`workers.demo.reconcile_step`);
 3. decides the credit requests left EN TRÁMITE and moves the claim file on, through the sandbox's
    admin API, and checks the FINAL results and claim updates that follow (`workers.demo.followups`);
 4. with the risk poller running since the start (its first read reconciled the portfolio), asks a
@@ -31,6 +32,7 @@ from workers.demo.claims_sample import claims_sample
 from workers.demo.credit_sample import credit_sample
 from workers.demo.followups import claims_followup, credit_followup
 from workers.demo.pipeline import Stage, demo_env, run_stage
+from workers.demo.reconcile_step import reconcile_step
 from workers.demo.report import Report
 from workers.demo.risk import CONTRACT, risk_stage
 from workers.demo.sample import sample_changes
@@ -77,6 +79,7 @@ async def _pipelines(sandbox_url: str, admin: SandboxAdmin, report: Report) -> N
                 _fields("saleCesceReferenceNo", "statusCode", "commercialRiskPremium"),
             )
             await run_stage(bootstrap, stage, reader, report)
+            await reconcile_step(env, run, report)
             print(f"\n3. {credit.input} -> credit-requests worker -> {credit.results}\n", flush=True)
             stage = Stage(
                 credit.input,

@@ -93,5 +93,8 @@ def test_demo_runs_every_step_and_exits_zero() -> None:
         "PENDING_DECIDED endorsementNo 4",
         "REDUCED endorsementNo 1",
         "CANCELLED endorsementNo 6",
+        "month-end books",  # the reconciliation (issue 19)
+        "DEACTIVATED",  # classification operations driven from the ERP (issue 19)
+        "PREMIUM_ACCEPTED",
     ):
         assert shown in done.stdout

@@ -517,7 +517,7 @@ class FuzzInput:
             {"subsidiaryNo": "  "},
             {"taxCodeTransferor": ""},
             {"contractNo": "3410915033"},
-            {"contractNo": "99909150331"},
+            {"contractNo": "341 9150331"},  # 11 characters, not 11 digits (any modality is a policy: 403 at Cesce)
             {"contractNo": "3410915033X"},
             {"customerReference": None, "endorsementNo": "1234567"},
             {"customerReference": "C" * 51},

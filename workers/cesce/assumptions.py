@@ -584,4 +584,11 @@ ASSUMPTIONS: Final[tuple[Assumption, ...]] = (
         "records its replay; one whose value is not an invoice change is listed but does not make the books "
         "differ.",
     ),
+    Assumption(
+        "modification-sign-flip",
+        "A modification that changes the sign of currencyAmount (a sale becoming a credit note, or a credit note a "
+        'sale) is refused like a sale that may not change: HTTP 400, errorCode 1522, "venta errónea - Venta no '
+        'modificable". A negative sale is its own declaration with its own premium (001 lines 862-864, the Abonos '
+        "supplement), not a correction of a positive one: the ERP declares a credit note and, if needed, a new sale.",
+    ),
 )

@@ -211,7 +211,9 @@ class CesceRejection(CesceError):
 
 
 class DuplicateSale(CesceRejection):
-    """The sale is already declared (Cesce's duplicate-sale rule)."""
+    """A rejection whose words say duplicate ("DUPLICAD"): a hint, never proof. Cesce's duplicate answer is not
+    documented; the invoices worker reads the sale back and compares the guide's duplicate key before it calls
+    a sale already declared (assumption duplicate-sale, `workers.invoices.duplicates`)."""
 
     kind = ErrorKind.DUPLICATE_SALE
 

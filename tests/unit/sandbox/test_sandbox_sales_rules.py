@@ -115,9 +115,25 @@ def test_modification_refusals() -> None:
         modification_refusal(Window.ALL_FIELDS, factoring, {"acquisitionDate": date(2023, 3, 1)}, has_claim_file=False)
         is None
     )
+
+
+def test_a_modification_that_flips_the_amount_s_sign_is_refused() -> None:
+    """001 lines 862-864: "Ventas negativas: es posible declarar ventas con importe negativo (se añade el signo - en
+    el importe) generando una prima negativa. Para poder hacerlo la póliza debe tener contratado el suplemento de
+    Abonos." A credit note is a declaration of its own, not a correction (assumption modification-sign-flip)."""
+    april = sale()
     assert (
         modification_refusal(Window.ALL_FIELDS, april, {"currencyAmount": Decimal(-5)}, has_claim_file=False)
         == MSG_MODIFICATION_NOT_ALLOWED
+    )
+    credit_note = sale(amount=Decimal("-50.00"))
+    assert (
+        modification_refusal(Window.ALL_FIELDS, credit_note, {"currencyAmount": Decimal(5)}, has_claim_file=False)
+        == MSG_MODIFICATION_NOT_ALLOWED
+    )
+    assert (
+        modification_refusal(Window.ALL_FIELDS, credit_note, {"currencyAmount": Decimal(-40)}, has_claim_file=False)
+        is None
     )
 
 

@@ -58,10 +58,7 @@ class ClassificationsApi:
 
     async def cancel(self, contract_no: str, debtor: DebtorId) -> Classification:
         """Cancel the debtor's limit in force."""
-        operation = "classifications.cancel"
-        data = debtor.to_wire()
-        check_debtor_id(data, operation=operation)
-        return await self._post_record(_CANCEL, contract_no, data, operation)
+        return await self._post_debtor(_CANCEL, contract_no, debtor, "classifications.cancel")
 
     async def set_active(self, contract_no: str, debtor: DebtorId, *, active: bool) -> Classification:
         """POST /contracts/{contractNo}/classifications/activate-deactivate (PPC-modality policies only).
@@ -69,9 +66,7 @@ class ClassificationsApi:
         ``generalData`` names the debtor and carries activeInd Y (activate) or N (deactivate) (assumptions
         "activate-deactivate"); Cesce refuses it on other policies (a `CesceBusinessError`)."""
         operation = "classifications.activate_deactivate"
-        ids = debtor.to_wire()
-        check_debtor_id(ids, operation=operation)
-        return await self._post_record(_ACTIVATE, contract_no, ids | {"activeInd": _yes_no(active)}, operation)
+        return await self._post_debtor(_ACTIVATE, contract_no, debtor, operation, activeInd=_yes_no(active))
 
     async def answer_premium(self, contract_no: str, debtor: DebtorId, *, accept: bool) -> Classification:
         """POST /contracts/{contractNo}/classifications/accept-deny-premium.
@@ -79,9 +74,15 @@ class ClassificationsApi:
         ``generalData`` names the debtor and carries acceptPremiumInd Y (accept) or N (deny) (assumptions
         "accept-deny-premium"): accepted, the limit is in force; denied, it is not granted."""
         operation = "classifications.accept_deny_premium"
+        return await self._post_debtor(_PREMIUM, contract_no, debtor, operation, acceptPremiumInd=_yes_no(accept))
+
+    async def _post_debtor(
+        self, path: str, contract_no: str, debtor: DebtorId, operation: str, **fields: str
+    ) -> Classification:
+        """An operation on the debtor's limit: ``generalData`` names the debtor (checked first), plus `fields`."""
         ids = debtor.to_wire()
         check_debtor_id(ids, operation=operation)
-        return await self._post_record(_PREMIUM, contract_no, ids | {"acceptPremiumInd": _yes_no(accept)}, operation)
+        return await self._post_record(path, contract_no, ids | fields, operation)
 
     async def _post_record(self, path: str, contract_no: str, data: dict[str, Any], operation: str) -> Classification:
         """POST ``generalData`` and read the classification record back. Never resent when its answer is lost:

@@ -3,7 +3,7 @@ premium answers, portfolio, movements."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 from fastapi import APIRouter, Request
@@ -14,7 +14,8 @@ from workers.sandbox import classifications as cls
 from workers.sandbox import openapi as oa
 from workers.sandbox import portfolio as pf
 from workers.sandbox.fields import CLIENT_FIELDS, Field, Kind, read_section
-from workers.sandbox.runtime import begin_get, begin_post
+from workers.sandbox.runtime import SandboxRuntime, begin_get, begin_post
+from workers.sandbox.state import Contract
 from workers.sandbox.wire import answer, ok
 
 __all__ = ["router"]
@@ -73,10 +74,7 @@ async def read(request: Request) -> JSONResponse:
     responses={**oa.success(200, "OK.", _RECORD_ANSWER), **_ERRORS},
 )
 async def cancel(request: Request) -> JSONResponse:
-    sandbox, contract, body = await begin_post(request)
-    read_section(body, "client", CLIENT_FIELDS)
-    ids = read_section(body, "generalData", cls.IDENTIFICATION_FIELDS, closed=False)
-    sandbox.require_in_force(contract)
+    sandbox, contract, ids = await _limit_operation(request, cls.IDENTIFICATION_FIELDS)
     return answer(200, ok(generalData=cls.cancel(sandbox.ledger, contract, ids, sandbox.clock.now())))
 
 
@@ -91,10 +89,7 @@ async def cancel(request: Request) -> JSONResponse:
     responses={**oa.success(200, "OK.", _RECORD_ANSWER), **_ERRORS},
 )
 async def activate_deactivate(request: Request) -> JSONResponse:
-    sandbox, contract, body = await begin_post(request)
-    read_section(body, "client", CLIENT_FIELDS)
-    data = read_section(body, "generalData", cls.ACTIVATION_FIELDS, closed=False)
-    sandbox.require_in_force(contract)
+    sandbox, contract, data = await _limit_operation(request, cls.ACTIVATION_FIELDS)
     active = data["activeInd"] == "Y"
     return answer(200, ok(generalData=cls.set_active(sandbox.ledger, contract, data, active, sandbox.clock.now())))
 
@@ -110,10 +105,7 @@ async def activate_deactivate(request: Request) -> JSONResponse:
     responses={**oa.success(200, "OK.", _RECORD_ANSWER), **_ERRORS},
 )
 async def accept_deny_premium(request: Request) -> JSONResponse:
-    sandbox, contract, body = await begin_post(request)
-    read_section(body, "client", CLIENT_FIELDS)
-    data = read_section(body, "generalData", cls.PREMIUM_ANSWER_FIELDS, closed=False)
-    sandbox.require_in_force(contract)
+    sandbox, contract, data = await _limit_operation(request, cls.PREMIUM_ANSWER_FIELDS)
     accept = data["acceptPremiumInd"] == "Y"
     return answer(200, ok(generalData=cls.answer_premium(sandbox.ledger, contract, data, accept, sandbox.clock.now())))
 
@@ -147,3 +139,16 @@ async def movements(request: Request) -> JSONResponse:
 def _page(entries: list[pf.Entry], params: Mapping[str, str], size: int) -> JSONResponse:
     records, following = pf.page(entries, pf.cursor(params), size)
     return answer(200, ok(paginationData={"nextEndorsementNo": following}, result=records))
+
+
+async def _limit_operation(
+    request: Request, fields: Sequence[Field]
+) -> tuple[SandboxRuntime, Contract, dict[str, str]]:
+    """The common start of the POSTs on a debtor's limit (cancel, activate-deactivate, accept-deny-premium): the
+    envelope's ``client`` and ``generalData`` (`fields`, the debtor's identification among them) read, the
+    contract in force."""
+    sandbox, contract, body = await begin_post(request)
+    read_section(body, "client", CLIENT_FIELDS)
+    data = read_section(body, "generalData", fields, closed=False)
+    sandbox.require_in_force(contract)
+    return sandbox, contract, data

@@ -130,7 +130,9 @@ def run_demo(*, verbose: bool = False) -> int:
     level = logging.INFO if verbose else logging.ERROR
     logging.basicConfig(level=level, format="    %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
-        handler.setLevel(level)  # the session raises one logger to INFO to see token grants
+        handler.setLevel(logging.DEBUG if verbose else level)  # the session raises one logger to INFO for token grants
+    if verbose:  # an answered exchange's line is DEBUG (workers.cesce.http)
+        logging.getLogger("workers.cesce.http").setLevel(logging.DEBUG)
     report = Report()
     with serve_in_thread(SandboxConfig()) as sandbox:
         print(f"Cesce sandbox serving the default scenario on {sandbox.base_url}", flush=True)

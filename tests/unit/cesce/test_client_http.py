@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -16,6 +17,7 @@ from tests.unit.cesce.fakes import (
     answer,
     cesce_error,
     client_for,
+    sale_row,
 )
 from workers.cesce import assumptions as asm
 from workers.cesce import catalogue as cat
@@ -286,3 +288,27 @@ def test_a_successful_answer_is_returned_as_is() -> None:
     payload = {"error": {"errorCode": "0", "errorDescription": ""}, "generalData": {"statusCode": "5"}}
 
     assert decode_answer(httpx.Response(201, json=payload), "op") == payload
+
+
+async def test_an_exchange_is_logged_at_info_when_refused_and_at_debug_when_answered(
+    fake: FakeCesce, client: CesceClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One line per exchange: a refusal is INFO (every rejection explained in the logs too); an answered call is
+    DEBUG, counted by spans and cesce.client.duration (the line cost ~9% of the worker's CPU, issue 18)."""
+    fake.route(
+        "GET",
+        SALE_PATH,
+        cesce_error(400, "1522", cat.MSG_EXPIRED_POLICY),
+        answer(generalData=sale_row("200000000001")),
+    )
+    caplog.set_level(logging.DEBUG, logger="workers.cesce.http")
+
+    with pytest.raises(CesceRejection):
+        await read_sale(client)
+    await read_sale(client)
+
+    lines = [(r.levelno, r.getMessage()) for r in caplog.records if r.message.startswith("cesce sales.get")]
+    assert lines == [
+        (logging.INFO, "cesce sales.get: GET /sales/contracts/{contractNo}/sale: 400"),
+        (logging.DEBUG, "cesce sales.get: GET /sales/contracts/{contractNo}/sale: 200"),
+    ]

@@ -1,7 +1,7 @@
 """The invoices benchmark in short: ``cesce-worker run invoices`` as a child with its telemetry, checked, figured.
 
 Tiny sizes (the figures mean nothing here, only that the harness runs and the checks hold): the 20 ms
-regime (the worker and the naive loop) and the processes regime with one process, which is the
+regime (the worker and the naive loop, told one process) and the processes regime with one process, which is the
 20 ms worker again and so runs once. And the discard OTLP sink the worker exports its traces to.
 """
 
@@ -43,7 +43,18 @@ def test_the_otlp_sink_answers_every_export_and_counts_it() -> None:
 @pytest.mark.timeout(240)
 def test_a_small_run_of_the_production_worker_is_measured_and_checked(tmp_path: Path) -> None:
     output = tmp_path / "invoices.json"
-    argv = ["--regimes", "20ms,processes", "--processes", "1", "--invoices", "40", "--debtors", "8"]
+    argv = [
+        "--regimes",
+        "20ms,processes",
+        "--processes",
+        "1",
+        "--fast-processes",
+        "1",
+        "--invoices",
+        "40",
+        "--debtors",
+        "8",
+    ]
     assert main([*argv, "--naive-invoices", "10", "--output", str(output)]) == 0
     result = json.loads(output.read_text())
     assert result["checks_passed"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.bench_invoices import REGIMES, CaseSpec, Options, parse_regimes, plan, worker_settings
+from workers.runtime.cpus import available_cpus
 
 
 def test_regimes_are_parsed_in_the_order_given() -> None:
@@ -16,29 +17,38 @@ def test_regimes_are_parsed_in_the_order_given() -> None:
 
 
 def test_every_regime_by_default() -> None:
-    cases = plan(REGIMES, Options())
+    cases = plan(REGIMES, Options(fast_processes=2))
     assert [(c.system, c.latency_ms, c.jitter_ms, c.rate_limit, c.processes, c.invoices, c.regimes) for c in cases] == [
-        ("worker", 20.0, 10.0, None, 1, 10000, ("20ms", "processes")),
+        ("worker", 20.0, 10.0, None, 2, 10000, ("20ms", "processes")),
         ("naive", 20.0, 10.0, None, 1, 300, ("20ms",)),
         ("worker", 200.0, 100.0, None, 1, 6000, ("200ms",)),
         ("worker", 20.0, 10.0, 100.0, 1, 2000, ("rate-limited",)),
-        ("worker", 20.0, 10.0, None, 2, 10000, ("processes",)),
+        ("worker", 20.0, 10.0, None, 1, 10000, ("processes",)),
         ("worker", 20.0, 10.0, None, 4, 10000, ("processes",)),
     ]
     assert {c.max_in_flight for c in cases if c.system == "worker"} == {64}
     assert cases[1].max_in_flight == 1
     assert cases[1].debtors == 9  # the worker's shape: about 33 invoices per debtor
-    assert [c.name for c in cases[:4]] == [
-        "worker, 20 ms, 64 in flight, 1 process",
+    assert [c.name for c in cases[:5]] == [
+        "worker, 20 ms, 64 in flight, 2 processes",
         "naive loop, 20 ms",
         "worker, 200 ms, 64 in flight, 1 process",
         "worker, 20 ms, 64 in flight, 1 process, limit 100/s",
+        "worker, 20 ms, 64 in flight, 1 process",
     ]
-    assert cases[4].name == "worker, 20 ms, 64 in flight, 2 processes"
+
+
+def test_the_20ms_regime_runs_the_product_s_default_of_one_engine_per_cpu() -> None:
+    """Issue 18: `cesce-worker run` runs one engine per available CPU by default; the 20 ms target is the product's."""
+    [fast, _naive] = plan(("20ms",), Options())
+    assert fast.processes == available_cpus()
+    assert plan(("20ms",), Options(fast_processes=1, naive_invoices=0))[0].processes == 1
 
 
 def test_the_options_size_and_shape_the_cases() -> None:
-    options = Options(invoices=40, debtors=8, naive_invoices=10, rate_limit=50.0, jitter_ms=0.0, processes=(1, 3))
+    options = Options(
+        invoices=40, debtors=8, naive_invoices=10, rate_limit=50.0, jitter_ms=0.0, processes=(1, 3), fast_processes=1
+    )
     cases = plan(("rate-limited", "processes", "20ms"), options)
     assert [(c.system, c.jitter_ms, c.rate_limit, c.processes, c.invoices, c.debtors, c.regimes) for c in cases] == [
         ("worker", 0.0, 50.0, 1, 40, 8, ("rate-limited",)),

@@ -8,16 +8,33 @@ module that brings a command registers it here (`register(commands)` adds a subp
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
+import platform
 import sys
 from collections.abc import Callable, Sequence
+from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
 from workers.argtypes import non_negative, positive, probability
-from workers.ops import broker, consume, dlq, produce, reconcile_command, run_command, schemas
-from workers.sandbox.config import Credentials, Faults, SandboxConfig
+from workers.ops import (
+    asyncapi,
+    broker,
+    consume,
+    dlq,
+    kafka_options,
+    produce,
+    reconcile_command,
+    run_command,
+    schemas,
+)
+from workers.ops.help_text import plain_parser
+
+if TYPE_CHECKING:  # the sandbox is an optional extra: imported by its commands only (`_without_sandbox_extra`)
+    from workers.sandbox.config import Credentials
 
 __all__ = ["main"]
 
@@ -30,7 +47,12 @@ _REGISTERED: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]]
     dlq.register,
     schemas.register,
     reconcile_command.register,
+    asyncapi.register,
 ]
+
+# What `pip install 'cesce-workers[sandbox]'` brings: the sandbox's web stack, which the workers never import.
+_SANDBOX_EXTRA = ("fastapi", "uvicorn")
+SANDBOX_EXTRA_MISSING = "the sandbox is an optional extra: pip install 'cesce-workers[sandbox]'"
 
 _FIXED_CREDENTIALS_ENV = (
     "CESCE_SANDBOX_CLIENT_ID",
@@ -45,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="cesce-worker",
         description="Connect an ERP to the Cesce credit-insurance APIs through Kafka.",
     )
+    parser.add_argument("-V", "--version", action="version", version=version_line(), help="print the version and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = commands.add_parser("demo", help="run the whole product on the embedded default and print what it did")
@@ -73,10 +96,24 @@ def _parser() -> argparse.ArgumentParser:
     faults.add_argument("--seed", type=int, help="random seed for the faults, for repeatable runs")
     for register in _REGISTERED:
         register(commands)
+    plain_parser(parser)  # help texts taken from docstrings, without their reStructuredText markup
     return parser
 
 
+def _without_sandbox_extra(command: str) -> bool:
+    """True, having said so in one line on stderr, when the `sandbox` extra is missing (`demo` runs the sandbox)."""
+    for name in _SANDBOX_EXTRA:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            print(f"cesce-worker {command}: {SANDBOX_EXTRA_MISSING}", file=sys.stderr)
+            return True
+    return False
+
+
 def _fixed_credentials() -> Credentials:
+    from workers.sandbox.config import Credentials  # noqa: PLC0415 - the sandbox is an optional extra
+
     missing = [name for name in _FIXED_CREDENTIALS_ENV if not os.environ.get(name)]
     if missing:
         raise SystemExit(f"cesce-worker sandbox --fixed-credentials: set {', '.join(missing)}")
@@ -90,6 +127,9 @@ def _fixed_credentials() -> Credentials:
 
 
 def _sandbox(args: argparse.Namespace) -> int:
+    if _without_sandbox_extra("sandbox"):
+        return 2
+    from workers.sandbox.config import Faults, SandboxConfig  # noqa: PLC0415 - the sandbox is an optional extra
     from workers.sandbox.server import run  # noqa: PLC0415 - only this command needs the web stack
 
     if args.scenario is not None and not args.scenario.is_file():
@@ -121,16 +161,34 @@ def _sandbox(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    if _without_sandbox_extra("demo"):
+        return 2
     from workers.demo import run_demo  # noqa: PLC0415 - the demo pulls in every part of the product
 
     return run_demo(verbose=args.verbose)
 
 
+def version_line() -> str:
+    """``cesce-worker 0.1.0 (confluent-kafka 2.16.2, librdkafka 2.16.0, Python 3.11.7)``: the installed package's
+    version (``unknown`` when run from a tree that was never installed) and what talks to Kafka underneath."""
+    from confluent_kafka import libversion  # noqa: PLC0415 - only --version asks
+
+    try:
+        ours = metadata.version("cesce-workers")
+    except metadata.PackageNotFoundError:
+        ours = "unknown"
+    return (
+        f"cesce-worker {ours} (confluent-kafka {metadata.version('confluent-kafka')}, librdkafka {libversion()[0]}, "
+        f"Python {platform.python_version()})"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
+    kafka_options.apply_bootstrap_servers(args, os.environ)  # --bootstrap-servers, for this process and its children
     try:
-        return handler(args)
+        return kafka_options.kafka_command(args, os.environ, handler)  # Kafka that does not answer: one line
     except KeyboardInterrupt:
         return 130
 

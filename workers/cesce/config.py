@@ -104,24 +104,33 @@ class CesceSettings(Settings):
     model_config = SettingsConfigDict(env_prefix="CESCE_", extra="forbid")  # frozen, no input echoed: `Settings`
 
     base_url: HttpUrl
+    """The root of the Cesce APIs: ``{base_url}/oauth2/v1/token``, ``{base_url}/sales/v1``, ..."""
     oauth_url: HttpUrl | None = None
     """The full token URL, when it is not ``{base_url}/oauth2/v1/token``."""
     sales_url: HttpUrl | None = None
+    """The Sales API's root, when it is not ``{base_url}/sales/v1``."""
     classifications_url: HttpUrl | None = None
+    """The Classifications API's root, when it is not ``{base_url}/classifications/v1``."""
     claims_url: HttpUrl | None = None
+    """The Claims API's root, when it is not ``{base_url}/claims/v1``."""
 
     client_id: str = Field(min_length=1)
+    """The application's client_id (also sent as ``X-IBM-Client-Id``)."""
     client_secret: SecretStr = Field(min_length=1)
+    """The application's client_secret."""
     username: str | None = Field(default=None, min_length=1)
     """Not required by Cesce's sandbox; PRE and PRO need it (with `password`)."""
     password: SecretStr | None = Field(default=None, min_length=1)
+    """The environment user's password: set with `username` or not at all."""
     scope: ScopeList = "read create update delete"
     """The scopes the token is asked for, separated by spaces: by default all four, what the workers'
     operations need together (read: every GET; create: sales, limit requests, non-payments; update:
     sale modifications, activate/deactivate, premiums; delete: annulling a limit)."""
 
     verify_tls: Annotated[bool, BeforeValidator(_explicit_false)] = True
+    """TLS verification: only an explicit ``false`` turns it off, a typo is an error."""
     timeout_seconds: float = Field(default=30.0, gt=0)
+    """Per-request timeout."""
     max_connections: int = Field(default=64, ge=1)
     """Connections to Cesce at most, all kept alive: at least the calls a process has in flight (its share of
     WORKER_MAX_IN_FLIGHT)."""
@@ -129,6 +138,7 @@ class CesceSettings(Settings):
     """How long an idle connection is kept: below the server's idle timeout (gateways close after 60-75 s), so
     a connection is never reused just as the server closes it."""
     language_code: str = Field(default=DEFAULT_LANGUAGE_CODE, min_length=2, max_length=2)
+    """The ``languageCode`` sent with every call."""
     token_refresh_margin_seconds: float = Field(default=60.0, ge=0)
     """Renew the access token this long before Cesce says it expires."""
 
@@ -137,7 +147,9 @@ class CesceSettings(Settings):
     retry_max_seconds: float = Field(default=120.0, gt=0)
     """Total time a call may spend, waits included, before its last error is raised."""
     retry_backoff_base_seconds: float = Field(default=0.5, gt=0)
+    """First backoff ceiling between a call's tries; it doubles per try (full jitter)."""
     retry_backoff_max_seconds: float = Field(default=30.0, gt=0)
+    """Highest backoff ceiling between a call's tries."""
 
     max_requests_per_second: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     """The gateway plan's quota, when known: the processes of a pod together stay under it

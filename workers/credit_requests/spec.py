@@ -24,7 +24,10 @@ ROW_SCHEMA = "cesce.erp.CreditRequest"
 
 class CreditRequestsTopics(Settings):
     input: str = Field(default="erp.credit-requests", alias="CREDIT_REQUESTS_TOPIC")
+    """The input: Debezium's change records of the credit-requests table (its dead letters:
+    ``<topic><WORKER_DLQ_SUFFIX>``)."""
     results: str = Field(default="cesce.classification-results", alias="CLASSIFICATION_RESULTS_TOPIC")
+    """The results, ANSWER and FINAL: what Cesce decided on each request."""
     pending: str = Field(default="cesce.classification-followups", alias="CLASSIFICATION_FOLLOWUPS_TOPIC")
     """Compacted: the requests EN TRÁMITE, keyed by requestId, each due at its nextCheckAt."""
     keyed_by_debtor: bool = Field(default=False, alias="CREDIT_REQUESTS_KEYED_BY_DEBTOR")

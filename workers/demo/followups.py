@@ -15,6 +15,7 @@ from typing import Any
 from confluent_kafka import Message
 
 from workers.demo.pipeline import collect
+from workers.demo.progress import Progress
 from workers.demo.report import Report
 from workers.runtime.serde import AvroReader
 from workers.sandbox.admin_client import SandboxAdmin
@@ -42,7 +43,8 @@ async def credit_followup(
             admin.resolve(answer["contractNo"], answer["endorsementNo"], "reject")
         else:
             admin.resolve(answer["contractNo"], answer["endorsementNo"], "grant", _GRANTED_INSTEAD)
-    messages = await asyncio.to_thread(collect, bootstrap, [topic], len(answers) + len(pending))
+    progress = Progress("FINAL results", len(pending), count=lambda found: max(len(found) - len(answers), 0))
+    messages = await asyncio.to_thread(collect, bootstrap, [topic], len(answers) + len(pending), progress)
     finals = [v for v in (reader.decode(m.value() or b"", topic).value for m in messages) if v["stage"] == "FINAL"]
     report.add(len(finals) == len(pending), "every request EN TRÁMITE decided once", f"{len(finals)} FINAL result(s)")
     for answer in pending:
@@ -79,7 +81,8 @@ async def claims_followup(
         updates = [reader.decode(m.value() or b"", topic).value for m in messages]
         return [u for u in updates if u["kind"] == "SETTLEMENT" or u["previousStatusCode"] is not None]
 
-    messages = await asyncio.to_thread(collect, bootstrap, [topic], lambda found: len(wanted(found)) >= 2)
+    progress = Progress(f"claim updates ({topic})", 2, count=lambda found: len(wanted(list(found))))
+    messages = await asyncio.to_thread(collect, bootstrap, [topic], lambda found: len(wanted(found)) >= 2, progress)
     updates = wanted(messages)
     kinds = sorted(f"{u['kind']} {u['statusCode']}" for u in updates)
     report.add(

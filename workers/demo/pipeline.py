@@ -20,6 +20,7 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
 
+from workers.demo.progress import Progress
 from workers.demo.report import Report
 from workers.demo.sample import Change
 from workers.runtime.consumer_thread import headers_of
@@ -87,10 +88,17 @@ def _produce(bootstrap: str, topic: str, changes: Sequence[Change]) -> dict[tupl
     return landed
 
 
-def collect(bootstrap: str, topics: Sequence[str], expected: int | Callable[[list[Message]], bool]) -> list[Message]:
+def collect(
+    bootstrap: str,
+    topics: Sequence[str],
+    expected: int | Callable[[list[Message]], bool],
+    progress: Progress | None = None,
+) -> list[Message]:
     """Every record of `topics` (read_committed, from the beginning, tombstones left out), once there are
-    `expected` of them or `expected(records)` holds; what there is after a minute otherwise."""
+    `expected` of them or `expected(records)` holds; what there is after a minute otherwise. While it waits,
+    `progress` says how far it got, once a second (by default: how many records of `topics` of `expected`)."""
     enough = expected if callable(expected) else (lambda found: len(found) >= expected)
+    progress = progress or Progress(", ".join(topics), None if callable(expected) else expected)
     reader = Consumer(
         {"bootstrap.servers": bootstrap, "group.id": "demo-reader", "isolation.level": "read_committed", "logger": _log}
         | dict(MOCK_CLIENT_CONFIG)
@@ -98,6 +106,7 @@ def collect(bootstrap: str, topics: Sequence[str], expected: int | Callable[[lis
     found: list[Message] = []
     assigned: set[str] = set()
     deadline = time.monotonic() + _WAIT_SECONDS
+    progress(found)
     try:
         while not enough(found) and time.monotonic() < deadline:
             known = reader.list_topics(timeout=5).topics
@@ -108,6 +117,7 @@ def collect(bootstrap: str, topics: Sequence[str], expected: int | Callable[[lis
                     )
                     assigned.add(topic)
             found.extend(m for m in reader.consume(100, 0.2) if m.error() is None and m.value() is not None)
+            progress(found)
     finally:
         reader.close()
     return found
@@ -137,10 +147,14 @@ async def run_stage(bootstrap: str, stage: Stage, reader: AvroReader, report: Re
     """Produce the stage's sample and check what became of each change; the results, decoded."""
     landed = await asyncio.to_thread(_produce, bootstrap, stage.input, stage.changes)
 
-    def answered(found: list[Message]) -> bool:
-        return sum(_answer(stage, m, reader) for m in found) >= len(stage.changes)
+    def answers(found: Sequence[Message]) -> int:
+        return sum(_answer(stage, m, reader) for m in found)
 
-    found = await asyncio.to_thread(collect, bootstrap, [stage.results, stage.dlq], answered)
+    def answered(found: list[Message]) -> bool:
+        return answers(found) >= len(stage.changes)
+
+    progress = Progress(f"answers ({stage.results}, {stage.dlq})", len(stage.changes), count=answers)
+    found = await asyncio.to_thread(collect, bootstrap, [stage.results, stage.dlq], answered, progress)
     outputs = [m for m in found if _answer(stage, m, reader)]
     became = {where: (outcome, detail) for where, outcome, detail in (_describe(stage, m, reader) for m in outputs)}
     report.add(len(outputs) == len(stage.changes), "every change answered once", f"{len(outputs)} for {len(landed)}")

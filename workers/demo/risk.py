@@ -10,7 +10,7 @@ third one. Each is one risk change, and nothing is published twice.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Final
 
@@ -19,6 +19,7 @@ from confluent_kafka import Message
 from workers.cesce import CesceClient, CesceSettings
 from workers.cesce.models.classifications import ClassificationRequest
 from workers.demo.pipeline import collect
+from workers.demo.progress import Progress
 from workers.demo.report import Report
 from workers.risk import RiskTopics
 from workers.runtime.serde import AvroReader
@@ -57,7 +58,12 @@ async def risk_stage(
         ask = ClassificationRequest(endorsementNo="4", creditLimitRequested=_ASKED, nonPaymentInd="N")
         request = (await cesce.classifications.create(CONTRACT, ask)).endorsementNo or ""
     known = f"{CONTRACT}/{request}".encode()
-    await asyncio.to_thread(collect, bootstrap, [topics.limits], lambda found: any(m.key() == known for m in found))
+
+    def recorded(found: Sequence[Message]) -> bool:
+        return any(m.key() == known for m in found)
+
+    progress = Progress(f"request {request} in {topics.limits}", 1, count=lambda found: int(recorded(found)))
+    await asyncio.to_thread(collect, bootstrap, [topics.limits], recorded, progress)
     admin.resolve(CONTRACT, request, "grant", _GRANTED)
     admin.set_limit(CONTRACT, _REDUCED_DEBTOR, _REDUCED_TO)
     admin.set_limit(CONTRACT, _CANCELLED_DEBTOR, cancel=True)
@@ -74,8 +80,9 @@ async def risk_stage(
         }
         return {kind: matches[0] for kind, matches in found.items() if matches}
 
+    progress = Progress(f"risk changes ({topics.changes})", 3, count=lambda found: len(wanted(decoded(list(found)))))
     messages = await asyncio.to_thread(
-        collect, bootstrap, [topics.changes], lambda found: len(wanted(decoded(found))) == 3
+        collect, bootstrap, [topics.changes], lambda found: len(wanted(decoded(found))) == 3, progress
     )
     await asyncio.sleep(1.5)  # a few more ticks over the same 48-hour window
     changes = decoded(await asyncio.to_thread(collect, bootstrap, [topics.changes], len(messages)))

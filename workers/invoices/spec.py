@@ -26,7 +26,9 @@ ROW_SCHEMA = "cesce.erp.Invoice"
 
 class InvoicesTopics(Settings):
     input: str = Field(default="erp.invoices", alias="INVOICES_TOPIC")
+    """The input: Debezium's change records of the invoices table (its dead letters: ``<topic><WORKER_DLQ_SUFFIX>``)."""
     results: str = Field(default="cesce.sale-results", alias="SALE_RESULTS_TOPIC")
+    """The results: what became of each invoice at Cesce."""
     keyed_by_debtor: bool = Field(default=False, alias="INVOICES_KEYED_BY_DEBTOR")
     """The source already keys each change by its debtor (Debezium's ``message.key.columns``): handle it directly."""
     by_debtor: str | None = Field(default=None, alias="INVOICES_BY_DEBTOR_TOPIC")

@@ -28,10 +28,14 @@ ROW_SCHEMA = "cesce.erp.NonPayment"
 
 class NonPaymentsTopics(Settings):
     input: str = Field(default="erp.non-payments", alias="NON_PAYMENTS_TOPIC")
+    """The input: Debezium's change records of the unpaid-invoices table (its dead letters:
+    ``<topic><WORKER_DLQ_SUFFIX>``)."""
     results: str = Field(default="cesce.non-payment-results", alias="NON_PAYMENT_RESULTS_TOPIC")
+    """The results: each unpaid invoice declared, with its claim file."""
     claim_files: str = Field(default="cesce.claim-files", alias="CLAIM_FILES_TOPIC")
     """Compacted: the claim files followed, keyed by contractNo/claimFileNo, each due at its nextCheckAt."""
     claim_updates: str = Field(default="cesce.claim-updates", alias="CLAIM_UPDATES_TOPIC")
+    """What changed in the claim files followed: documents, status, settlements."""
     keyed_by_debtor: bool = Field(default=False, alias="NON_PAYMENTS_KEYED_BY_DEBTOR")
     """The source already keys each change by its debtor (Debezium's ``message.key.columns``): handle it directly."""
     by_debtor: str | None = Field(default=None, alias="NON_PAYMENTS_BY_DEBTOR_TOPIC")

@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
+from functools import cache
 from typing import Final
 
 from opentelemetry import metrics
+from opentelemetry.semconv._incubating.attributes import messaging_attributes as messaging
+from opentelemetry.semconv._incubating.metrics.messaging_metrics import MESSAGING_PROCESS_DURATION
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 
 __all__ = [
     "CESCE_DURATION",
@@ -23,6 +27,7 @@ __all__ = [
     "DEAD_LETTERS",
     "IN_FLIGHT",
     "PAUSED",
+    "PROCESS_DURATION",
     "PROCESS_RESTARTS",
     "RECORDS",
     "RETRIES",
@@ -33,6 +38,8 @@ __all__ = [
     "TRANSACTIONS_ABORTED",
     "LagBoard",
     "lag_board",
+    "process_attributes",
+    "record_processing",
 ]
 
 _meter = metrics.get_meter("cesce-workers")
@@ -79,6 +86,19 @@ TOKEN_RENEWALS: Final = _meter.create_counter(
     "cesce.client.token_renewals", unit="{token}", description="OAuth2 token requests, by grant and outcome"
 )
 """``grant``: ``password`` or ``refresh_token``; ``outcome``: ``ok`` or ``failed``."""
+PROCESS_DURATION: Final = _meter.create_histogram(
+    MESSAGING_PROCESS_DURATION,
+    unit="s",
+    description="Duration of processing operation: one look at one record, its span `process <topic>`",
+    # the messaging conventions' advisory boundaries, then minutes: a record retried through a Cesce outage
+    explicit_bucket_boundaries_advisory=[
+        0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30, 60, 120, 300,
+    ],
+)  # fmt: skip
+"""The OpenTelemetry messaging conventions' ``messaging.process.duration``: ``messaging.system`` (``kafka``),
+``messaging.operation.name`` (``process``), ``messaging.destination.name`` (the input topic),
+``messaging.consumer.group.name``, and ``error.type`` when the record was dead-lettered (its ``dlq.error.code``)
+or its handling raised (the exception's type). Recorded by `record_processing` (`workers.runtime.engine`)."""
 PROCESS_RESTARTS: Final = _meter.create_counter(
     "cesce.worker.process_restarts",
     unit="{restart}",
@@ -103,6 +123,25 @@ THROTTLE_WAIT: Final = _meter.create_histogram(
     description="Time Cesce calls waited for their turn (pause and pace) before leaving",
     explicit_bucket_boundaries_advisory=[0, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
 )
+
+
+@cache
+def process_attributes(topic: str, group: str, error_type: str | None = None) -> Mapping[str, str]:
+    """The attributes of one `PROCESS_DURATION` measurement (built once per topic, group and error)."""
+    attributes = {
+        messaging.MESSAGING_SYSTEM: messaging.MessagingSystemValues.KAFKA.value,
+        messaging.MESSAGING_OPERATION_NAME: "process",
+        messaging.MESSAGING_DESTINATION_NAME: topic,
+        messaging.MESSAGING_CONSUMER_GROUP_NAME: group,
+    }
+    if error_type is not None:
+        attributes[ERROR_TYPE] = error_type
+    return attributes
+
+
+def record_processing(seconds: float, topic: str, group: str, error_type: str | None = None) -> None:
+    """One look at a record of `topic` took `seconds`; `error_type` when it failed (see `PROCESS_DURATION`)."""
+    PROCESS_DURATION.record(seconds, process_attributes(topic, group, error_type))
 
 
 class LagBoard:

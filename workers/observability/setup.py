@@ -8,7 +8,8 @@
   ``..._METRICS_ENDPOINT``), else ``none``: a worker with no collector configured does not spend
   its time failing to reach ``localhost:4318``. The OTLP exporters (HTTP/protobuf) read the rest
   of ``OTEL_EXPORTER_OTLP_*`` (headers, timeout, compression) themselves.
-- The Prometheus reader is always installed: ``/metrics`` on the health port is the product's.
+- The Prometheus reader is always installed: ``/metrics`` on the health port is the product's, its series
+  without the exporter's ``otel_scope_*`` labels (every instrument is the one scope ``cesce-workers``).
 - ``OTEL_SERVICE_NAME`` / ``OTEL_RESOURCE_ATTRIBUTES`` name the service (default
   ``cesce-worker-<worker>``, with ``service.instance.id`` = ``WORKER_INSTANCE_ID``);
   ``OTEL_TRACES_SAMPLER`` / ``OTEL_TRACES_SAMPLER_ARG`` choose the sampler (the SDK reads them);
@@ -29,7 +30,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 from prometheus_client import CollectorRegistry
 
-__all__ = ["Telemetry", "TelemetryConfigError", "configure_telemetry", "exporters"]
+__all__ = ["Telemetry", "TelemetryConfigError", "configure_telemetry", "exporters", "prometheus_reader"]
 
 _CHOICES = frozenset({"otlp", "console", "none"})
 
@@ -67,6 +68,12 @@ def _resource(env: Mapping[str, str], worker: str, instance: str) -> Resource:
     return Resource.create(attributes)
 
 
+def prometheus_reader(registry: CollectorRegistry) -> PrometheusMetricReader:
+    """What ``/metrics`` serves: every metric in `registry`, without the exporter's ``otel_scope_name``,
+    ``otel_scope_version`` and ``otel_scope_schema_url`` labels on each series (noise: one scope, no version)."""
+    return PrometheusMetricReader(registry=registry, scope_info_enabled=False)
+
+
 def configure_telemetry(env: Mapping[str, str], *, worker: str, instance: str) -> Telemetry:
     """Install the global tracer and meter providers for this process (once, at the entry point)."""
     registry = CollectorRegistry()
@@ -83,7 +90,7 @@ def configure_telemetry(env: Mapping[str, str], *, worker: str, instance: str) -
     if "console" in traces:
         tracer_provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
 
-    readers: list[MetricReader] = [PrometheusMetricReader(registry=registry)]
+    readers: list[MetricReader] = [prometheus_reader(registry)]
     if "otlp" in pushed:
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter  # noqa: PLC0415
 

@@ -37,9 +37,11 @@ from pathlib import Path
 from typing import Any, Final
 
 from workers.argtypes import add_schemas_dir, positive, positive_int
+from workers.ops.kafka_options import add_kafka_options, ensure_reached
 from workers.runtime.catalog import DEFAULT_SCHEMAS_DIR, SchemaCatalog
 from workers.runtime.errors import CatalogError, RegistryMismatch, RegistryUnavailable
 from workers.runtime.kafka_config import librdkafka_config
+from workers.runtime.kafka_logs import with_logger
 from workers.runtime.registry import registry_from_env
 from workers.runtime.serde import MAGIC_BYTE, AvroCodec, AvroReader, DeserializationError, dumps_exact, loads_exact
 
@@ -144,6 +146,7 @@ def register(
     parser.add_argument("--group", metavar="G", help="consumer group: resume from and commit its offsets")
     parser.add_argument("--schema", metavar="NAME", help="read Avro values as this record (default: writer's)")
     add_schemas_dir(parser)
+    add_kafka_options(parser)
     parser.set_defaults(handler=consume_command, topic_schemas=dict(topic_schemas or {}))
 
 
@@ -157,15 +160,18 @@ def avro_decoder(schema: str | None, directories: Sequence[Path], stack: ExitSta
     return lambda data, topic: reader.decode(data, topic).value
 
 
-def consumer_settings(settings: Mapping[str, str], *, group: str | None, from_beginning: bool) -> dict[str, str]:
-    """The consumer's librdkafka settings: the environment's, with what this tool's semantics need on top."""
-    return {
-        **{k: v for k, v in settings.items() if k not in _PRODUCER_ONLY},
-        "group.id": group or f"cesce-worker-consume-{uuid.uuid4().hex}",
-        "isolation.level": "read_committed",
-        "auto.offset.reset": "earliest" if from_beginning else "latest",
-        "enable.auto.commit": "false",
-    }
+def consumer_settings(settings: Mapping[str, str], *, group: str | None, from_beginning: bool) -> dict[str, Any]:
+    """The consumer's librdkafka settings: the environment's, with what this tool's semantics need on top (and
+    librdkafka's log lines through Python logging, deduplicated: `workers.runtime.kafka_logs`)."""
+    return with_logger(
+        {
+            **{k: v for k, v in settings.items() if k not in _PRODUCER_ONLY},
+            "group.id": group or f"cesce-worker-consume-{uuid.uuid4().hex}",
+            "isolation.level": "read_committed",
+            "auto.offset.reset": "earliest" if from_beginning else "latest",
+            "enable.auto.commit": "false",
+        }
+    )
 
 
 def consume_command(args: argparse.Namespace) -> int:
@@ -198,6 +204,7 @@ def _consume_command(args: argparse.Namespace, settings: Mapping[str, str], stac
 def _consume(config: dict[str, str], args: argparse.Namespace, decode_avro: ValueDecoder) -> int:
     from confluent_kafka import Consumer, KafkaError, TopicPartition  # noqa: PLC0415 - keeps `--help` light
 
+    ensure_reached(config)  # under the CLI: Kafka that does not answer is one line (kafka_options)
     consumer = Consumer(config)
     deadline = time.monotonic() + args.timeout
     next_offsets: dict[int, int] = {}

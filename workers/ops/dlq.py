@@ -67,6 +67,7 @@ from workers.ops.dlq_replay import (
     publish,
     transactional_id,
 )
+from workers.ops.kafka_options import add_kafka_options
 from workers.ops.produce import producer_settings
 from workers.ops.settings import DlqSettings, ops_settings
 from workers.runtime.catalog import DEFAULT_SCHEMAS_DIR
@@ -74,6 +75,8 @@ from workers.runtime.contract import ErrorCategory
 from workers.runtime.errors import CatalogError, RegistryMismatch, RegistryUnavailable
 from workers.runtime.kafka_config import librdkafka_config, redacted
 from workers.runtime.serde import dumps_exact
+from workers.runtime.settings import DeadLetterSettings
+from workers.settings import from_env
 
 __all__ = ["HEADER_MEANINGS", "register"]
 
@@ -89,13 +92,16 @@ def _duration(text: str) -> Any:
 
 
 def _common(parser: argparse.ArgumentParser, *, filters: bool) -> None:
-    parser.add_argument("--topic", required=True, help="the dead-letter topic (<input topic>.dlq)")
+    parser.add_argument(
+        "--topic", required=True, help="the dead-letter topic: <input topic> + WORKER_DLQ_SUFFIX (default .dlq)"
+    )
     parser.add_argument("--json", action="store_true", help="JSON for scripts instead of text")
     parser.add_argument(
         "--timeout", type=positive, default=30.0, metavar="S", help="give up reading after S seconds (default 30)"
     )
     parser.add_argument("--offset", type=non_negative_int, metavar="N", help="only the record at offset N")
     parser.add_argument("--partition", type=non_negative_int, metavar="P", help="only partition P")
+    add_kafka_options(parser)
     if filters:
         parser.add_argument("--code", metavar="C", help="only dead letters with dlq.error.code C")
         parser.add_argument("--category", choices=[c.value for c in ErrorCategory], help="only this dlq.category")
@@ -152,6 +158,21 @@ def _settings() -> dict[str, str]:
     return settings
 
 
+def _dead_letter_topic(topic: str) -> None:
+    """A note on stderr when `topic` is not named like a dead-letter topic (``<input><WORKER_DLQ_SUFFIX>``): an
+    input topic given by mistake reads as records without any ``dlq.*`` header."""
+    try:
+        suffix = from_env(DeadLetterSettings, os.environ).dlq_suffix
+    except ValidationError as exc:
+        raise _Usage(f"WORKER_DLQ_SUFFIX: {exc.errors()[0]['msg']}") from None
+    if not topic.endswith(suffix):
+        print(
+            f"{_NAME}: note: {topic} does not end with the dead-letter suffix {suffix} (WORKER_DLQ_SUFFIX); "
+            "reading it anyway",
+            file=sys.stderr,
+        )
+
+
 def _scrubbed(message: str, settings: Mapping[str, str]) -> str:
     """`message` with the values of secret settings replaced (librdkafka may quote a bad value)."""
     for key, shown in redacted(settings).items():
@@ -197,6 +218,7 @@ def _guarded(command: Callable[[argparse.Namespace, Mapping[str, str]], int]) ->
     def run(args: argparse.Namespace) -> int:
         try:
             settings = _settings()
+            _dead_letter_topic(args.topic)
             status: int = command(args, settings)
         except _Usage as exc:
             print(f"{_NAME} {args.dlq_command}: {exc}", file=sys.stderr)

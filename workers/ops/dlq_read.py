@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from workers.ops.consume import consumer_settings
+from workers.ops.kafka_options import ensure_reached
 from workers.runtime.dlq import replay_count
 
 __all__ = [
@@ -226,6 +227,7 @@ def read_records(
     from confluent_kafka import Consumer  # noqa: PLC0415 - keeps `--help` light
 
     config = {**consumer_settings(settings, group=None, from_beginning=True), "enable.partition.eof": "true"}
+    ensure_reached(config)  # under the CLI: Kafka that does not answer is one line (kafka_options)
     consumer = Consumer(config)
     deadline = time.monotonic() + timeout
     try:

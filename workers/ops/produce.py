@@ -6,11 +6,11 @@ caller's topic -> schema map) the value is encoded with it in the Confluent wire
 dates and decimal strings converted exactly; otherwise a string value is sent as its UTF-8 text
 and anything else as exact JSON text (numbers keep every digit).
 
-The whole file is read and encoded before anything is sent, so a bad line (reported as
-``FILE:LINE: reason``) means nothing at all was produced. Then the records go out in file order
-through an idempotent producer (keys partitioned like the Java client, murmur2, so keys land
-where Debezium/Kafka Connect would put them) and are flushed; each delivered record is printed to
-stdout as ``{"line": n, "partition": p, "offset": o}``.
+The whole file is read and encoded before anything is sent: every bad line is reported, each as
+``FILE:LINE: reason``, then how many there were, and one bad line means nothing at all was produced.
+Then the records go out in file order through an idempotent producer (keys partitioned like the Java
+client, murmur2, so keys land where Debezium/Kafka Connect would put them) and are flushed; each
+delivered record is printed to stdout as ``{"line": n, "partition": p, "offset": o}``.
 
 Exit status: 0 all delivered, 1 a bad line or a failed delivery, 2 a usage or configuration error.
 """
@@ -27,13 +27,25 @@ from pathlib import Path
 from typing import Any, Final
 
 from workers.argtypes import add_schemas_dir, positive
+from workers.ops.kafka_options import add_kafka_options, ensure_reached
 from workers.runtime.catalog import DEFAULT_SCHEMAS_DIR, SchemaCatalog
 from workers.runtime.errors import CatalogError, EncodeError, RegistryMismatch, RegistryUnavailable
 from workers.runtime.kafka_config import librdkafka_config
+from workers.runtime.kafka_logs import with_logger
 from workers.runtime.registry import registry_from_env
 from workers.runtime.serde import AvroCodec, DeserializationError, dumps_exact, loads_exact
 
-__all__ = ["LineError", "Prepared", "prepare", "produce_command", "producer_settings", "register", "value_encoder"]
+__all__ = [
+    "BadLines",
+    "LineError",
+    "Prepared",
+    "bad_lines_report",
+    "prepare",
+    "produce_command",
+    "producer_settings",
+    "register",
+    "value_encoder",
+]
 
 _MEMBERS: Final = frozenset({"key", "value", "headers"})
 # consumer settings a shared KAFKA_* environment may carry; librdkafka would warn about each on a producer
@@ -67,6 +79,14 @@ class LineError(Exception):
         super().__init__(f"line {line}: {reason}")
         self.line = line
         self.reason = reason
+
+
+class BadLines(Exception):
+    """Lines of the input that cannot be produced: every one of them, in file order (`errors`)."""
+
+    def __init__(self, errors: Sequence[LineError]) -> None:
+        super().__init__("; ".join(str(error) for error in errors))
+        self.errors = tuple(errors)
 
 
 @dataclass(frozen=True)
@@ -127,8 +147,20 @@ def _parse(text: str, number: int, encode: Encoder) -> Prepared:
 
 
 def prepare(lines: Iterable[str], encode: Encoder) -> list[Prepared]:
-    """Every non-blank line parsed and encoded, or LineError for the first that cannot be."""
-    return [_parse(text, number, encode) for number, text in enumerate(lines, start=1) if text.strip()]
+    """Every non-blank line parsed and encoded, or `BadLines` naming each line that cannot be (not only the first:
+    a file is mended in one go)."""
+    records: list[Prepared] = []
+    errors: list[LineError] = []
+    for number, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        try:
+            records.append(_parse(text, number, encode))
+        except LineError as error:
+            errors.append(error)
+    if errors:
+        raise BadLines(errors)
+    return records
 
 
 def register(
@@ -147,6 +179,7 @@ def register(
     parser.add_argument("--file", required=True, help='JSON lines file; "-" reads standard input')
     parser.add_argument("--schema", metavar="NAME", help="Avro record (full name) for the values; default: JSON")
     add_schemas_dir(parser)
+    add_kafka_options(parser)
     parser.add_argument("--timeout", type=positive, default=30.0, help="seconds to wait for delivery (default 30)")
     parser.set_defaults(handler=produce_command, topic_schemas=dict(topic_schemas or {}))
 
@@ -165,9 +198,10 @@ def _codec(schema: str | None, directories: Sequence[Path], stack: ExitStack) ->
     return AvroCodec(registry, schema, catalog=SchemaCatalog.load(directories))
 
 
-def producer_settings(settings: Mapping[str, str]) -> dict[str, str]:
-    """Idempotent, acks=all, Java's key partitioning; the environment's settings override these."""
-    return {**_PRODUCER_DEFAULTS, **{k: v for k, v in settings.items() if k not in _CONSUMER_ONLY}}
+def producer_settings(settings: Mapping[str, str]) -> dict[str, Any]:
+    """Idempotent, acks=all, Java's key partitioning; the environment's settings override these. librdkafka's log
+    lines go through Python logging, deduplicated (`workers.runtime.kafka_logs`)."""
+    return with_logger({**_PRODUCER_DEFAULTS, **{k: v for k, v in settings.items() if k not in _CONSUMER_ONLY}})
 
 
 def produce_command(args: argparse.Namespace) -> int:
@@ -193,13 +227,20 @@ def _produce(args: argparse.Namespace, settings: Mapping[str, str], stack: ExitS
         return 1
     try:
         records = prepare(lines, value_encoder(codec, args.topic))
-    except LineError as exc:
-        print(f"{args.file}:{exc.line}: {exc.reason}; nothing was produced", file=sys.stderr)
+    except BadLines as exc:
+        print(bad_lines_report(args.file, exc.errors, len(lines)), file=sys.stderr)
         return 1
     except RegistryUnavailable as exc:
         print(f"cesce-worker produce: the schema registry did not answer: {exc}; nothing was produced", file=sys.stderr)
         return 1
     return _send(producer_settings(settings), args.topic, records, args.timeout)
+
+
+def bad_lines_report(file: str, errors: Sequence[LineError], lines: int) -> str:
+    """Each bad line as ``FILE:LINE: reason``, then one line saying how many and that nothing was produced."""
+    each = [f"{file}:{error.line}: {error.reason}" for error in errors]
+    total = f"cesce-worker produce: {len(errors)} bad line(s) of {lines} in {file}; nothing was produced"
+    return "\n".join([*each, total])
 
 
 def _send(config: dict[str, str], topic: str, records: list[Prepared], timeout: float) -> int:
@@ -217,6 +258,7 @@ def _send(config: dict[str, str], topic: str, records: list[Prepared], timeout: 
 
         return on_delivery
 
+    ensure_reached(config)  # under the CLI: Kafka that does not answer is one line (kafka_options)
     producer = Producer(config)
     for record in records:
         while True:

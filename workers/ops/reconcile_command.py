@@ -2,7 +2,7 @@
 
 Reads Cesce's sales list for the contract and month (``invoiceYearMonth``, every page through
 ``initialValue``), our ``SALE_RESULTS_TOPIC`` (default ``cesce.sale-results``) and the invoices
-worker's dead letters (``<INVOICES_TOPIC>.dlq``, default ``erp.invoices.dlq``, with the replay ledger
+worker's dead letters (``<INVOICES_TOPIC><WORKER_DLQ_SUFFIX>``, default ``erp.invoices.dlq``, with the replay ledger
 ``DLQ_REPLAYS_TOPIC`` saying which were replayed), and prints them side by side
 (`workers.ops.reconcile_sales`): declared here but missing at Cesce, at Cesce but never declared by us,
 amounts or dates that differ, dead letters of the month still unresolved. ``--json`` prints one JSON
@@ -39,6 +39,7 @@ from workers.cesce.models.sales import SaleListItem
 from workers.invoices import InvoicesTopics
 from workers.invoices.spec import ROW_SCHEMA
 from workers.ops.dlq_read import DeadLetterRecord, read_ledger, read_records
+from workers.ops.kafka_options import add_kafka_options
 from workers.ops.reconcile_sales import (
     CesceSale,
     DeadLetterSale,
@@ -59,12 +60,12 @@ from workers.runtime.errors import CatalogError, RegistryMismatch, RegistryUnava
 from workers.runtime.kafka_config import librdkafka_config, redacted
 from workers.runtime.registry import registry_from_env
 from workers.runtime.serde import AvroReader, DeserializationError, dumps_exact
+from workers.runtime.settings import DeadLetterSettings
 from workers.settings import from_env
 
 __all__ = ["read_books", "register", "sales_command"]
 
 _NAME: Final = "cesce-worker reconcile sales"
-_DLQ_SUFFIX: Final = ".dlq"  # WorkerSpec.dlq_suffix: the invoices worker's dead letters go to <INVOICES_TOPIC>.dlq
 
 
 class _Unavailable(Exception):
@@ -93,6 +94,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--timeout", type=positive, default=30.0, metavar="S", help="give up reading a topic after S seconds"
     )
     add_schemas_dir(sales)
+    add_kafka_options(sales, unreachable_status=2)  # exit 2: a side that cannot be read
     sales.set_defaults(handler=sales_command)
 
 
@@ -123,6 +125,7 @@ def read_books(
     try:
         topics = from_env(InvoicesTopics, env)
         ledger_topic = ops_settings(DlqSettings, env).replays_topic
+        dlq_suffix = from_env(DeadLetterSettings, env).dlq_suffix  # the invoices worker's, WORKER_DLQ_SUFFIX
     except ValidationError as exc:
         error = exc.errors()[0]
         raise _Unavailable(f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}") from None
@@ -139,7 +142,7 @@ def read_books(
         try:
             reader = AvroReader(registry)
             ours = _our_sales(settings, topics.results, reader, contract=contract, month=month, timeout=timeout)
-            dlq_topic = topics.input + _DLQ_SUFFIX
+            dlq_topic = topics.input + dlq_suffix
             letters, unreadable = _dead_letters(
                 settings,
                 dlq_topic,

@@ -14,36 +14,90 @@ import argparse
 import logging
 import os
 import re
+import shutil
 import sys
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
 
 from pydantic import ValidationError
 
-from workers.credit_requests import credit_requests_specs
-from workers.invoices import invoices_specs
-from workers.non_payments import non_payments_specs
+from workers.cesce import CesceSettings
+from workers.credit_requests import CreditRequestsTopics, credit_requests_specs
+from workers.invoices import InvoicesTopics, invoices_specs
+from workers.invoices.spec import SCOPE as INVOICES_SCOPE
+from workers.non_payments import NonPaymentsTopics, non_payments_specs
+from workers.non_payments.spec import SCOPE as NON_PAYMENTS_SCOPE
 from workers.observability.logs import configure_logging
+from workers.ops.help_text import variable_lines, variables
+from workers.ops.kafka_options import add_kafka_options
 from workers.ops.settings import LoggingSettings, ops_settings
-from workers.risk import risk_poller_spec
+from workers.risk import RiskTopics, risk_poller_spec
 from workers.runtime import WorkerSpec
 from workers.runtime.processes import process_count
+from workers.runtime.registry import RegistrySettings
 from workers.runtime.run import run_worker
-from workers.runtime.settings import RuntimeSettings
+from workers.runtime.settings import DeadLetterSettings, RuntimeSettings
+from workers.runtime.spec import dlq_problems, with_dlq_suffix
 from workers.runtime.supervisor import supervise
-from workers.sales_followup import sales_followup_spec
-from workers.settings import from_env
+from workers.sales_followup import SalesFollowupTopics, sales_followup_spec
+from workers.settings import Settings, from_env
 
-__all__ = ["WORKERS", "register", "secret_values"]
+__all__ = ["COMMON_SETTINGS", "WORKERS", "WORKER_SCOPES", "WORKER_SETTINGS", "register", "run_epilog", "secret_values"]
 
 _SECRET_NAME = re.compile(r"SECRET|PASSWORD|TOKEN|PRIVATE|CREDENTIAL|USER_INFO|HEADERS", re.IGNORECASE)
 
-WORKERS: dict[str, Callable[[Mapping[str, str]], WorkerSpec | Sequence[WorkerSpec]]] = {
-    "invoices": invoices_specs,
-    "credit-requests": credit_requests_specs,
-    "non-payments": non_payments_specs,
-    "risk-poller": risk_poller_spec,
-    "sales-followup": sales_followup_spec,
+Builder = Callable[[Mapping[str, str]], list[WorkerSpec]]
+
+
+def _dead_lettered(build: Callable[[Mapping[str, str]], WorkerSpec | Sequence[WorkerSpec]]) -> Builder:
+    """`build`, its specs' dead letters in ``<topic><WORKER_DLQ_SUFFIX>`` (a bad suffix raises ValidationError)."""
+
+    def specs(env: Mapping[str, str]) -> list[WorkerSpec]:
+        made = build(env)
+        suffix = from_env(DeadLetterSettings, env).dlq_suffix
+        return with_dlq_suffix([made] if isinstance(made, WorkerSpec) else made, suffix)
+
+    return specs
+
+
+WORKERS: dict[str, Builder] = {
+    "invoices": _dead_lettered(invoices_specs),
+    "credit-requests": _dead_lettered(credit_requests_specs),
+    "non-payments": _dead_lettered(non_payments_specs),
+    "risk-poller": _dead_lettered(risk_poller_spec),
+    "sales-followup": _dead_lettered(sales_followup_spec),
 }
+"""Each worker's specs from the environment, as `cesce-worker run` runs them (the dead-letter suffix applied)."""
+
+COMMON_SETTINGS: tuple[type[Settings], ...] = (RuntimeSettings, RegistrySettings, LoggingSettings, CesceSettings)
+"""What every worker reads: the runtime's settings, the Schema Registry's, how it logs, the Cesce client's."""
+
+WORKER_SETTINGS: dict[str, type[Settings]] = {
+    "invoices": InvoicesTopics,
+    "credit-requests": CreditRequestsTopics,
+    "non-payments": NonPaymentsTopics,
+    "risk-poller": RiskTopics,
+    "sales-followup": SalesFollowupTopics,
+}
+"""Each worker's own settings (its topics, intervals, contracts): the model its spec function reads."""
+
+WORKER_SCOPES: dict[str, str] = {
+    "invoices": INVOICES_SCOPE,
+    "credit-requests": str(CesceSettings.model_fields["scope"].default),
+    "non-payments": NON_PAYMENTS_SCOPE,
+    "risk-poller": "read",
+    "sales-followup": "read",
+}
+"""The scopes each worker asks Cesce for when ``CESCE_SCOPE`` is not set (what its operations need)."""
+
+_SCOPE_VARIABLE = "CESCE_SCOPE"
+_PASSED_ON = (
+    "Any other KAFKA_* variable is passed to librdkafka (KAFKA_SASL_MECHANISM -> sasl.mechanism), any other "
+    "SCHEMA_REGISTRY_* to the Schema Registry client (SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO -> basic.auth.user.info); "
+    "OTEL_* are the OpenTelemetry SDK's own."
+)
 
 
 def configuration_errors(error: ValidationError) -> str:
@@ -82,6 +136,9 @@ def _run(args: argparse.Namespace) -> int:
         specs = WORKERS[args.worker](env)
     except ValidationError as exc:
         problems.append(configuration_errors(exc))
+    else:
+        problems.extend(dlq_problems(specs))
+    problems = list(dict.fromkeys(problems))  # WORKER_DLQ_SUFFIX is read by both
     if problems or settings is None:
         print(f"cesce-worker run {args.worker}: configuration error: {'; '.join(problems)}", file=sys.stderr)
         return 2
@@ -99,9 +156,62 @@ def _run(args: argparse.Namespace) -> int:
     return run_worker(specs, env, settings)  # validated once, here, and passed down
 
 
+_LOGS = "Logs: JSON lines on stderr with trace ids (LOG_FORMAT=text for plain lines)."
+
+
+def run_epilog(worker: str | None = None, *, width: int | None = None) -> str:
+    """``run --help``'s closing text: the variables every worker reads, then each worker's own (only `worker`'s
+    when one is named), each with its default and the first sentence of its field's docstring."""
+    scope = WORKER_SCOPES[worker] if worker else "per worker, below"
+    common = [
+        replace(variable, default=scope) if variable.name == _SCOPE_VARIABLE else variable
+        for model in COMMON_SETTINGS
+        for variable in variables(model)
+    ]
+    wrap = width or max(shutil.get_terminal_size().columns - 2, 60)
+    sections = [_LOGS, "\n".join(["Variables of every worker:", *variable_lines(common, width=wrap)])]
+    sections.append(textwrap.fill(_PASSED_ON, wrap))
+    for name in [worker] if worker else sorted(WORKERS):
+        heading = f"Variables of {name} ({_SCOPE_VARIABLE} default: {WORKER_SCOPES[name]}):"
+        sections.append("\n".join([heading, *variable_lines(variables(WORKER_SETTINGS[name]), width=wrap)]))
+    if not worker:
+        sections.append("cesce-worker run WORKER --help lists that worker's variables only.")
+    return "\n\n".join(sections)
+
+
+class _HelpWithVariables(argparse.Action):
+    """``-h``: the help with the variables; after a worker's name (``run invoices --help``), that worker's only."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings=option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0, help=help)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        parser.epilog = run_epilog(getattr(namespace, "worker", None))
+        parser.print_help()
+        parser.exit()
+
+
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = commands.add_parser("run", help="run a worker (consume, call Cesce, publish) until Ctrl-C")
-    parser.add_argument("worker", choices=sorted(WORKERS), help="which worker")
+    parser = commands.add_parser(
+        "run",
+        help="run a worker (consume, call Cesce, publish) until Ctrl-C",
+        description="Run one worker until SIGTERM or Ctrl-C; the environment's variables (below) configure it.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        add_help=False,
+    )
+    parser.add_argument(
+        "-h", "--help", action=_HelpWithVariables, help="show this help and the variables (after WORKER: its own only)"
+    )
+    parser.add_argument(
+        "worker", choices=sorted(WORKERS), metavar="WORKER", help=f"one of {', '.join(sorted(WORKERS))}"
+    )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    parser.epilog = "Logs: JSON lines on stderr with trace ids (LOG_FORMAT=text for plain lines)."
+    parser.epilog = _LOGS + " The variables: cesce-worker run --help."
+    add_kafka_options(parser, reach=False)  # the worker waits for Kafka, not ready meanwhile (kafka_reach)
     parser.set_defaults(handler=_run)

@@ -22,8 +22,9 @@ __all__ = ["RiskTopics", "risk_poller_spec"]
 
 class RiskTopics(ContractsSettings):
     contracts: str = Field(alias="RISK_CONTRACTS", min_length=1)
-    """The contracts to poll, comma-separated contractNo (11 digits each); see `contract_numbers`."""
+    """The contracts to poll, comma-separated contractNo (11 digits each): `contract_numbers`."""
     changes: str = Field(default="cesce.risk-changes", alias="RISK_CHANGES_TOPIC")
+    """The risk changes: limits granted, reduced, cancelled by Cesce."""
     limits: str = Field(default="cesce.risk-limits", alias="RISK_LIMITS_TOPIC")
     """Compacted: the last known state of every classification record, keyed by contractNo/endorsementNo."""
     schedule: str = Field(default="cesce.risk-schedule", alias="RISK_SCHEDULE_TOPIC")

@@ -66,7 +66,7 @@ from workers.runtime.errors import OutputUnwritable, ProducerFailed, RegistryUna
 from workers.runtime.intake import UNRESOLVED, FifoIntake, Intake, OrderedIntake, Unresolved
 from workers.runtime.lanes import KeyLanes
 from workers.runtime.offsets import PartitionProgress
-from workers.runtime.outbox import Outbox
+from workers.runtime.outbox import Outbox, failure_code
 from workers.runtime.positions import Position
 from workers.runtime.reconcile import Published, published_sources
 from workers.runtime.settings import RuntimeSettings
@@ -199,6 +199,8 @@ class Engine:
         # a revocation's drain ends within half a session: the member is still in the group when it commits
         self._rebalance_drain = int(consumer_config.get("session.timeout.ms", _SESSION_TIMEOUT_MS)) / 2000
         self._paused_for: tuple[bool, bool] = (False, False)  # (outage, backpressure), as last reported
+        for reason in ("outage", "backpressure"):  # reported from the start: a dashboard shows 0, not nothing
+            metrics.PAUSED.set(0, {**self._labels, "reason": reason})
         self._assigned_once = False
         self._brokers_up: bool | None = None  # None until librdkafka's first statistics
         self._aborts = 0  # consecutive aborted transactions
@@ -540,9 +542,16 @@ class Engine:
                 size=len(record.value or b""),
                 headers=record.headers,
             ) as span:
-                record, handled = await self._attempts.run(record, span)
+                started, topic = time.perf_counter(), record.topic
+                try:
+                    record, handled = await self._attempts.run(record, span)
+                    outputs = [] if isinstance(handled, Defer) else self._outbox.outputs(record, span, *handled)
+                except Exception as exc:  # not a cancellation (a revoked partition, a stop): that look did not end
+                    metrics.record_processing(time.perf_counter() - started, topic, self._group, type(exc).__name__)
+                    raise
+                metrics.record_processing(time.perf_counter() - started, topic, self._group, failure_code(outputs))
                 if not isinstance(handled, Defer):
-                    return self._outbox.outputs(record, span, *handled)
+                    return outputs
                 span.set_attribute("cesce.deferred_until", handled.until.isoformat())
             if not handled.keep_order and may_step_aside:  # a record with no row key cannot: its row is unknown
                 return _Aside(record, handled)

@@ -36,9 +36,18 @@ from workers.runtime.errors import OutputUnwritable
 from workers.runtime.spec import Encoder
 from workers.runtime.transactions import Encoded
 
-__all__ = ["Outbox"]
+__all__ = ["Outbox", "failure_code"]
 
 _log = logging.getLogger(__name__)
+_ERROR_CODE = "dlq.error.code"
+
+
+def failure_code(encoded: Sequence[Encoded]) -> str | None:
+    """The ``dlq.error.code`` of the dead letter among a record's outputs, or None when it has none (published)."""
+    for output in encoded:
+        if output.dead_letter:
+            return next((value.decode(errors="replace") for name, value in output.headers if name == _ERROR_CODE), None)
+    return None
 
 
 def _ours(header: str) -> bool:

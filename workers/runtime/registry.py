@@ -109,11 +109,12 @@ class RegistrySettings(Settings):
     subjects are named and whether a codec may register its schema."""
 
     url: str | None = Field(default=None, alias="SCHEMA_REGISTRY_URL")
-    """No default (`registry_from_env` refuses to go without one): production names its registry; the embedded
-    stack's is printed by ``cesce-worker broker`` on its second line; ``mock://<name>`` (one process's own, see
-    above) is for unit tests."""
+    """The Schema Registry's URL. No default (`registry_from_env` refuses to go without one): production names its
+    registry; the embedded stack's is printed by ``cesce-worker broker`` on its second line; ``mock://<name>`` (one
+    process's own, see above) is for unit tests."""
 
     subject_name_strategy: SubjectStrategy = Field(default=SubjectStrategy.TOPIC, alias=STRATEGY_VARIABLE)
+    """The subject of each Avro value written: ``topic`` (``<topic>-value``), ``record`` or ``topic_record``."""
     auto_register: bool = Field(default=True, alias=AUTO_REGISTER_VARIABLE)
     """On: a codec registers its schema under its subject at start. Off: it only looks it up, and a schema
     not registered stops the start (``cesce-worker schemas register`` registers them)."""

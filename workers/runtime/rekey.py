@@ -172,7 +172,9 @@ def rekeyed(spec: WorkerSpec, topic: str, key_of: Callable[[Envelope], str | Non
         decoder=spec.decoder,
         handler=opener,
         order_by=_position,
-        dead_letters={source: spec.dlq_topic(source)},
+        dlq_suffix=spec.dlq_suffix,
+        dead_letter_source={source: spec.dead_letter_source.get(source, source)},
     )
-    worker = replace(spec, input_topics=[topic], dead_letters={**spec.dead_letters, topic: spec.dlq_topic(source)})
+    dead_letter_source = {**spec.dead_letter_source, topic: spec.dead_letter_source.get(source, source)}
+    worker = replace(spec, input_topics=[topic], dead_letter_source=dead_letter_source)
     return [companion, worker]

@@ -33,6 +33,8 @@ from workers.runtime.embedded import is_mock_cluster
 from workers.runtime.engine import Engine
 from workers.runtime.errors import RegistryUnavailable, SetupError, WorkerStopped
 from workers.runtime.kafka_config import CONSUMER_PREFETCH, librdkafka_config, redacted
+from workers.runtime.kafka_logs import LIBRDKAFKA_LOG
+from workers.runtime.kafka_reach import unreachable_cause, wait_for_kafka
 from workers.runtime.parent_link import parent_link
 from workers.runtime.registry import (
     NO_REGISTRY,
@@ -43,7 +45,7 @@ from workers.runtime.registry import (
 )
 from workers.runtime.serde import AvroCodec
 from workers.runtime.settings import Reconcile, RuntimeSettings
-from workers.runtime.spec import WorkerContext, WorkerSpec
+from workers.runtime.spec import WorkerContext, WorkerSpec, with_dlq_suffix
 from workers.settings import from_env
 
 __all__ = [
@@ -60,8 +62,9 @@ _log = logging.getLogger(__name__)
 # Variables that start with KAFKA_ but are ours, not librdkafka's.
 _NOT_LIBRDKAFKA = ("KAFKA_TOPIC_PREFIX",)
 _CONSUMER_ONLY = ("session.", "heartbeat.", "group.", "auto.", "isolation.")
-# librdkafka's own log lines go through Python logging (levels, format, trace ids) instead of stderr
-_LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
+# librdkafka's own log lines go through Python logging (levels, format, trace ids) instead of stderr, each repeat
+# shown once a minute (workers.runtime.kafka_logs)
+_LIBRDKAFKA_LOG = LIBRDKAFKA_LOG
 
 
 def _client_settings(env: Mapping[str, str], *, consumer: bool) -> dict[str, Any]:
@@ -161,6 +164,7 @@ async def _starting() -> str | None:
 async def _serve(
     spec: WorkerSpec, env: Mapping[str, str], stop: asyncio.Event, health: Health, settings: RuntimeSettings
 ) -> None:
+    (spec,) = with_dlq_suffix([spec], settings.dlq_suffix)  # WORKER_DLQ_SUFFIX, however the spec was made
     group_id = spec.group_id(settings)
     consumer = consumer_config(settings, env, group_id)
     if spec.order_by is not None:  # an ordered intake must know when a partition has nothing more to give
@@ -254,6 +258,9 @@ async def _until_signalled(
     server.start(loop)
     heartbeat = loop.create_task(health.heartbeat())
     try:
+        # Kafka answers before any engine starts; until then one line says why not, and /readyz too
+        kafka = client_config(settings, env, consumer=False)
+        await wait_for_kafka(specs[0].name, kafka, stop=stop, health=health, bound=settings.kafka_reach_seconds)
         await serve_all(specs, env, stop, health, settings)
     finally:
         heartbeat.cancel()
@@ -335,7 +342,8 @@ def run_worker(
         with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
             runner.run(_until_signalled(specs, env, settings, health, server))
     except Exception as exc:
-        reason = _stopping_reason(exc)
+        # a cluster that cannot be reached (at start, or after the runtime's retries) is one line too
+        reason = _stopping_reason(exc) or unreachable_cause(exc, settings.bootstrap_servers)
         if reason is None:
             _log.exception("%s stopped on an error", name)
         else:

@@ -24,6 +24,7 @@ class SalesFollowupTopics(ContractsSettings):
     contracts: str = Field(alias="SALES_FOLLOWUP_CONTRACTS", min_length=1)
     """The contracts whose sales are followed, comma-separated contractNo (11 digits each)."""
     changes: str = Field(default="cesce.sale-changes", alias="SALE_CHANGES_TOPIC")
+    """The sale changes: what Cesce changed in the sales declared."""
     sale_states: str = Field(default="cesce.sale-states", alias="SALE_STATES_TOPIC")
     """Compacted: the last known state of every sale, keyed by contractNo/saleCesceReferenceNo."""
     schedule: str = Field(default="cesce.sales-followup-schedule", alias="SALES_FOLLOWUP_SCHEDULE_TOPIC")

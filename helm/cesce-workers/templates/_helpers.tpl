@@ -126,7 +126,7 @@ app.kubernetes.io/component: {{ .command }}
 {{- if $w.invoices.enabled }}
 {{- $_ := set $topics $t.invoices "input" }}
 {{- $_ := set $topics $t.saleResults "result" }}
-{{- $_ := set $topics (printf "%s.dlq" $t.invoices) "deadLetter" }}
+{{- $_ := set $topics (printf "%s%s" $t.invoices $t.dlqSuffix) "deadLetter" }}
 {{- $_ := set $topics $t.invoicesRows "state" }}
 {{- if not $w.invoices.keyedByDebtor }}
 {{- $_ := set $topics $t.invoicesByDebtor "input" }}
@@ -136,8 +136,8 @@ app.kubernetes.io/component: {{ .command }}
 {{- $_ := set $topics $t.creditRequests "input" }}
 {{- $_ := set $topics $t.classificationResults "result" }}
 {{- $_ := set $topics $t.classificationFollowups "state" }}
-{{- $_ := set $topics (printf "%s.dlq" $t.creditRequests) "deadLetter" }}
-{{- $_ := set $topics (printf "%s.dlq" $t.classificationFollowups) "deadLetter" }}
+{{- $_ := set $topics (printf "%s%s" $t.creditRequests $t.dlqSuffix) "deadLetter" }}
+{{- $_ := set $topics (printf "%s%s" $t.classificationFollowups $t.dlqSuffix) "deadLetter" }}
 {{- $_ := set $topics $t.creditRequestsRows "state" }}
 {{- if not $w.creditRequests.keyedByDebtor }}
 {{- $_ := set $topics $t.creditRequestsByDebtor "input" }}
@@ -148,8 +148,8 @@ app.kubernetes.io/component: {{ .command }}
 {{- $_ := set $topics $t.nonPaymentResults "result" }}
 {{- $_ := set $topics $t.claimUpdates "result" }}
 {{- $_ := set $topics $t.claimFiles "state" }}
-{{- $_ := set $topics (printf "%s.dlq" $t.nonPayments) "deadLetter" }}
-{{- $_ := set $topics (printf "%s.dlq" $t.claimFiles) "deadLetter" }}
+{{- $_ := set $topics (printf "%s%s" $t.nonPayments $t.dlqSuffix) "deadLetter" }}
+{{- $_ := set $topics (printf "%s%s" $t.claimFiles $t.dlqSuffix) "deadLetter" }}
 {{- $_ := set $topics $t.nonPaymentsRows "state" }}
 {{- if not $w.nonPayments.keyedByDebtor }}
 {{- $_ := set $topics $t.nonPaymentsByDebtor "input" }}
@@ -159,13 +159,13 @@ app.kubernetes.io/component: {{ .command }}
 {{- $_ := set $topics $t.riskChanges "result" }}
 {{- $_ := set $topics $t.riskLimits "state" }}
 {{- $_ := set $topics $t.riskSchedule "state" }}
-{{- $_ := set $topics (printf "%s.dlq" $t.riskSchedule) "deadLetter" }}
+{{- $_ := set $topics (printf "%s%s" $t.riskSchedule $t.dlqSuffix) "deadLetter" }}
 {{- end }}
 {{- if $w.salesFollowup.enabled }}
 {{- $_ := set $topics $t.saleChanges "result" }}
 {{- $_ := set $topics $t.saleStates "state" }}
 {{- $_ := set $topics $t.salesFollowupSchedule "state" }}
-{{- $_ := set $topics (printf "%s.dlq" $t.salesFollowupSchedule) "deadLetter" }}
+{{- $_ := set $topics (printf "%s%s" $t.salesFollowupSchedule $t.dlqSuffix) "deadLetter" }}
 {{- end }}
 {{- toYaml $topics }}
 {{- end }}

@@ -1,6 +1,6 @@
-"""What the image installs works: the wheel carries the Avro schemas, the sandbox's time zone data and the entry
-point; and, where a Docker engine answers, the image itself builds and runs the demo as a non-root user on a
-read-only root filesystem (skipped, with the reason, where none does: as on the machines CI runs on)."""
+"""What the image installs works: the wheel carries the Avro schemas, the time zone data and the entry point; and,
+where a Docker engine answers, the image itself builds and runs as a non-root user on a read-only root filesystem,
+without the sandbox (skipped, with the reason, where none does: as on the machines CI runs on)."""
 
 from __future__ import annotations
 
@@ -53,6 +53,7 @@ def test_the_wheel_declares_the_entry_point_and_its_dependencies(wheel: Path) ->
     for needed in ("confluent-kafka", "fastavro", "tzdata", "pydantic-settings"):
         assert any(r.startswith(needed) for r in plain), needed
     assert not [r for r in plain if r.startswith(("pytest", "helm-python-sdk", "testcontainers"))]  # dev only
+    assert not [r for r in plain if r.startswith(("fastapi", "uvicorn"))]  # the `sandbox` extra
     schemas = sorted(Path(n).name for n in names if n.startswith("workers/schemas/"))
     assert schemas == sorted(p.name for p in (REPO / "schemas").glob("*.avsc"))
 
@@ -130,11 +131,17 @@ def _run(image: str, *command: str, entrypoint: str | None = None) -> tuple[int,
 
 
 @pytest.mark.timeout(1200)
-def test_the_image_runs_the_demo_as_a_non_root_user_on_a_read_only_filesystem(image: str) -> None:
+def test_the_image_runs_as_a_non_root_user_on_a_read_only_filesystem_without_the_sandbox(image: str) -> None:
+    """The production image carries no sandbox (issue 20, "A lean install and image"): `demo` says which extra it
+    needs, in one line; an image built with `--build-arg EXTRAS=sandbox` runs it."""
     status, out = _run(image, "-c", "import os; print(os.getuid(), os.getgid())", entrypoint="python")
     assert (status, out.strip()) == (0, "10001 10001")
+    status, out = _run(image, "-c", "import fastapi", entrypoint="python")
+    assert status == 1, out
+    assert "No module named 'fastapi'" in out
     status, out = _run(image, "demo")
-    assert status == 0, out
+    assert status == 2, out
+    assert out.strip() == "cesce-worker demo: the sandbox is an optional extra: pip install 'cesce-workers[sandbox]'"
     status, out = _run(image, "run", "invoices")  # no settings: a clear error, not a crash loop
     assert status == 2, out
     assert "configuration error" in out

@@ -180,7 +180,7 @@ def test_a_worker_process_serves_health_readiness_metrics_and_json_logs(
     # the input topic must exist for the group to hand out partitions (the mock creates it on first write)
     change = sample_changes(unique_topic("h")[-6:])[0]
     produce(kafka, source, [(change.key, change.value)])
-    with worker_run(env, tmp_path) as worker:
+    with worker_run(env, tmp_path, "--log-level", "DEBUG") as worker:  # an answered exchange's line is DEBUG
         alive = worker.get("/healthz")
         assert alive.status_code == 200
         assert alive.json()["alive"] is True

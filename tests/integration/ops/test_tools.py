@@ -23,7 +23,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from tests.kafka_backends import KafkaBackend, consumer_config, producer_config, unique_topic
 from workers.ops import consume, produce
-from workers.ops.produce import LineError, prepare, value_encoder
+from workers.ops.produce import BadLines, prepare, value_encoder
 from workers.runtime.serde import AvroCodec, loads_exact
 
 REPO = Path(__file__).resolve().parents[3]
@@ -90,9 +90,9 @@ def test_prepare_encodes_every_line_and_skips_blank_ones() -> None:
     ],
 )
 def test_a_bad_line_is_reported_with_its_number(line: str, words: str) -> None:
-    with pytest.raises(LineError, match=words) as caught:
+    with pytest.raises(BadLines, match=words) as caught:
         prepare(['{"value": 1}', "", line, '{"value": 2}'], value_encoder(None, "t"))
-    assert caught.value.line == 3
+    assert [error.line for error in caught.value.errors] == [3]
 
 
 def test_avro_lines_name_the_refused_field() -> None:
@@ -108,9 +108,9 @@ def test_avro_lines_name_the_refused_field() -> None:
         ('{"value": {"id": "A", "amount": "1.00"}}', "issued: missing"),
         ('{"value": "A"}', "must be an object"),
     ]:
-        with pytest.raises(LineError, match=words) as caught:
+        with pytest.raises(BadLines, match=words) as caught:
             prepare([good, line], encode)
-        assert caught.value.line == 2
+        assert [error.line for error in caught.value.errors] == [2]
 
 
 # --- against a broker ----------------------------------------------------------------------------

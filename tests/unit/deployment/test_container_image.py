@@ -7,6 +7,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import yaml
@@ -61,14 +62,33 @@ def test_two_stages_on_a_slim_python_and_the_runtime_carries_only_the_virtual_en
     assert copies == ["--from=build /opt/cesce-workers /opt/cesce-workers"]
 
 
-def test_the_package_is_installed_from_its_wheel() -> None:
+def shell_word(word: str, **env: str) -> str:
+    """`word` as the build stage's `/bin/sh -c` reads it (Docker gives a RUN its stage's ARGs as variables)."""
+    said = subprocess.run(["/bin/sh", "-c", f"printf %s {word}"], env=env, capture_output=True, text=True, check=True)
+    return said.stdout
+
+
+def test_the_package_is_installed_from_its_wheel_without_extras_nor_pip() -> None:
+    """Issue 20: "the production image carries neither" the sandbox nor the chart tooling: the package is installed
+    without extras unless the build asks (`--build-arg EXTRAS=sandbox`, an image for `demo`), into an environment
+    that has no pip of its own (the build stage's pip installs into it)."""
     build, _ = stages()
     dependencies, package = [args for word, args in build if word == "RUN"]
-    assert "pip wheel --wheel-dir /wheels ." in dependencies  # before the code is copied: a layer of its own
     words = [word for word, _ in build]
-    assert words.index("RUN") < words.index("COPY", words.index("RUN"))
+    assert words.index("RUN") < words.index("COPY", words.index("RUN"))  # dependencies first: a layer of their own
+    project = re.search(r"python -m pip wheel --wheel-dir /wheels (\S+)", dependencies)
+    assert project is not None, dependencies
     assert "pip wheel --no-deps --wheel-dir /wheels ." in package
-    assert "pip install --no-index --find-links /wheels cesce-workers" in package
+    assert "python -m venv --without-pip /opt/cesce-workers " in package
+    installed = re.search(
+        r"python -m pip --python /opt/cesce-workers/bin/python install --no-index --find-links /wheels\s+(\S+)", package
+    )
+    assert installed is not None, package
+    assert ("ARG", 'EXTRAS=""') in build
+    assert (shell_word(project[1]), shell_word(installed[1])) == (".", "cesce-workers")
+    with_sandbox = (shell_word(project[1], EXTRAS="sandbox"), shell_word(installed[1], EXTRAS="sandbox"))
+    assert with_sandbox == (".[sandbox]", "cesce-workers[sandbox]")
+    assert "docker build --build-arg EXTRAS=sandbox" in DOCKERFILE  # the header says where `demo` went
 
 
 def test_the_runtime_runs_cesce_worker_as_the_charts_non_root_user() -> None:

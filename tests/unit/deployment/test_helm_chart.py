@@ -60,9 +60,11 @@ CREDENTIALS = (
 )
 CUSTOM_RESOURCES = {
     ("kafka.strimzi.io/v1beta2", "KafkaTopic"),
+    ("kafka.strimzi.io/v1beta2", "KafkaUser"),
     ("keda.sh/v1alpha1", "ScaledObject"),
     ("keda.sh/v1alpha1", "TriggerAuthentication"),
     ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    ("monitoring.coreos.com/v1", "PrometheusRule"),
 }
 """Validated with their CRDs' schemas (tests/fixtures/crds); everything else with Kubernetes' own."""
 PASSED_THROUGH = ("KAFKA_", "SCHEMA_REGISTRY_", "OTEL_")
@@ -147,8 +149,11 @@ def secret_data(rendered: Rendered) -> dict[str, str]:
     return {key: base64.b64decode(value).decode() for key, value in secret["data"].items()}
 
 
-def pod_environment(rendered: Rendered, deployment: Mapping[str, Any]) -> dict[str, str]:
-    """What the container's environment holds: envFrom (ConfigMap, then Secret), then env, as the kubelet does."""
+def pod_environment(
+    rendered: Rendered, deployment: Mapping[str, Any], *, foreign_secrets: bool = False
+) -> dict[str, str]:
+    """What the container's environment holds: envFrom (ConfigMap, then Secret), then env, as the kubelet does.
+    With `foreign_secrets`, a value from a Secret the chart does not make (a KafkaUser's) is a stand-in naming it."""
     spec = container(deployment)
     env: dict[str, str] = {}
     for source in spec["envFrom"]:
@@ -159,6 +164,9 @@ def pod_environment(rendered: Rendered, deployment: Mapping[str, Any]) -> dict[s
     for entry in spec["env"]:
         if "value" in entry:
             env[entry["name"]] = entry["value"]
+        elif foreign_secrets and "secretKeyRef" in entry["valueFrom"]:
+            ref = entry["valueFrom"]["secretKeyRef"]
+            env[entry["name"]] = f"from-secret-{ref['name']}-{ref['key']}"
         else:
             assert entry["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}, entry
             env[entry["name"]] = f"{deployment['metadata']['name']}-5f7d8b9c4-x2x7q"
@@ -223,7 +231,7 @@ def test_every_option_renders_every_kind() -> None:
     ]
     counts = {kind: len(rendered.of_kind(kind)) for kind in {m["kind"] for m in rendered.manifests}}
     assert counts == {
-        "ConfigMap": 2,  # the release's, and the schemas hook's copy
+        "ConfigMap": 3,  # the release's, the schemas hook's copy, and the Grafana dashboard
         "Secret": 2,  # the release's, and the schemas hook's registry credential
         "Job": 1,  # the schemas hook
         "ServiceAccount": 1,
@@ -234,6 +242,7 @@ def test_every_option_renders_every_kind() -> None:
         "TriggerAuthentication": 1,  # SASL for KEDA's lag reads
         "Service": 5,
         "ServiceMonitor": 1,
+        "PrometheusRule": 1,
         "NetworkPolicy": 1,
         "KafkaTopic": 29,  # 3 inputs and their 3 re-keyed copies, 6 results, 7 dead-letter topics, 10 state topics
     }

@@ -13,6 +13,7 @@ from workers.runtime.kafka_config import (
     redacted,
     schema_registry_config,
 )
+from workers.runtime.kafka_logs import LIBRDKAFKA_LOG
 from workers.runtime.settings import RuntimeSettings
 from workers.settings import from_env
 
@@ -112,6 +113,7 @@ def test_the_producer_tool_is_idempotent_and_drops_consumer_settings() -> None:
         "acks": "1",  # the environment wins over the tool's defaults
         "partitioner": "murmur2_random",
         "linger.ms": "5",
+        "logger": LIBRDKAFKA_LOG,  # librdkafka's lines through Python logging, deduplicated
     }
 
 

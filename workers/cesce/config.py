@@ -123,9 +123,10 @@ class CesceSettings(Settings):
     password: SecretStr | None = Field(default=None, min_length=1)
     """The environment user's password: set with `username` or not at all."""
     scope: ScopeList = "read create update delete"
-    """The scopes the token is asked for, separated by spaces: by default all four, what the workers'
-    operations need together (read: every GET; create: sales, limit requests, non-payments; update:
-    sale modifications, activate/deactivate, premiums; delete: annulling a limit)."""
+    """The scopes the token is asked for, separated by spaces; by default what the worker's operations need.
+    Each worker asks for its own (`from_env`'s `scope`; ``cesce-worker run --help`` shows it); the client alone
+    asks for all four (read: every GET; create: sales, limit requests, non-payments; update: sale
+    modifications, activate/deactivate, premiums; delete: annulling a limit)."""
 
     verify_tls: Annotated[bool, BeforeValidator(_explicit_false)] = True
     """TLS verification: only an explicit ``false`` turns it off, a typo is an error."""

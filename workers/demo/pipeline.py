@@ -26,6 +26,7 @@ from workers.demo.sample import Change
 from workers.runtime.consumer_thread import headers_of
 from workers.runtime.embedded import MOCK_CLIENT_CONFIG
 from workers.runtime.serde import AvroReader
+from workers.runtime.settings import DEFAULT_DLQ_SUFFIX
 
 __all__ = ["Stage", "collect", "demo_env", "run_stage"]
 
@@ -45,7 +46,7 @@ class Stage:
 
     @property
     def dlq(self) -> str:
-        return f"{self.input}.dlq"
+        return f"{self.input}{DEFAULT_DLQ_SUFFIX}"  # the demo's environment sets no WORKER_DLQ_SUFFIX
 
 
 def demo_env(bootstrap: str, registry_url: str, sandbox_url: str) -> dict[str, str]:

@@ -5,6 +5,9 @@
     {"time": "2026-11-21T10:00:00.123Z", "level": "WARNING", "logger": "workers.runtime.engine",
      "message": "...", "trace_id": "4bf9...", "span_id": "00f0..."}
 
+An engine that a supervisor started (``WORKER_PROCESSES`` > 1) adds ``"engine": <index>`` to each line, so
+the lines of one process tree tell its engines apart (``engine=<index>`` in text).
+
 ``LOG_FORMAT=text`` writes the same on one readable line. Either way every line passes through
 `Redactor` last: the configured secrets (client secret, password, SASL password) are replaced
 wherever they appear, and so is anything shaped like a credential (``Bearer <token>``,
@@ -18,7 +21,7 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Final, TextIO
 
@@ -60,9 +63,10 @@ def _trace_ids() -> tuple[str | None, str | None]:
 
 
 class JsonFormatter(logging.Formatter):
-    def __init__(self, redact: Redactor) -> None:
+    def __init__(self, redact: Redactor, fields: Mapping[str, object] | None = None) -> None:
         super().__init__()
         self._redact = redact
+        self._fields = dict(fields or {})
 
     def format(self, record: logging.LogRecord) -> str:
         trace_id, span_id = _trace_ids()
@@ -75,29 +79,37 @@ class JsonFormatter(logging.Formatter):
         }
         if trace_id:
             entry |= {"trace_id": trace_id, "span_id": span_id}
+        entry |= self._fields
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return self._redact(json.dumps(entry, ensure_ascii=False, default=str))
 
 
 class TextFormatter(logging.Formatter):
-    def __init__(self, redact: Redactor) -> None:
+    def __init__(self, redact: Redactor, fields: Mapping[str, object] | None = None) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
         self._redact = redact
+        self._suffix = "".join(f" {name}={value}" for name, value in (fields or {}).items())
 
     def format(self, record: logging.LogRecord) -> str:
         trace_id, _ = _trace_ids()
-        line = super().format(record)
+        line = super().format(record) + self._suffix
         return self._redact(f"{line} trace_id={trace_id}" if trace_id else line)
 
 
 def configure_logging(
-    level: str, *, json_lines: bool, secrets: Iterable[str] = (), stream: TextIO | None = None
+    level: str,
+    *,
+    json_lines: bool,
+    secrets: Iterable[str] = (),
+    stream: TextIO | None = None,
+    fields: Mapping[str, object] | None = None,
 ) -> None:
-    """Route every logger (ours, httpx, librdkafka's) to `stream` (stderr) in the chosen format, redacted."""
+    """Route every logger (ours, httpx, librdkafka's) to `stream` (stderr) in the chosen format, redacted;
+    `fields` go on every line (an engine's index under a supervisor)."""
     handler = logging.StreamHandler(stream or sys.stderr)
     redact = Redactor(secrets)
-    handler.setFormatter(JsonFormatter(redact) if json_lines else TextFormatter(redact))
+    handler.setFormatter(JsonFormatter(redact, fields) if json_lines else TextFormatter(redact, fields))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

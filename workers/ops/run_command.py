@@ -35,7 +35,7 @@ from workers.ops.kafka_options import add_kafka_options
 from workers.ops.settings import LoggingSettings, ops_settings
 from workers.risk import RiskTopics, risk_poller_spec
 from workers.runtime import WorkerSpec
-from workers.runtime.processes import process_count
+from workers.runtime.processes import PROCESS_INDEX, process_count
 from workers.runtime.registry import RegistrySettings
 from workers.runtime.run import run_worker
 from workers.runtime.settings import DeadLetterSettings, RuntimeSettings
@@ -125,7 +125,9 @@ def _run(args: argparse.Namespace) -> int:
         print(f"cesce-worker run {args.worker}: configuration error: LOG_FORMAT: json or text", file=sys.stderr)
         return 2
     json_lines = logging_settings.log_format == "json"
-    configure_logging(args.log_level, json_lines=json_lines, secrets=secret_values(env))
+    engine = env.get(PROCESS_INDEX)  # a supervisor's child: its lines name it
+    fields = {"engine": int(engine)} if engine and engine.isdigit() else None
+    configure_logging(args.log_level, json_lines=json_lines, secrets=secret_values(env), fields=fields)
     problems: list[str] = []
     settings = None
     try:  # the runtime's settings too, before anything starts: every problem in one line

@@ -140,6 +140,12 @@ def test_two_processes_declare_each_invoice_once_answer_as_one_and_stop_on_sigte
     messages_logged = [e["message"] for e in entries]
     assert any("process 0, instance it.0, in flight 5" in m for m in messages_logged), messages_logged
     assert any("process 1, instance it.1, in flight 4" in m for m in messages_logged), messages_logged
+    # one stderr for the tree: each engine's lines name it, the supervisor's name none
+    assigned = {
+        e.get("engine") for e in entries if e["logger"] == "workers.runtime.engine" and "assigned" in e["message"]
+    }
+    assert assigned == {0, 1}, entries
+    assert all("engine" not in e for e in entries if e["logger"] == "workers.runtime.supervisor")
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
 from workers.observability.health import Health
-from workers.observability.logs import JsonFormatter, Redactor, configure_logging
+from workers.observability.logs import JsonFormatter, Redactor, TextFormatter, configure_logging
 from workers.observability.metrics import LagBoard
 from workers.observability.setup import TelemetryConfigError, exporters
 from workers.ops.run_command import secret_values
@@ -125,3 +125,13 @@ def test_the_lag_board_observes_only_what_each_worker_last_published() -> None:
     assert seen == [("invoices", 0, 3), ("risk-poller", 0, 2)]
     board.forget("invoices")
     assert [o.attributes["worker"] for o in board.observations()] == ["risk-poller"]  # type: ignore[index]
+
+
+def test_an_engine_under_a_supervisor_names_itself_on_every_line() -> None:
+    """The children of `cesce-worker run` with WORKER_PROCESSES > 1 share one stderr stream with their parent:
+    each line says which engine wrote it (JSON field ``engine``, text ``engine=<index>``)."""
+    record = logging.LogRecord("workers.x", logging.INFO, __file__, 1, "assigned %s", ([0, 1],), None)
+    line = json.loads(JsonFormatter(Redactor(), {"engine": 1}).format(record))
+    assert (line["engine"], line["message"]) == (1, "assigned [0, 1]")
+    assert "engine" not in json.loads(JsonFormatter(Redactor()).format(record))
+    assert TextFormatter(Redactor(), {"engine": 1}).format(record).endswith("workers.x assigned [0, 1] engine=1")

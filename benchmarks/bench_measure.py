@@ -168,9 +168,20 @@ def worker_metrics(exposition: str) -> dict[str, float]:
     """From a worker's Prometheus `exposition`, summed over every label (operation, status, process):
     ``calls`` and ``call_seconds``, the Cesce client's duration histogram (calls so far and the time they took
     together); ``in_flight``, records being handled; ``backpressure``, engines paused because in-flight is full;
-    ``throttle_waits`` and ``throttle_seconds``, the time calls waited for their turn in the client's throttle."""
+    ``throttle_waits`` and ``throttle_seconds``, the time calls waited for their turn in the client's throttle;
+    ``lag_samples`` and ``lag_seconds``, how late the event loops woke for their heartbeats (``event_loop_lag``)."""
     found = dict.fromkeys(
-        ("calls", "call_seconds", "in_flight", "backpressure", "throttle_waits", "throttle_seconds"), 0.0
+        (
+            "calls",
+            "call_seconds",
+            "in_flight",
+            "backpressure",
+            "throttle_waits",
+            "throttle_seconds",
+            "lag_samples",
+            "lag_seconds",
+        ),
+        0.0,
     )
     for line in exposition.splitlines():
         if line.startswith("#") or not line.strip():
@@ -188,11 +199,19 @@ def worker_metrics(exposition: str) -> dict[str, float]:
             found["throttle_waits"] += value
         elif name.startswith("cesce_client_throttle_wait") and name.endswith("_sum"):
             found["throttle_seconds"] += value
+        elif name.startswith("cesce_worker_event_loop_lag") and name.endswith("_count"):
+            found["lag_samples"] += value
+        elif name.startswith("cesce_worker_event_loop_lag") and name.endswith("_sum"):
+            found["lag_seconds"] += value
         elif name.startswith("cesce_worker_in_flight") and not name.endswith("_created"):
             found["in_flight"] += value
         elif name.startswith("cesce_worker_paused") and 'reason="backpressure"' in line:
             found["backpressure"] += value
     return found
+
+
+_COUNTED = ("calls", "call_seconds", "throttle_waits", "throttle_seconds", "lag_samples", "lag_seconds")
+"""The counters and histogram sums `MetricsPoller.stop` takes over the window (last scrape minus first)."""
 
 
 class MetricsPoller:
@@ -220,7 +239,7 @@ class MetricsPoller:
         self.scrapes.append(self._scrape())
         first, last, inside = self.scrapes[0], self.scrapes[-1], self.scrapes[1:]
         return {
-            **{key: last[key] - first[key] for key in ("calls", "call_seconds", "throttle_waits", "throttle_seconds")},
+            **{key: last[key] - first[key] for key in _COUNTED},
             "in_flight": sum(s["in_flight"] for s in inside) / len(inside),
             "backpressure": sum(s["backpressure"] > 0 for s in inside) / len(inside),
         }

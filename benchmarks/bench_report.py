@@ -104,6 +104,9 @@ class Case:
     throttle_wait_seconds: float = 0.0
     """Turns taken in the Cesce client's throttle (pace and pauses, ``cesce.client.throttle.wait``) and the time
     calls waited there before leaving, added up."""
+    loop_lag_samples: int = 0
+    loop_lag_seconds: float = 0.0
+    """The event loops' heartbeats in the window (``cesce.worker.event_loop.lag``) and how late they woke, added up."""
     mean_in_flight: float | None = None
     """The worker's ``cesce.worker.in_flight`` (records consumed, not finished), averaged over its scrapes."""
     backpressure_share: float | None = None
@@ -162,6 +165,11 @@ class Case:
         """How long a call waited for its turn in the client's throttle, on average."""
         return 1000 * self.throttle_wait_seconds / self.throttle_waits if self.throttle_waits else None
 
+    @property
+    def mean_loop_lag_ms(self) -> float | None:
+        """How late an event loop ran what was due, on average: every step of every record waits about that."""
+        return 1000 * self.loop_lag_seconds / self.loop_lag_samples if self.loop_lag_samples else None
+
     def per_invoice_ms(self, seconds: float) -> float:
         return seconds * 1000 / self.invoices
 
@@ -187,6 +195,7 @@ class Case:
             "mean_throttle_wait_ms": round(self.mean_throttle_wait_ms, 1)
             if self.mean_throttle_wait_ms is not None
             else None,
+            "mean_loop_lag_ms": round(self.mean_loop_lag_ms, 2) if self.mean_loop_lag_ms is not None else None,
             "rate_limited_percent": round(100 * self.rate_limited_share, 2),
         }
 
@@ -255,6 +264,8 @@ def make_case(
         client_call_seconds=round(measurement.metrics.get("call_seconds", 0.0), 3),
         throttle_waits=round(measurement.metrics.get("throttle_waits", 0)),
         throttle_wait_seconds=round(measurement.metrics.get("throttle_seconds", 0.0), 3),
+        loop_lag_samples=round(measurement.metrics.get("lag_samples", 0)),
+        loop_lag_seconds=round(measurement.metrics.get("lag_seconds", 0.0), 4),
         mean_in_flight=round(measurement.metrics["in_flight"], 1) if measurement.metrics else None,
         backpressure_share=round(measurement.metrics["backpressure"], 2) if measurement.metrics else None,
         otlp_requests=sum(int(n) for n in otlp.get("requests", {}).values()),
@@ -510,6 +521,8 @@ def limited_by(case: Case, cpus: int) -> str:
         )
     if case.mean_throttle_wait_ms is not None:
         waits += f", after {case.mean_throttle_wait_ms:.0f} ms in the client's throttle"
+    if case.mean_loop_lag_ms is not None:
+        waits += f"; the event loops ran what was due {case.mean_loop_lag_ms:.1f} ms late on average"
     if case.mean_in_flight is not None:
         waits += f"; {case.mean_in_flight:.1f} records in flight on average"
         if case.backpressure_share:
@@ -555,6 +568,7 @@ def table(cases: Sequence[Case]) -> str:
         "in air",
         "call ms",
         "throttle ms",
+        "loop lag ms",
         "peak RSS MiB max/sum",
         "429s",
     )
@@ -576,6 +590,7 @@ def table(cases: Sequence[Case]) -> str:
             f"{case.calls_in_air:.1f}" if case.calls_in_air is not None else "-",
             f"{case.mean_call_ms:.1f}" if case.mean_call_ms is not None else "-",
             f"{case.mean_throttle_wait_ms:.1f}" if case.mean_throttle_wait_ms is not None else "-",
+            f"{case.mean_loop_lag_ms:.1f}" if case.mean_loop_lag_ms is not None else "-",
             f"{case.rss_peak_kib / 1024:.0f}/{case.rss_peak_sum_kib / 1024:.0f}",
             f"{case.rate_limited}/{case.calls}",
         )

@@ -54,11 +54,15 @@ class Health:
     def beat(self) -> None:
         self._beat = self._clock()
 
-    async def heartbeat(self, interval: float = 1.0) -> None:
-        """Beat from the loop until cancelled."""
+    async def heartbeat(self, interval: float = 0.1, *, lag: Callable[[float], None] | None = None) -> None:
+        """Beat from the loop until cancelled; `lag` is told, after each beat, how late the loop woke for it."""
+        loop = asyncio.get_running_loop()
         while True:
             self.beat()
+            due = loop.time() + interval
             await asyncio.sleep(interval)
+            if lag is not None:
+                lag(max(0.0, loop.time() - due))
 
     def alive(self) -> tuple[bool, str]:
         silent = self._clock() - self._beat

@@ -25,6 +25,7 @@ __all__ = [
     "CESCE_DURATION",
     "CESCE_RETRIES",
     "DEAD_LETTERS",
+    "EVENT_LOOP_LAG",
     "IN_FLIGHT",
     "PAUSED",
     "PROCESS_DURATION",
@@ -86,6 +87,14 @@ TOKEN_RENEWALS: Final = _meter.create_counter(
     "cesce.client.token_renewals", unit="{token}", description="OAuth2 token requests, by grant and outcome"
 )
 """``grant``: ``password`` or ``refresh_token``; ``outcome``: ``ok`` or ``failed``."""
+EVENT_LOOP_LAG: Final = _meter.create_histogram(
+    "cesce.worker.event_loop.lag",
+    unit="s",
+    description="How late the event loop ran a timer that was due: the wait of every ready callback for its turn",
+    explicit_bucket_boundaries_advisory=[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+)
+"""``worker``: the process's worker. A busy loop makes every step of every record wait (a Cesce call's answer
+waits for a turn to be read): measured ten times a second by the health heartbeat (`workers.runtime.run`)."""
 PROCESS_DURATION: Final = _meter.create_histogram(
     MESSAGING_PROCESS_DURATION,
     unit="s",

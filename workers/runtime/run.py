@@ -26,6 +26,7 @@ from typing import Any
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from pydantic import ValidationError
 
+from workers.observability import metrics
 from workers.observability.health import Health, HealthServer
 from workers.observability.setup import Telemetry, TelemetryConfigError, configure_telemetry
 from workers.runtime.contract import Output
@@ -256,7 +257,8 @@ async def _until_signalled(
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     server.start(loop)
-    heartbeat = loop.create_task(health.heartbeat())
+    lag_labels = {"worker": specs[0].name}
+    heartbeat = loop.create_task(health.heartbeat(lag=lambda late: metrics.EVENT_LOOP_LAG.record(late, lag_labels)))
     try:
         # Kafka answers before any engine starts; until then one line says why not, and /readyz too
         kafka = client_config(settings, env, consumer=False)

@@ -138,6 +138,11 @@ cesce_worker_in_flight{worker="invoices",process="0"} 30.0
 cesce_worker_in_flight{worker="invoices",process="1"} 12.0
 cesce_worker_paused{reason="backpressure",worker="invoices"} 1.0
 cesce_worker_paused{reason="outage",worker="invoices"} 1.0
+cesce_worker_event_loop_lag_seconds_bucket{worker="invoices",le="0.001",process="0"} 90.0
+cesce_worker_event_loop_lag_seconds_count{worker="invoices",process="0"} 100.0
+cesce_worker_event_loop_lag_seconds_sum{worker="invoices",process="0"} 0.3
+cesce_worker_event_loop_lag_seconds_count{worker="invoices",process="1"} 98.0
+cesce_worker_event_loop_lag_seconds_sum{worker="invoices",process="1"} 0.2
 """
 
 
@@ -149,6 +154,8 @@ def test_the_workers_calls_in_flight_and_pauses_are_read_from_its_metrics() -> N
         "backpressure": 1.0,
         "throttle_waits": 42.0,
         "throttle_seconds": 0.42,
+        "lag_samples": 198.0,
+        "lag_seconds": 0.5,
     }
     assert set(worker_metrics("").values()) == {0.0}
 
@@ -157,9 +164,9 @@ def test_the_poller_averages_over_the_window() -> None:
     scrapes = iter(
         [
             {"calls": 10.0, "call_seconds": 1.0, "in_flight": 0.0, "backpressure": 0.0}
-            | {"throttle_waits": 10.0, "throttle_seconds": 0.5},
+            | {"throttle_waits": 10.0, "throttle_seconds": 0.5, "lag_samples": 10.0, "lag_seconds": 0.01},
             {"calls": 50.0, "call_seconds": 3.0, "in_flight": 60.0, "backpressure": 1.0}
-            | {"throttle_waits": 50.0, "throttle_seconds": 2.5},
+            | {"throttle_waits": 50.0, "throttle_seconds": 2.5, "lag_samples": 30.0, "lag_seconds": 0.05},
         ]
     )
     poller = MetricsPoller(lambda: next(scrapes))
@@ -168,6 +175,8 @@ def test_the_poller_averages_over_the_window() -> None:
         "call_seconds": 2.0,
         "throttle_waits": 40.0,
         "throttle_seconds": 2.0,
+        "lag_samples": 20.0,
+        "lag_seconds": 0.04,
         "in_flight": 60.0,
         "backpressure": 1.0,
     }

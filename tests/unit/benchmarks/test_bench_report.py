@@ -345,6 +345,10 @@ def test_what_limited_a_case() -> None:
     throttled = replace(waiting, throttle_waits=100, throttle_wait_seconds=3.0)
     assert throttled.mean_throttle_wait_ms == 30.0
     assert "200 ms each (the sandbox's mean 200 ms), after 30 ms in the client's throttle;" in limited_by(throttled, 2)
+    lagging = replace(throttled, loop_lag_samples=200, loop_lag_seconds=1.6)
+    assert lagging.mean_loop_lag_ms == 8.0
+    assert "throttle; the event loops ran what was due 8.0 ms late on average; 44.0 records" in limited_by(lagging, 2)
+    assert lagging.summary()["mean_loop_lag_ms"] == 8.0
     assert limited_by(case(**idle, machine_busy_percent=95.0), 2) == (
         "the machine's cores, shared with other work (1.90 of 2 busy, 0.15 of them this case's processes)"
     )

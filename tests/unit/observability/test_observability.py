@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import logging
+import time
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
@@ -135,3 +136,19 @@ def test_an_engine_under_a_supervisor_names_itself_on_every_line() -> None:
     assert (line["engine"], line["message"]) == (1, "assigned [0, 1]")
     assert "engine" not in json.loads(JsonFormatter(Redactor()).format(record))
     assert TextFormatter(Redactor(), {"engine": 1}).format(record).endswith("workers.x assigned [0, 1] engine=1")
+
+
+async def test_the_heartbeat_says_how_late_the_loop_woke_for_it() -> None:
+    """The event-loop lag (cesce.worker.event_loop.lag): a callback that holds the loop 0.3 s makes the next beat
+    that many seconds late; an idle loop wakes about on time."""
+    health = Health()
+    lags: list[float] = []
+    beating = asyncio.create_task(health.heartbeat(0.02, lag=lags.append))
+    await asyncio.sleep(0.1)
+    on_time = list(lags)
+    time.sleep(0.3)  # noqa: ASYNC251 - the point: a callback that blocks the loop
+    await asyncio.sleep(0.05)
+    beating.cancel()
+    assert on_time
+    assert max(on_time) < 0.2
+    assert max(lags) >= 0.25

@@ -400,8 +400,16 @@ class Target:
         return "-" if self.passed is None else "PASS" if self.passed else "MISS"
 
 
-def _worker_of(cases: Sequence[Case], regime: str, processes: int = 1) -> Case | None:
-    return next((c for c in cases if regime in c.regimes and c.system == "worker" and c.processes == processes), None)
+def _worker_of(cases: Sequence[Case], regime: str, processes: int | None = None) -> Case | None:
+    """The worker case of `regime` (of `processes` engine processes where the regime has several)."""
+    return next(
+        (
+            c
+            for c in cases
+            if regime in c.regimes and c.system == "worker" and (processes is None or c.processes == processes)
+        ),
+        None,
+    )
 
 
 def targets(cases: Sequence[Case]) -> list[Target]:
@@ -456,7 +464,7 @@ def targets(cases: Sequence[Case]) -> list[Target]:
                 limited.rate_limited_share < TARGET_RATE_LIMITED_SHARE,
             )
         )
-    one = _worker_of(cases, "processes")
+    one = _worker_of(cases, "processes", processes=1)
     for case in (c for c in cases if "processes" in c.regimes and c.system == "worker"):
         speedup = f", {case.rate / one.rate:.2f}x the 1-process rate" if one is not None and case is not one else ""
         found.append(

@@ -301,6 +301,26 @@ def test_each_regime_passes_its_targets() -> None:
     assert found[7].note == "1 process in the tree (WORKER_PROCESSES not in effect?)"
 
 
+def test_the_20ms_target_is_the_20ms_worker_s_whatever_its_processes() -> None:
+    """The 20 ms regime runs the product's default, one engine per CPU: a 2-process worker is still its worker
+    (the target silently vanished when only a 1-process worker counted)."""
+    cases = [
+        case(regimes=["20ms", "processes"], processes=2, processes_seen=3, seconds=10 / 900),
+        case(name="naive loop", system="naive", max_in_flight=1, regimes=["20ms"], seconds=10 / 36),
+        case(name="one", regimes=["processes"], seconds=10 / 700),
+    ]
+    found = targets(cases)
+    assert (found[0].figure, found[0].value, found[0].verdict) == (
+        "worker / naive loop",
+        "25.0x (900/s / 36.0/s)",
+        "PASS",
+    )
+    assert [t.value for t in found if t.regime == "processes"] == [
+        "900/s, 1.29x the 1-process rate",
+        "700/s",
+    ]
+
+
 def test_each_regime_misses_its_targets() -> None:
     found = targets(regime_cases(fast=700, naive=30, slow=250, limited=80, refused=10))
     assert [t.verdict for t in found if t.passed is not None] == ["MISS"] * 4

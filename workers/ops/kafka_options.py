@@ -32,7 +32,8 @@ from confluent_kafka import KafkaError, KafkaException
 from pydantic import ValidationError
 
 from workers.runtime.kafka_config import librdkafka_config, redacted
-from workers.runtime.kafka_reach import REACH_VARIABLE, KafkaUnreachable, ReachSettings, reach
+from workers.runtime.kafka_reach import KafkaUnreachable, reach
+from workers.runtime.settings import REACH_VARIABLE, ReachSettings
 from workers.settings import from_env
 
 __all__ = [
@@ -99,7 +100,7 @@ def _scrubbed(text: str, settings: Mapping[str, str]) -> str:
 def _bound(args: argparse.Namespace, environ: Mapping[str, str]) -> float:
     """``WORKER_KAFKA_REACH_SECONDS``, never more than the command's ``--timeout``; ValueError: the setting's fault."""
     try:
-        bound = from_env(ReachSettings, {k: v for k, v in environ.items() if v.strip()}).reach_seconds
+        bound = from_env(ReachSettings, {k: v for k, v in environ.items() if v.strip()}).kafka_reach_seconds
     except ValidationError as exc:
         raise ValueError(f"{REACH_VARIABLE}: {exc.errors()[0]['msg']}") from None
     timeout = getattr(args, "timeout", None)

@@ -27,20 +27,15 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, Protocol
 
 from confluent_kafka import KafkaError, KafkaException
-from pydantic import Field
 
 from workers.observability.health import Health
 from workers.runtime.errors import RuntimeFailure
 from workers.runtime.kafka_logs import Demoted
-from workers.settings import Settings
 
 __all__ = [
-    "DEFAULT_REACH_SECONDS",
-    "REACH_VARIABLE",
     "UNREACHABLE_CODES",
     "KafkaUnreachable",
     "Probe",
-    "ReachSettings",
     "is_unreachable",
     "reach",
     "reason_of",
@@ -49,9 +44,6 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
-
-DEFAULT_REACH_SECONDS: Final = 10.0
-REACH_VARIABLE: Final = "WORKER_KAFKA_REACH_SECONDS"
 
 UNREACHABLE_CODES: Final = frozenset(
     {
@@ -69,13 +61,6 @@ UNREACHABLE_CODES: Final = frozenset(
 _BROKER_PREFIX: Final = re.compile(r"^\S+/(?:bootstrap|\d+): ")
 _STATE_SUFFIX: Final = re.compile(r"\s*\(after \d+ms in state [A-Z_]+(?:, .*)?\)$")
 _PROBE_SLICE_SECONDS: Final = 1.0  # how long one metadata request of `wait_for_kafka` waits: a stop is seen this soon
-
-
-class ReachSettings(Settings):
-    """How long a start waits for Kafka's first answer (the operator commands read it; the workers read the
-    same variable through `workers.runtime.settings.RuntimeSettings`)."""
-
-    reach_seconds: float = Field(default=DEFAULT_REACH_SECONDS, gt=0, alias=REACH_VARIABLE)
 
 
 class _KafkaErrorLike(Protocol):

@@ -16,9 +16,20 @@ from pydantic import Field, field_validator
 
 from workers.settings import Settings
 
-__all__ = ["DEFAULT_DLQ_SUFFIX", "MAX_TOPIC_LENGTH", "DeadLetterSettings", "Reconcile", "RuntimeSettings"]
+__all__ = [
+    "DEFAULT_DLQ_SUFFIX",
+    "DEFAULT_REACH_SECONDS",
+    "MAX_TOPIC_LENGTH",
+    "REACH_VARIABLE",
+    "DeadLetterSettings",
+    "ReachSettings",
+    "Reconcile",
+    "RuntimeSettings",
+]
 
 DEFAULT_DLQ_SUFFIX: Final = ".dlq"
+DEFAULT_REACH_SECONDS: Final = 10.0
+REACH_VARIABLE: Final = "WORKER_KAFKA_REACH_SECONDS"
 MAX_TOPIC_LENGTH: Final = 249
 """The longest topic name Kafka accepts (``org.apache.kafka.common.internals.Topic``)."""
 _TOPIC_CHARACTERS: Final = re.compile(r"[a-zA-Z0-9._-]+")
@@ -51,7 +62,15 @@ class DeadLetterSettings(Settings):
         return value
 
 
-class RuntimeSettings(DeadLetterSettings):
+class ReachSettings(Settings):
+    """How long a start waits for Kafka's first answer: read by the workers and by the operator commands."""
+
+    kafka_reach_seconds: float = Field(default=DEFAULT_REACH_SECONDS, gt=0, alias=REACH_VARIABLE)
+    """How long Kafka may leave a start unanswered before one line says it cannot be reached: a worker then stays
+    not ready and keeps trying; consume, produce, dlq and reconcile exit (`workers.runtime.kafka_reach`)."""
+
+
+class RuntimeSettings(DeadLetterSettings, ReachSettings):
     bootstrap_servers: str = Field(alias="KAFKA_BOOTSTRAP_SERVERS", min_length=1)
     """The Kafka brokers, host:port separated by commas."""
     group_id: str | None = Field(default=None, alias="WORKER_GROUP_ID")
@@ -93,6 +112,3 @@ class RuntimeSettings(DeadLetterSettings):
     """``/healthz``, ``/readyz`` and ``/metrics`` (0: any free port, logged at start)."""
     liveness_stall_seconds: float = Field(default=30.0, gt=0, alias="WORKER_LIVENESS_STALL_SECONDS")
     """``/healthz`` fails once the event loop has not run for this long."""
-    kafka_reach_seconds: float = Field(default=10.0, gt=0, alias="WORKER_KAFKA_REACH_SECONDS")
-    """How long Kafka may leave a start unanswered before one line says it cannot be reached: a worker then stays
-    not ready and keeps trying; consume, produce, dlq and reconcile exit (`workers.runtime.kafka_reach`)."""

@@ -17,8 +17,8 @@ from confluent_kafka import libversion
 from workers import cli
 from workers.ops import kafka_options
 from workers.ops.kafka_options import apply_bootstrap_servers, ensure_reached, kafka_command
-from workers.runtime.kafka_reach import DEFAULT_REACH_SECONDS, KafkaUnreachable
-from workers.runtime.settings import RuntimeSettings
+from workers.runtime.kafka_reach import KafkaUnreachable
+from workers.runtime.settings import DEFAULT_REACH_SECONDS, RuntimeSettings
 from workers.settings import from_env
 
 KAFKA_COMMANDS = {

@@ -17,18 +17,15 @@ from workers.ops.consume import consumer_settings
 from workers.ops.produce import producer_settings
 from workers.runtime.kafka_logs import LIBRDKAFKA_LOG, Demoted, RepeatFilter, repeat_key, with_logger
 from workers.runtime.kafka_reach import (
-    DEFAULT_REACH_SECONDS,
-    REACH_VARIABLE,
     KafkaUnreachable,
     Probe,
-    ReachSettings,
     is_unreachable,
     reason_of,
     unreachable_cause,
     wait_for_kafka,
 )
 from workers.runtime.run import client_config
-from workers.runtime.settings import RuntimeSettings
+from workers.runtime.settings import DEFAULT_REACH_SECONDS, REACH_VARIABLE, ReachSettings, RuntimeSettings
 from workers.settings import from_env
 
 REFUSED = (
@@ -169,9 +166,10 @@ def test_an_unreachable_cluster_is_found_along_the_causes_of_an_error() -> None:
 def test_the_reach_bound_is_one_setting_for_workers_and_commands() -> None:
     field = RuntimeSettings.model_fields["kafka_reach_seconds"]
     assert (field.alias, field.default) == (REACH_VARIABLE, DEFAULT_REACH_SECONDS)
-    assert ReachSettings.model_fields["reach_seconds"].alias == REACH_VARIABLE
-    assert from_env(ReachSettings, {REACH_VARIABLE: "2.5"}).reach_seconds == 2.5
-    assert from_env(ReachSettings, {}).reach_seconds == DEFAULT_REACH_SECONDS
+    assert issubclass(RuntimeSettings, ReachSettings)  # one field, read by the workers and the commands
+    assert ReachSettings.model_fields["kafka_reach_seconds"].alias == REACH_VARIABLE
+    assert from_env(ReachSettings, {REACH_VARIABLE: "2.5"}).kafka_reach_seconds == 2.5
+    assert from_env(ReachSettings, {}).kafka_reach_seconds == DEFAULT_REACH_SECONDS
 
 
 # --- a worker waits for Kafka, not ready meanwhile --------------------------------------------------

@@ -34,6 +34,7 @@ from workers.ops.help_text import variable_lines, variables
 from workers.ops.kafka_options import add_kafka_options
 from workers.ops.settings import LoggingSettings, ops_settings
 from workers.risk import RiskTopics, risk_poller_spec
+from workers.risk.spec import SCOPE as RISK_SCOPE
 from workers.runtime import WorkerSpec
 from workers.runtime.processes import PROCESS_INDEX, process_count
 from workers.runtime.registry import RegistrySettings
@@ -42,6 +43,7 @@ from workers.runtime.settings import DeadLetterSettings, RuntimeSettings
 from workers.runtime.spec import dlq_problems, with_dlq_suffix
 from workers.runtime.supervisor import supervise
 from workers.sales_followup import SalesFollowupTopics, sales_followup_spec
+from workers.sales_followup.spec import SCOPE as SALES_FOLLOWUP_SCOPE
 from workers.settings import Settings, from_env
 
 __all__ = ["COMMON_SETTINGS", "WORKERS", "WORKER_SCOPES", "WORKER_SETTINGS", "register", "run_epilog", "secret_values"]
@@ -87,8 +89,8 @@ WORKER_SCOPES: dict[str, str] = {
     "invoices": INVOICES_SCOPE,
     "credit-requests": str(CesceSettings.model_fields["scope"].default),
     "non-payments": NON_PAYMENTS_SCOPE,
-    "risk-poller": "read",
-    "sales-followup": "read",
+    "risk-poller": RISK_SCOPE,
+    "sales-followup": SALES_FOLLOWUP_SCOPE,
 }
 """The scopes each worker asks Cesce for when ``CESCE_SCOPE`` is not set (what its operations need)."""
 

@@ -17,7 +17,9 @@ from workers.risk.poller import SCHEDULE_SCHEMA, RiskPoller
 from workers.runtime import WorkerSpec
 from workers.settings import from_env
 
-__all__ = ["RiskTopics", "risk_poller_spec"]
+__all__ = ["SCOPE", "RiskTopics", "risk_poller_spec"]
+
+SCOPE = "read"  # the portfolio and the movements: reads only
 
 
 class RiskTopics(ContractsSettings):
@@ -44,5 +46,5 @@ def risk_poller_spec(env: Mapping[str, str]) -> WorkerSpec:
     """The risk poller, configured by `env` (the settings above, ``CESCE_*``, ``KAFKA_*``)."""
     topics = from_env(RiskTopics, env)
     return contract_poller_spec(
-        "risk-poller", topics, CesceSettings.from_env(env, scope="read"), RiskPoller, states_topic=topics.limits
+        "risk-poller", topics, CesceSettings.from_env(env, scope=SCOPE), RiskPoller, states_topic=topics.limits
     )

@@ -26,6 +26,7 @@ from workers.runtime.contract import SOURCE_OFFSET, SOURCE_PARTITION, SOURCE_TOP
 __all__ = [
     "DESCRIPTION_LIMIT",
     "DLQ_PREFIX",
+    "ERROR_CODE",
     "ERROR_CODE_LIMIT",
     "OMITTED",
     "REPLAY_COUNT",
@@ -58,6 +59,8 @@ REPLAY_SOURCE: Final = "replay.source"
 """``<dlq topic>[<partition>]@<offset>``: the dead letter a replayed record came from."""
 DESCRIPTION_LIMIT: Final = 1024
 """Bytes at most in ``dlq.error.description``: the reason, and any excerpt of the input it quotes."""
+ERROR_CODE: Final = "dlq.error.code"
+"""The failure's code: a Cesce errorCode, a field's name, an exception's type."""
 ERROR_CODE_LIMIT: Final = 128
 """Bytes at most in ``dlq.error.code`` (a code, or the name of a field, which may come from the input)."""
 
@@ -106,7 +109,7 @@ def dead_letter_headers(record: InputRecord, failure: Failure, worker: str) -> S
     return [
         *kept,
         ("dlq.category", str(outcome.category).encode()),
-        ("dlq.error.code", bounded_header(outcome.code, ERROR_CODE_LIMIT)),
+        (ERROR_CODE, bounded_header(outcome.code, ERROR_CODE_LIMIT)),
         ("dlq.error.description", bounded_header(outcome.description, DESCRIPTION_LIMIT)),
         ("dlq.original.topic", record.topic.encode()),
         ("dlq.original.partition", str(record.partition).encode()),

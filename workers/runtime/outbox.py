@@ -25,6 +25,7 @@ from workers.observability.tracing import producer_headers
 from workers.runtime.contract import DeadLetter, ErrorCategory, InputRecord, Output, Publish, Skip
 from workers.runtime.dlq import (
     DLQ_PREFIX,
+    ERROR_CODE,
     OMITTED,
     SOURCE_OUTPUT,
     TRACE_HEADERS,
@@ -39,14 +40,13 @@ from workers.runtime.transactions import Encoded
 __all__ = ["Outbox", "failure_code"]
 
 _log = logging.getLogger(__name__)
-_ERROR_CODE = "dlq.error.code"
 
 
 def failure_code(encoded: Sequence[Encoded]) -> str | None:
     """The ``dlq.error.code`` of the dead letter among a record's outputs, or None when it has none (published)."""
     for output in encoded:
         if output.dead_letter:
-            return next((value.decode(errors="replace") for name, value in output.headers if name == _ERROR_CODE), None)
+            return next((value.decode(errors="replace") for name, value in output.headers if name == ERROR_CODE), None)
     return None
 
 

@@ -17,7 +17,9 @@ from workers.sales_followup.changes import CHANGE_SCHEMA, STATE_SCHEMA
 from workers.sales_followup.poller import SCHEDULE_SCHEMA, SalesFollowup
 from workers.settings import from_env
 
-__all__ = ["SalesFollowupTopics", "sales_followup_spec"]
+__all__ = ["SCOPE", "SalesFollowupTopics", "sales_followup_spec"]
+
+SCOPE = "read"  # the sales list only
 
 
 class SalesFollowupTopics(ContractsSettings):
@@ -43,5 +45,5 @@ class SalesFollowupTopics(ContractsSettings):
 def sales_followup_spec(env: Mapping[str, str]) -> WorkerSpec:
     """The sales follow-up, configured by `env` (the settings above, ``CESCE_*``, ``KAFKA_*``)."""
     topics = from_env(SalesFollowupTopics, env)
-    cesce = CesceSettings.from_env(env, scope="read")  # the sales list only
+    cesce = CesceSettings.from_env(env, scope=SCOPE)
     return contract_poller_spec("sales-followup", topics, cesce, SalesFollowup, states_topic=topics.sale_states)

@@ -73,7 +73,7 @@ from workers.ops.settings import DlqSettings, ops_settings
 from workers.runtime.catalog import DEFAULT_SCHEMAS_DIR
 from workers.runtime.contract import ErrorCategory
 from workers.runtime.errors import CatalogError, RegistryMismatch, RegistryUnavailable
-from workers.runtime.kafka_config import librdkafka_config, redacted
+from workers.runtime.kafka_config import librdkafka_config, scrubbed
 from workers.runtime.serde import dumps_exact
 from workers.runtime.settings import DeadLetterSettings
 from workers.settings import from_env
@@ -173,14 +173,6 @@ def _dead_letter_topic(topic: str) -> None:
         )
 
 
-def _scrubbed(message: str, settings: Mapping[str, str]) -> str:
-    """`message` with the values of secret settings replaced (librdkafka may quote a bad value)."""
-    for key, shown in redacted(settings).items():
-        if shown == "***" and settings[key]:
-            message = message.replace(settings[key], "***")
-    return message
-
-
 def _dlq_settings() -> DlqSettings:
     try:
         return ops_settings(DlqSettings, os.environ)
@@ -226,7 +218,7 @@ def _guarded(command: Callable[[argparse.Namespace, Mapping[str, str]], int]) ->
         except KafkaException as exc:  # librdkafka refused the settings (an unknown KAFKA_* property...)
             error = exc.args[0] if exc.args else exc
             text = error.str() if hasattr(error, "str") else str(error)
-            print(f"{_NAME} {args.dlq_command}: {_scrubbed(text, librdkafka_config(os.environ))}", file=sys.stderr)
+            print(f"{_NAME} {args.dlq_command}: {scrubbed(text, librdkafka_config(os.environ))}", file=sys.stderr)
             return 2
         return status
 
@@ -384,7 +376,7 @@ def _replay_fenced(
     try:
         publisher = open_publisher(config)
     except failed as exc:
-        summary.failure = _scrubbed(f"could not start the transactional producer: {exc}", settings)
+        summary.failure = scrubbed(f"could not start the transactional producer: {exc}", settings)
         return summary
     lock = None if fences(cluster_id) else ReplayLock(args.topic, ledger_topic, args.timeout + LEASE_MARGIN_SECONDS)
     claimed = False
@@ -393,7 +385,7 @@ def _replay_fenced(
             try:
                 publisher.commit([lock.encoded(LockEvent.CLAIM)], [], None)
             except failed as exc:
-                summary.failure = _scrubbed(f"could not claim the replay lock in {ledger_topic}: {exc}", settings)
+                summary.failure = scrubbed(f"could not claim the replay lock in {ledger_topic}: {exc}", settings)
                 return summary
             claimed = True
         ledger = read_ledger(settings, ledger_topic, args.topic, timeout=args.timeout)
@@ -413,7 +405,7 @@ def _replay_fenced(
             done = publish(publisher, chosen, ledger.entries, ledger_topic, progress=progress, extra=renew)
             summary.replayed.update(done.replayed)
             summary.concurrent = done.superseded
-            summary.failure = None if done.failure is None else _scrubbed(done.failure, settings)
+            summary.failure = None if done.failure is None else scrubbed(done.failure, settings)
         return summary
     finally:
         if claimed and lock is not None:  # a release by a run that does not hold the lock changes nothing
@@ -421,7 +413,7 @@ def _replay_fenced(
                 publisher.commit([lock.encoded(LockEvent.RELEASE)], [], None)
             except failed as exc:
                 message = f"the replay lock of {args.topic} was not released ({exc}); it lapses with its lease"
-                print(f"{_NAME} replay: {_scrubbed(message, settings)}", file=sys.stderr)
+                print(f"{_NAME} replay: {scrubbed(message, settings)}", file=sys.stderr)
         publisher.close()
 
 

@@ -31,7 +31,7 @@ from typing import Any, Final
 from confluent_kafka import KafkaError, KafkaException
 from pydantic import ValidationError
 
-from workers.runtime.kafka_config import librdkafka_config, redacted
+from workers.runtime.kafka_config import librdkafka_config, scrubbed
 from workers.runtime.kafka_reach import KafkaUnreachable, reach
 from workers.runtime.settings import REACH_VARIABLE, ReachSettings
 from workers.settings import from_env
@@ -89,14 +89,6 @@ def apply_bootstrap_servers(args: argparse.Namespace, environ: MutableMapping[st
         environ[BOOTSTRAP_VARIABLE] = servers
 
 
-def _scrubbed(text: str, settings: Mapping[str, str]) -> str:
-    """`text` without the values of secret settings (librdkafka may quote a value it refuses)."""
-    for key, shown in redacted(settings).items():
-        if shown == "***" and settings[key]:
-            text = text.replace(settings[key], "***")
-    return text
-
-
 def _bound(args: argparse.Namespace, environ: Mapping[str, str]) -> float:
     """``WORKER_KAFKA_REACH_SECONDS``, never more than the command's ``--timeout``; ValueError: the setting's fault."""
     try:
@@ -137,7 +129,7 @@ def kafka_command(
         status: int = args.kafka_unreachable_status
         return status
     except _Refused as exc:
-        print(f"{name}: configuration error: {_scrubbed(str(exc), librdkafka_config(environ))}", file=sys.stderr)
+        print(f"{name}: configuration error: {scrubbed(str(exc), librdkafka_config(environ))}", file=sys.stderr)
         return 2
     finally:
         _current = None

@@ -32,6 +32,7 @@ __all__ = [
     "librdkafka_config",
     "redacted",
     "schema_registry_config",
+    "scrubbed",
 ]
 
 STRATEGY_VARIABLE: Final = "SCHEMA_REGISTRY_SUBJECT_NAME_STRATEGY"
@@ -89,3 +90,12 @@ def schema_registry_config(env: Mapping[str, str], *, ignore: Collection[str] = 
 def redacted(config: Mapping[str, str]) -> dict[str, str]:
     """`config` fit for a log line: passwords, secrets, keys and credentials replaced by ``***``."""
     return {key: "***" if any(word in key for word in _SECRET_WORDS) else value for key, value in config.items()}
+
+
+def scrubbed(text: str, config: Mapping[str, str]) -> str:
+    """`text` without the values of `config`'s secret settings (those `redacted` hides): librdkafka may quote a
+    value it refuses."""
+    for key, shown in redacted(config).items():
+        if shown == "***" and config[key]:
+            text = text.replace(config[key], "***")
+    return text

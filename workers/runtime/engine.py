@@ -44,7 +44,6 @@ import functools
 import itertools
 import json
 import logging
-import math
 import random
 import sys
 import time
@@ -63,6 +62,7 @@ from workers.runtime.breaker import OutageBreaker
 from workers.runtime.consumer_thread import ConsumerThread, Partition, headers_of
 from workers.runtime.contract import ROW_KEY_HEADER, Defer, Handler, InputRecord
 from workers.runtime.errors import OutputUnwritable, ProducerFailed, RegistryUnavailable, TransactionAborted
+from workers.runtime.fetch_ahead import TakeRate, fetched_ahead
 from workers.runtime.intake import UNRESOLVED, FifoIntake, Intake, OrderedIntake, Unresolved
 from workers.runtime.lanes import KeyLanes
 from workers.runtime.offsets import PartitionProgress
@@ -80,9 +80,6 @@ _log = logging.getLogger(__name__)
 
 _MIN_DEFER_SECONDS = 0.05  # a Defer already due still yields: no busy loop
 _STUCK_ABORTS = 3  # consecutive aborted transactions after which readiness fails
-_FETCHED_AHEAD = 4  # records waiting fetched ahead, in multiples of max_in_flight: the pause purges, a resume refetches
-_REFETCH_SECONDS = 1.0  # how long a resumed partition's records may take to come back (measured: 0.15-1.03 s)
-_FETCHED_AHEAD_MAX = 4000  # the most records waiting fetched ahead, however fast they are taken (a few MiB)
 
 _SESSION_TIMEOUT_MS = 45_000  # librdkafka's default session.timeout.ms
 # what a commit from a member the group no longer counts is answered (REBALANCE_IN_PROGRESS is not: still a member)
@@ -93,35 +90,6 @@ _STATISTICS_MS = 5000  # librdkafka statistics: partition ends (for the lag) and
 
 
 _ASIDE = "aside"  # the middle of the lane key of a row's records waiting aside: (assignment, _ASIDE, row key)
-
-
-def fetched_ahead(max_in_flight: int, taken_per_second: float) -> int:
-    """How many records may wait fetched ahead: four in-flight bounds' worth, and at least twice what is taken in
-    `_REFETCH_SECONDS`, so that the half left when consumption resumes outlasts the refetch (at most
-    `_FETCHED_AHEAD_MAX`)."""
-    wanted = int(2 * _REFETCH_SECONDS * taken_per_second)
-    return max(_FETCHED_AHEAD * max_in_flight, min(wanted, _FETCHED_AHEAD_MAX))
-
-
-class RateMeter:
-    """Events per second, decayed exponentially over `window` seconds (cheap enough for every record)."""
-
-    __slots__ = ("_at", "_level", "_window")
-
-    def __init__(self, window: float = 1.0) -> None:
-        self._window = window
-        self._level = 0.0
-        self._at = 0.0
-
-    def add(self, count: int, now: float) -> None:
-        self._level = self._decayed(now) + count
-        self._at = now
-
-    def per_second(self, now: float) -> float:
-        return self._decayed(now) / self._window
-
-    def _decayed(self, now: float) -> float:
-        return self._level * math.exp(-max(now - self._at, 0.0) / self._window)
 
 
 @dataclass(frozen=True)
@@ -168,7 +136,7 @@ class Engine:
         self._intake: Intake[Partition, tuple[Assignment, InputRecord]] = (
             FifoIntake() if order_by is None else OrderedIntake(settings.order_max_wait_ms / 1000)
         )
-        self._taken = RateMeter()  # records taken from the intake per second: how many must wait fetched ahead
+        self._take_rate = TakeRate(settings.max_in_flight)  # how many records must wait fetched ahead
         self._dispatched = itertools.count()  # ordered engines publish in the order records were handed over
         self._dispatch_order: dict[tuple[str, int, int], int] = {}
         self._wake_intake: asyncio.TimerHandle | None = None
@@ -444,9 +412,10 @@ class Engine:
                 self._dispatch_order[(record.topic, record.partition, record.offset)] = next(self._dispatched)
             state.submitted += 1
             metrics.IN_FLIGHT.add(1, self._labels)
-            self._lanes.submit((state, record.key), functools.partial(self._process, state, record))
+            job = functools.partial(self._process, state, record, handed=time.monotonic())
+            self._lanes.submit((state, record.key), job)
         if taken_count:
-            self._taken.add(taken_count, time.monotonic())
+            self._take_rate.taken(taken_count, time.monotonic())
         self._schedule_intake()
 
     def _schedule_intake(self) -> None:
@@ -464,11 +433,17 @@ class Engine:
         self._wake_intake = loop.call_later(max(wake - time.monotonic(), _MIN_DEFER_SECONDS), look)
 
     async def _process(
-        self, state: Assignment, record: InputRecord, deferred: Defer | None = None, *, aside_lane: bool = False
+        self,
+        state: Assignment,
+        record: InputRecord,
+        deferred: Defer | None = None,
+        *,
+        aside_lane: bool = False,
+        handed: float | None = None,
     ) -> None:
         """Handle `record` to its outputs. A record that waits aside (`Defer(keep_order=False)`) continues in a lane
         of its row's own, and every later record of that row follows it there (`_aside_rows`), so only other rows
-        of the key pass it."""
+        of the key pass it. `handed`: when it was handed to its key's lane (its time in flight, for `TakeRate`)."""
         row = record.header(ROW_KEY_HEADER)
         if not aside_lane and row is not None and (state, row) in self._aside_rows:
             self._set_aside(state, row, record, None)  # its row waits aside: so does it, behind
@@ -493,6 +468,8 @@ class Engine:
             out = progress.published_outputs(record.offset)  # a partial publish found by reconciliation
             progress.finish(record.offset, [e for index, e in enumerate(encoded) if index not in out])
             self._record_finished()
+            if handed is not None:
+                self._take_rate.finished(time.monotonic() - handed)
 
     def _set_aside(self, state: Assignment, row: bytes, record: InputRecord, deferred: Defer | None) -> None:
         """Queue `record` (still in flight) in the lane of its row's records that wait aside."""
@@ -621,16 +598,14 @@ class Engine:
         if self._consumer is None:
             return
         in_flight, limit = self._in_flight, self._settings.max_in_flight
-        # Up to `_FETCHED_AHEAD * limit` records fetched ahead wait in the intake, so a finished record's successor
+        # Records fetched ahead wait in the intake (`workers.runtime.fetch_ahead`), so a finished record's successor
         # is at hand, not a resume and a fetch away (librdkafka drops a paused partition's fetched records). Paused
         # once the intake is full, resumed once it is half taken: pausing at the in-flight bound itself paused and
         # resumed after nearly every record, and the records in flight swung between 0 and the bound (issue 18;
         # with one bound's worth ahead the refetch after a resume still starved them at 20 ms). Half of the intake
-        # must outlast the refetch: librdkafka's broker thread takes a resumed partition up on its own cadence, and
-        # its first records arrived 0.15-1.03 s after the resume (measured at 200 ms and 64 in flight: with 256
-        # ahead, the 128 left ran out and the records in flight fell to 0 for a third of a second). So the bound
-        # follows the rate records are taken at (`fetched_ahead`): a fixed 2,000 cost 23 MB with a backlog waiting.
-        ahead = fetched_ahead(limit, self._taken.per_second(time.monotonic()))
+        # must outlast the refetch, so the bound follows the rate records are taken at, or could be: a fixed 2,000
+        # cost 23 MB with a backlog waiting.
+        ahead = fetched_ahead(limit, self._take_rate.per_second(time.monotonic()))
         full = len(self._intake) > ahead // 2 if self._paused_for[1] else self._intake.full(ahead)
         # an open breaker holds consumption only while some record is there to probe with: after a
         # rebalance abandoned them all, records must come in again, or nothing would ever probe

@@ -1,4 +1,4 @@
-"""How many records wait fetched ahead (`workers.runtime.engine.fetched_ahead`) and the rate it follows (`RateMeter`).
+"""How many records wait fetched ahead (`workers.runtime.fetch_ahead`) and the rate that follows (`TakeRate`).
 
 The engine pauses consumption when that many wait and resumes when half are taken. librdkafka's broker thread takes a
 resumed partition up on its own cadence: its first records came back 0.15-1.03 s after the resume, so the half left
@@ -11,7 +11,7 @@ import math
 
 import pytest
 
-from workers.runtime.engine import RateMeter, fetched_ahead
+from workers.runtime.fetch_ahead import MeanMeter, RateMeter, TakeRate, fetched_ahead
 
 
 def test_four_in_flight_bounds_when_records_are_taken_slowly() -> None:
@@ -36,3 +36,41 @@ def test_the_rate_meter_counts_per_second_and_forgets() -> None:
         meter.add(1, 10.0 + step / 500)
     assert meter.per_second(12.0) == pytest.approx(500 * (1 - math.exp(-2)), rel=0.01)
     assert meter.per_second(22.0) < 1.0  # ten seconds idle: forgotten
+
+
+def test_the_mean_meter_follows_recent_values() -> None:
+    meter = MeanMeter(weight=0.1)
+    assert meter.mean is None
+    meter.add(0.5)
+    assert meter.mean == 0.5  # the first value is the mean
+    for _ in range(100):
+        meter.add(0.06)
+    assert meter.mean == pytest.approx(0.06, rel=0.01)
+
+
+def test_the_take_rate_is_what_was_taken_before_any_record_finished() -> None:
+    rate = TakeRate(32)
+    rate.taken(32, 10.0)
+    assert rate.per_second(10.0) == pytest.approx(32.0)
+
+
+def test_a_starved_engine_fetches_ahead_what_its_bound_allows() -> None:
+    """The sampler of issue 18's 20 ms benchmark: 32 in flight, 60 ms each, but the intake had run dry, so few
+    records were taken in the last second. What waits fetched ahead follows the 533/s the bound allows (1,066
+    records, 533 left at a resume: a second's worth), not the 100/s taken (the floor of 128, 64 left: 0.12 s)."""
+    rate = TakeRate(32)
+    for step in range(100):  # 100 taken over the last second
+        rate.taken(1, 9.0 + step / 100)
+    for _ in range(40):
+        rate.finished(0.060)
+    assert rate.per_second(10.0) == pytest.approx(32 / 0.060, rel=0.01)
+    assert fetched_ahead(32, rate.per_second(10.0)) == 1066
+
+
+def test_the_measured_rate_wins_when_records_stay_long_in_flight() -> None:
+    """Records deferred in place (hours in flight) make the bound's rate tiny: the rate taken still counts."""
+    rate = TakeRate(32)
+    rate.finished(3600.0)
+    for step in range(300):
+        rate.taken(1, 9.0 + step / 300)
+    assert rate.per_second(10.0) == pytest.approx(300 * (1 - math.exp(-1)), rel=0.05)

@@ -7,6 +7,11 @@ underscores and the unit as a suffix (``cesce.client.duration`` -> ``cesce_clien
 
 Attributes stay low-cardinality and carry no personal data: worker, outcome, category, error code,
 operation, HTTP status, topic and partition; never a key, a tax code or an invoice number.
+
+The counters every record moves (`RECORDS`, `IN_FLIGHT`) are a `Tally`: counted in a dict and reported
+when the metrics are read, through an observable instrument of the same name and kind. The SDK's
+synchronous instruments cost 9-10 us a measurement (the attributes hashed, a lock, the aggregation), three
+of them per record; a `Tally` costs well under one (issue 18).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ __all__ = [
     "TOKEN_RENEWALS",
     "TRANSACTIONS_ABORTED",
     "LagBoard",
+    "Tally",
     "lag_board",
     "process_attributes",
     "record_processing",
@@ -45,9 +51,39 @@ __all__ = [
 
 _meter = metrics.get_meter("cesce-workers")
 
-RECORDS: Final = _meter.create_counter(
-    "cesce.worker.records", unit="{record}", description="Records handled, by worker and outcome"
-)
+Attributes = Mapping[str, str]
+
+
+class Tally:
+    """A sum by attributes, kept here and reported when the metrics are read (by `observations`, the callback of
+    an observable counter or up-down counter): `add` is a dict update under a lock, for the counters every record
+    moves. Cumulative for the process, like the SDK's own counters."""
+
+    __slots__ = ("_lock", "_sums")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sums: dict[frozenset[tuple[str, str]], float] = {}
+
+    def add(self, amount: float, attributes: Attributes | None = None) -> None:
+        key = frozenset(attributes.items()) if attributes else frozenset()
+        with self._lock:
+            self._sums[key] = self._sums.get(key, 0) + amount
+
+    def observations(self, _options: metrics.CallbackOptions | None = None) -> Iterable[metrics.Observation]:
+        with self._lock:
+            sums = list(self._sums.items())
+        return [metrics.Observation(value, dict(sorted(key))) for key, value in sums]
+
+
+def _tally(name: str, *, unit: str, description: str, up_down: bool = False) -> Tally:
+    tally = Tally()
+    create = _meter.create_observable_up_down_counter if up_down else _meter.create_observable_counter
+    create(name, callbacks=[tally.observations], unit=unit, description=description)
+    return tally
+
+
+RECORDS: Final = _tally("cesce.worker.records", unit="{record}", description="Records handled, by worker and outcome")
 """``worker``, ``outcome``: ``published`` (results or nothing to publish), ``dead_lettered``, ``skipped``
 (already published, found by reconciliation)."""
 RETRIES: Final = _meter.create_counter(
@@ -64,8 +100,11 @@ TRANSACTIONS_ABORTED: Final = _meter.create_counter(
     description="Transactions aborted (the batch goes again), by worker and reason",
 )
 """``worker``, ``reason``: ``refused`` (the cluster refused a record; it is rerouted) or ``error`` (anything else)."""
-IN_FLIGHT: Final = _meter.create_up_down_counter(
-    "cesce.worker.in_flight", unit="{record}", description="Records being handled (consumed, not yet finished)"
+IN_FLIGHT: Final = _tally(
+    "cesce.worker.in_flight",
+    unit="{record}",
+    description="Records being handled (consumed, not yet finished)",
+    up_down=True,
 )
 PAUSED: Final = _meter.create_gauge(
     "cesce.worker.paused", unit="1", description="1 while consumption is paused, by reason"

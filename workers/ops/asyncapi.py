@@ -175,7 +175,7 @@ DLQ_HEADERS: Final[Mapping[str, str]] = {
     "`key=<bytes>,value=<bytes>,headers=<n>`",
     REPLAY_COUNT: "how many times the record was replayed already (kept from the original)",
     REPLAY_SOURCE: "the dead letter a replayed record came from, `<dlq topic>[<partition>]@<offset>`",
-    "traceparent": "W3C trace context of the span that dead-lettered it",
+    "traceparent": "W3C trace context of the `process` span of the record that was dead-lettered",
     "tracestate": "W3C trace state of that span",
 }
 """What each header of a dead letter says. `dead_letter_header_names` lists the headers from the code that writes
@@ -186,7 +186,7 @@ PUBLISHED_HEADERS: Final[Mapping[str, str]] = {
     "source.partition": "its partition",
     "source.offset": "its offset",
     SOURCE_OUTPUT: "`<index>/<count>`: which of that input record's outputs this is (reconciliation)",
-    "traceparent": "W3C trace context of the span that published it (results, not state records)",
+    "traceparent": "W3C trace context of the `process` span of the record it came from (results, not state records)",
     "tracestate": "W3C trace state of that span",
 }
 """The headers the runtime adds to every record it publishes (`workers.runtime.outbox`)."""

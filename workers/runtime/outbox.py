@@ -21,7 +21,7 @@ from confluent_kafka import KafkaError
 from opentelemetry.trace import INVALID_SPAN, Span, StatusCode
 
 from workers.observability import metrics
-from workers.observability.tracing import producer_headers
+from workers.observability.tracing import trace_headers
 from workers.runtime.contract import DeadLetter, ErrorCategory, InputRecord, Output, Publish, Skip
 from workers.runtime.dlq import (
     DLQ_PREFIX,
@@ -115,7 +115,7 @@ class Outbox:
         value = output.value if isinstance(output.value, bytes | None) else self._encode(output)
         headers = [(name, text if isinstance(text, bytes) else text.encode()) for name, text in output.headers.items()]
         if output.traced:
-            headers += producer_headers(output.topic, size=len(value or b""), tombstone=value is None)
+            headers += trace_headers()
         headers = [*headers, *source_headers(record), (SOURCE_OUTPUT, which.encode())]
         return Encoded(output.topic, key, value, headers, source=record, partition=output.partition)
 
@@ -128,7 +128,7 @@ class Outbox:
             metrics.RECORDS.add(1, {**self._labels, "outcome": "dead_lettered"})
         labels = {**self._labels, "topic": topic, "category": str(outcome.category), "code": outcome.code}
         metrics.DEAD_LETTERS.add(1, labels)
-        trace = producer_headers(topic, size=len(record.value or b""), tombstone=record.value is None)
+        trace = trace_headers()
         _log.warning(
             "%s: %s[%d]@%d dead-lettered (%s %s): %s",
             self._worker,

@@ -64,7 +64,7 @@ _MAX_KEY_BYTES: Final = 1024  # a debtor's code is tens of characters; more is a
 
 
 def _ours(header: str) -> bool:
-    """Headers the runtime writes for each record it publishes (the send span's trace context, ``source.*``,
+    """Headers the runtime writes for each record it publishes (the record's trace context, ``source.*``,
     ``cesce.*``); ``dlq.*`` ones go along (a replayed change keeps its replay count)."""
     return header in TRACE_HEADERS or header.startswith(("source.", "cesce."))
 

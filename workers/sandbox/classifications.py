@@ -142,6 +142,7 @@ def submit(ledger: Ledger, contract: Contract, data: Mapping[str, str], now: dat
         debtor = _new_debtor(ledger, contract, data, now)
     elif not debtor.supplement:
         _update_identity(debtor, data)
+    ledger.watch(debtor)  # this request may leave it pending
     decision = decide(
         data["nonPaymentInd"] == "Y",
         requested,
@@ -276,7 +277,7 @@ def resolve_due(ledger: Ledger, now: datetime) -> None:
     if seconds is None:
         return
     delay = timedelta(seconds=seconds)
-    for debtor in ledger.debtors:
+    for debtor in ledger.watched():
         for record in (debtor.record, debtor.pending):
             if (
                 record is not None
@@ -392,7 +393,7 @@ def _new_debtor(ledger: Ledger, contract: Contract, data: Mapping[str, str], now
             status_at=now,
         ),
     )
-    ledger.debtors.append(debtor)
+    ledger.add_debtor(debtor)
     return debtor
 
 

@@ -33,8 +33,12 @@ def by_reference(ledger: Ledger, contract_no: str, customer_reference: str) -> D
 
 def by_endorsement(ledger: Ledger, contract_no: str, number: int, *, requests: bool = False) -> Debtor | None:
     """The debtor numbered `number`; with `requests`, also the one whose 300xxx request it is."""
+    known = ledger.numbered.get((contract_no, number))
+    if known is not None and not requests and known.endorsement_no == number and known.contract_no == contract_no:
+        return known  # numbers are unique (the ledger's counters): the first debtor numbered so is this one
     for debtor in ledger.debtors_of(contract_no):
         if debtor.endorsement_no == number:
+            ledger.numbered[(contract_no, number)] = debtor
             return debtor
         if requests and (
             number in debtor.former_requests or (debtor.pending is not None and debtor.pending.endorsement_no == number)

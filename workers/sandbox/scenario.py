@@ -169,7 +169,7 @@ def _add_debtor(ledger: Ledger, contract: Contract, data: Mapping[str, Any], whe
         requested_at=_start_of(request_date),
         status_at=_start_of(status_date),
     )
-    ledger.debtors.append(
+    ledger.add_debtor(
         Debtor(
             contract_no=contract.contract_no,
             country_code=country,

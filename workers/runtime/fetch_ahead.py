@@ -5,17 +5,23 @@ are taken. librdkafka's broker thread takes a resumed partition up on its own ca
 records came back 0.15-1.03 s after the resume (issue 18), so the half left must outlast a second's
 worth of what the engine takes.
 
-What it takes is measured two ways (`TakeRate`), and the larger wins:
+What it takes is known two ways (`TakeRate`):
 
 - the rate records were taken at, decayed over a second (`RateMeter`);
 - the rate the in-flight bound allows at the time a record spends in flight (Little's law:
-  ``max_in_flight / mean time in flight``).
+  ``max_in_flight / mean time in flight``), known after a few dozen records whether or not the
+  intake kept up.
 
-The first alone starved a starting engine: with few records taken yet the bound was its floor
-(four in-flight bounds' worth), the intake ran dry before each refetch came back, the records in
-flight fell to 0 for 0.2-0.4 s of every second, and so the rate measured stayed low for the next
-cycle too (a sampler of the engine every 0.1 s in the 20 ms benchmark: three such gaps in its first
-3.5 s). The second is known after a few dozen records, whether or not the intake kept up.
+The bound follows the first, unless it is less than half the second: then the engine is starved
+(a dry intake takes records slowly) and the bound follows the second. The first alone starved a
+starting engine: with few records taken yet the bound was its floor (four in-flight bounds' worth),
+the intake ran dry before each refetch came back, the records in flight fell to 0 for 0.2-0.4 s of
+every second, and so the rate measured stayed low for the next cycle too (a sampler of the engine
+every 0.1 s in the 20 ms benchmark: three such gaps in its first 3.5 s). The second alone, or the
+larger of the two, held more than needed once the engine ran: the mean time in flight is noisy
+(the invoices worker's bound allowed 470-1,180/s while it took 520-700/s), and a process whose
+re-keying companion's records take a millisecond held 4,000 records ahead for it; with a 100,000
+invoice backlog the peak memory went from 137-144 MB to 142-158 MB (`benchmarks/bench_memory.py`).
 """
 
 from __future__ import annotations
@@ -80,7 +86,8 @@ class MeanMeter:
 
 
 class TakeRate:
-    """The rate an engine takes records at, for `fetched_ahead`: measured, or what its bound allows if more."""
+    """The rate an engine takes records at, for `fetched_ahead`: measured, or what its bound allows when the engine
+    takes less than half of that (starved)."""
 
     __slots__ = ("_in_flight", "_max_in_flight", "_taken")
 
@@ -100,4 +107,5 @@ class TakeRate:
     def per_second(self, now: float) -> float:
         measured = self._taken.per_second(now)
         mean = self._in_flight.mean
-        return measured if not mean else max(measured, self._max_in_flight / mean)
+        allowed = self._max_in_flight / mean if mean else 0.0
+        return allowed if measured < allowed / 2 else measured

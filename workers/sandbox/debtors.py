@@ -28,14 +28,20 @@ __all__ = [
 
 
 def by_reference(ledger: Ledger, contract_no: str, customer_reference: str) -> Debtor | None:
-    return next((d for d in ledger.debtors_of(contract_no) if d.customer_reference == customer_reference), None)
+    known = ledger.referenced.get((contract_no, customer_reference))
+    if known is not None and known.customer_reference == customer_reference and known.contract_no == contract_no:
+        return known
+    found = next((d for d in ledger.debtors_of(contract_no) if d.customer_reference == customer_reference), None)
+    if found is not None:
+        ledger.referenced[(contract_no, customer_reference)] = found
+    return found
 
 
 def by_endorsement(ledger: Ledger, contract_no: str, number: int, *, requests: bool = False) -> Debtor | None:
     """The debtor numbered `number`; with `requests`, also the one whose 300xxx request it is."""
     known = ledger.numbered.get((contract_no, number))
     if known is not None and not requests and known.endorsement_no == number and known.contract_no == contract_no:
-        return known  # numbers are unique (the ledger's counters): the first debtor numbered so is this one
+        return known
     for debtor in ledger.debtors_of(contract_no):
         if debtor.endorsement_no == number:
             ledger.numbered[(contract_no, number)] = debtor

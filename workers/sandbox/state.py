@@ -248,9 +248,12 @@ class Ledger:
     # looks at these for one that fell due, not at every debtor (`resolve_due`: 12% of the sandbox's CPU per sale
     # with 300 debtors, issue 18). A pending record is born only in a new debtor or a classification request.
     _watched: dict[int, Debtor] = field(default_factory=dict)
-    # (contract, endorsementNo) -> the debtor last found numbered so; checked before use, since a number moves (a
-    # denial takes a request's away): a sale names its debtor in one look, not a scan of the contract's debtors
+    # (contract, endorsementNo) and (contract, customerReference) -> the debtor last found so; checked before use,
+    # since a number moves (a denial takes a request's away): a sale names its debtor in one look, not a scan of the
+    # contract's debtors. Both identify one debtor at most (numbers come from the counters above; a request naming a
+    # known customerReference is that debtor's, so no second debtor gets it).
     numbered: dict[tuple[str, int], Debtor] = field(default_factory=dict)
+    referenced: dict[tuple[str, str], Debtor] = field(default_factory=dict)
 
     def add_debtor(self, debtor: Debtor) -> None:
         self.debtors.append(debtor)

@@ -187,3 +187,13 @@ def test_a_debtor_found_by_its_number_is_found_again_in_one_look_while_it_keeps_
     first.record.endorsement_no = 9999  # the number moved: the remembered debtor is not taken
     assert by_endorsement(ledger, ORO, 3) is None
     assert by_endorsement(ledger, ORO, 9999) is first
+
+
+def test_a_debtor_found_by_its_customer_reference_is_found_again_while_it_keeps_it(ledger: Ledger) -> None:
+    found = identify(ledger, ORO, customer_reference="CLI-0002")
+    assert found is not None
+    assert ledger.referenced[(ORO, "CLI-0002")] is found
+    assert identify(ledger, ORO, customer_reference="CLI-0002") is found
+    found.customer_reference = "CLI-9999"
+    assert identify(ledger, ORO, customer_reference="CLI-0002") is None
+    assert identify(ledger, ORO, customer_reference="CLI-9999") is found

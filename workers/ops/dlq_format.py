@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from workers.ops.dlq_read import DeadLetterRecord, LedgerEntry, iso_ms
+from workers.runtime import dlq
 from workers.runtime.contract import ErrorCategory
 from workers.runtime.dlq import REPLAY_SOURCE
 from workers.runtime.serde import dumps_exact
@@ -43,19 +44,19 @@ _NUMERIC: Final = frozenset({"partition", "offset", "attempts", "replayed", "rep
 
 
 HEADER_MEANINGS: Final = {
-    "dlq.category": "why it failed, and so who must act",
-    "dlq.error.code": "the error code (Cesce's errorCode where Cesce refused it)",
-    "dlq.error.description": "what went wrong",
-    "dlq.original.topic": "the topic the record was consumed from",
-    "dlq.original.partition": "its partition there",
-    "dlq.original.offset": "its offset there",
-    "dlq.original.timestamp": "its timestamp there (ms since the epoch)",
+    dlq.CATEGORY: "why it failed, and so who must act",
+    dlq.ERROR_CODE: "the error code (Cesce's errorCode where Cesce refused it)",
+    dlq.ERROR_DESCRIPTION: "what went wrong",
+    dlq.ORIGINAL_TOPIC: "the topic the record was consumed from",
+    dlq.ORIGINAL_PARTITION: "its partition there",
+    dlq.ORIGINAL_OFFSET: "its offset there",
+    dlq.ORIGINAL_TIMESTAMP: "its timestamp there (ms since the epoch)",
     "dlq.original.traceparent": "the original record's trace context (restored on replay)",
     "dlq.original.tracestate": "the original record's trace state (restored on replay)",
-    "dlq.worker": "the worker that dead-lettered it",
-    "dlq.attempts": "how many times it was tried",
-    "dlq.first.failure": "when the first try failed",
-    "dlq.last.failure": "when the last try failed",
+    dlq.WORKER: "the worker that dead-lettered it",
+    dlq.ATTEMPTS: "how many times it was tried",
+    dlq.FIRST_FAILURE: "when the first try failed",
+    dlq.LAST_FAILURE: "when the last try failed",
     "traceparent": "the trace of the attempt that dead-lettered it",
     "tracestate": "the trace state of that attempt",
     "source.topic": "the input it came from (dropped on replay)",
@@ -82,7 +83,7 @@ def _int(text: str | None) -> int | None:
 
 def table_row(record: DeadLetterRecord, entry: LedgerEntry | None, *, width: int = DESCRIPTION_WIDTH) -> list[str]:
     """One line of ``dlq list`` (the description truncated to `width`), in `TABLE_COLUMNS` order."""
-    description = record.header("dlq.error.description") or ""
+    description = record.header(dlq.ERROR_DESCRIPTION) or ""
     if len(description) > width:
         description = description[: width - 1] + "…"
     return [
@@ -90,10 +91,10 @@ def table_row(record: DeadLetterRecord, entry: LedgerEntry | None, *, width: int
         str(record.offset),
         iso_ms(record.timestamp_ms) or "-",
         record.key_text if record.key_text is not None else "-",
-        record.header("dlq.category") or "-",
-        record.header("dlq.error.code") or "-",
+        record.header(dlq.CATEGORY) or "-",
+        record.header(dlq.ERROR_CODE) or "-",
         " ".join(description.split()) or "-",
-        record.header("dlq.attempts") or "-",
+        record.header(dlq.ATTEMPTS) or "-",
         record.original or "-",
         str(entry.times if entry is not None else 0),
         str(record.replay_count),
@@ -122,18 +123,18 @@ def record_json(record: DeadLetterRecord, entry: LedgerEntry | None) -> dict[str
         "timestamp": record.timestamp_ms,
         "time": iso_ms(record.timestamp_ms),
         "key": record.key_text,
-        "category": record.header("dlq.category"),
-        "code": record.header("dlq.error.code"),
-        "description": record.header("dlq.error.description"),
-        "attempts": _int(record.header("dlq.attempts")),
-        "worker": record.header("dlq.worker"),
-        "firstFailure": record.header("dlq.first.failure"),
-        "lastFailure": record.header("dlq.last.failure"),
+        "category": record.header(dlq.CATEGORY),
+        "code": record.header(dlq.ERROR_CODE),
+        "description": record.header(dlq.ERROR_DESCRIPTION),
+        "attempts": _int(record.header(dlq.ATTEMPTS)),
+        "worker": record.header(dlq.WORKER),
+        "firstFailure": record.header(dlq.FIRST_FAILURE),
+        "lastFailure": record.header(dlq.LAST_FAILURE),
         "original": {
             "topic": record.original_topic,
-            "partition": _int(record.header("dlq.original.partition")),
-            "offset": _int(record.header("dlq.original.offset")),
-            "timestamp": _int(record.header("dlq.original.timestamp")),
+            "partition": _int(record.header(dlq.ORIGINAL_PARTITION)),
+            "offset": _int(record.header(dlq.ORIGINAL_OFFSET)),
+            "timestamp": _int(record.header(dlq.ORIGINAL_TIMESTAMP)),
         },
         "replayCount": record.replay_count,
         "replaySource": record.header(REPLAY_SOURCE),
@@ -160,7 +161,7 @@ def show_lines(record: DeadLetterRecord, entry: LedgerEntry | None, value: Any, 
     for name, raw in record.headers:
         meaning = HEADER_MEANINGS.get(name, "a header of the original record (kept on replay)")
         lines.append(f"  {name.ljust(width)}  {(_text(raw) or '').ljust(min(values, 40))}  # {meaning}")
-    category = record.header("dlq.category")
+    category = record.header(dlq.CATEGORY)
     if category in set(ErrorCategory):
         lines.append(f"who acts: {WHO_ACTS[ErrorCategory(category or '')]}")
     lines.append(f"value ({value_format or 'tombstone'})")

@@ -25,6 +25,7 @@ from typing import Any, Final
 
 from workers.ops.consume import consumer_settings
 from workers.ops.kafka_options import ensure_reached
+from workers.runtime import dlq
 from workers.runtime.dlq import replay_count
 
 __all__ = [
@@ -101,11 +102,11 @@ class DeadLetterRecord:
 
     @property
     def original_topic(self) -> str | None:
-        return self.header("dlq.original.topic") or None
+        return self.header(dlq.ORIGINAL_TOPIC) or None
 
     @property
     def original_partition(self) -> int | None:
-        text = self.header("dlq.original.partition")
+        text = self.header(dlq.ORIGINAL_PARTITION)
         return int(text) if text is not None and text.isdigit() else None
 
     @property
@@ -180,9 +181,9 @@ class Filters:
     offset: int | None = None
 
     def matches(self, record: DeadLetterRecord, now: datetime) -> bool:
-        if self.code is not None and record.header("dlq.error.code") != self.code:
+        if self.code is not None and record.header(dlq.ERROR_CODE) != self.code:
             return False
-        if self.category is not None and record.header("dlq.category") != self.category:
+        if self.category is not None and record.header(dlq.CATEGORY) != self.category:
             return False
         if self.key is not None and record.key_text != self.key:
             return False

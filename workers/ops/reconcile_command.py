@@ -54,6 +54,7 @@ from workers.ops.reconcile_sales import (
     table_lines,
 )
 from workers.ops.settings import DlqSettings, ops_settings
+from workers.runtime import dlq
 from workers.runtime.catalog import DEFAULT_SCHEMAS_DIR
 from workers.runtime.envelope import Envelope, EnvelopeDecoder
 from workers.runtime.errors import CatalogError, RegistryMismatch, RegistryUnavailable
@@ -247,9 +248,9 @@ def _dead_letter_sale(record: DeadLetterRecord, row: Mapping[str, Any], invoice_
         invoice_date=invoice_date,
         debtor=None if debtor is None else str(debtor),
         amount=amount,
-        category=record.header("dlq.category"),
-        code=record.header("dlq.error.code"),
-        description=record.header("dlq.error.description"),
+        category=record.header(dlq.CATEGORY),
+        code=record.header(dlq.ERROR_CODE),
+        description=record.header(dlq.ERROR_DESCRIPTION),
     )
 
 

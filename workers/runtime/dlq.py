@@ -24,17 +24,27 @@ from typing import Final
 from workers.runtime.contract import SOURCE_OFFSET, SOURCE_PARTITION, SOURCE_TOPIC, DeadLetter, InputRecord
 
 __all__ = [
+    "ATTEMPTS",
+    "CATEGORY",
     "DESCRIPTION_LIMIT",
     "DLQ_PREFIX",
     "ERROR_CODE",
     "ERROR_CODE_LIMIT",
+    "ERROR_DESCRIPTION",
+    "FIRST_FAILURE",
+    "LAST_FAILURE",
     "OMITTED",
+    "ORIGINAL_OFFSET",
+    "ORIGINAL_PARTITION",
+    "ORIGINAL_TIMESTAMP",
+    "ORIGINAL_TOPIC",
     "REPLAY_COUNT",
     "REPLAY_SOURCE",
     "SOURCE_OFFSET",
     "SOURCE_OUTPUT",
     "SOURCE_PARTITION",
     "SOURCE_TOPIC",
+    "WORKER",
     "Failure",
     "bounded_header",
     "dead_letter_headers",
@@ -59,8 +69,19 @@ REPLAY_SOURCE: Final = "replay.source"
 """``<dlq topic>[<partition>]@<offset>``: the dead letter a replayed record came from."""
 DESCRIPTION_LIMIT: Final = 1024
 """Bytes at most in ``dlq.error.description``: the reason, and any excerpt of the input it quotes."""
+CATEGORY: Final = "dlq.category"
+"""Why it failed, and so who must act (`workers.runtime.errors.ErrorCategory`)."""
 ERROR_CODE: Final = "dlq.error.code"
 """The failure's code: a Cesce errorCode, a field's name, an exception's type."""
+ERROR_DESCRIPTION: Final = "dlq.error.description"
+ORIGINAL_TOPIC: Final = "dlq.original.topic"
+ORIGINAL_PARTITION: Final = "dlq.original.partition"
+ORIGINAL_OFFSET: Final = "dlq.original.offset"
+ORIGINAL_TIMESTAMP: Final = "dlq.original.timestamp"
+WORKER: Final = "dlq.worker"
+ATTEMPTS: Final = "dlq.attempts"
+FIRST_FAILURE: Final = "dlq.first.failure"
+LAST_FAILURE: Final = "dlq.last.failure"
 ERROR_CODE_LIMIT: Final = 128
 """Bytes at most in ``dlq.error.code`` (a code, or the name of a field, which may come from the input)."""
 
@@ -108,17 +129,17 @@ def dead_letter_headers(record: InputRecord, failure: Failure, worker: str) -> S
     outcome = failure.outcome
     return [
         *kept,
-        ("dlq.category", str(outcome.category).encode()),
+        (CATEGORY, str(outcome.category).encode()),
         (ERROR_CODE, bounded_header(outcome.code, ERROR_CODE_LIMIT)),
-        ("dlq.error.description", bounded_header(outcome.description, DESCRIPTION_LIMIT)),
-        ("dlq.original.topic", record.topic.encode()),
-        ("dlq.original.partition", str(record.partition).encode()),
-        ("dlq.original.offset", str(record.offset).encode()),
-        ("dlq.original.timestamp", timestamp),
-        ("dlq.worker", worker.encode()),
-        ("dlq.attempts", str(failure.attempts).encode()),
-        ("dlq.first.failure", _iso(failure.first_failure)),
-        ("dlq.last.failure", _iso(failure.last_failure)),
+        (ERROR_DESCRIPTION, bounded_header(outcome.description, DESCRIPTION_LIMIT)),
+        (ORIGINAL_TOPIC, record.topic.encode()),
+        (ORIGINAL_PARTITION, str(record.partition).encode()),
+        (ORIGINAL_OFFSET, str(record.offset).encode()),
+        (ORIGINAL_TIMESTAMP, timestamp),
+        (WORKER, worker.encode()),
+        (ATTEMPTS, str(failure.attempts).encode()),
+        (FIRST_FAILURE, _iso(failure.first_failure)),
+        (LAST_FAILURE, _iso(failure.last_failure)),
         *trace,
         *source_headers(record),
     ]

@@ -399,7 +399,7 @@ class Engine:
 
     def _start_backlog(self) -> None:
         self._intake.resolve(self._resolved)
-        taken_count = 0
+        taken_count, now = 0, time.monotonic()  # the records handed over now, all at this moment
         while self._in_flight < self._settings.max_in_flight:
             taken = self._intake.take()
             if taken is None:
@@ -412,10 +412,10 @@ class Engine:
                 self._dispatch_order[(record.topic, record.partition, record.offset)] = next(self._dispatched)
             state.submitted += 1
             metrics.IN_FLIGHT.add(1, self._labels)
-            job = functools.partial(self._process, state, record, handed=time.monotonic())
+            job = functools.partial(self._process, state, record, handed=now)
             self._lanes.submit((state, record.key), job)
         if taken_count:
-            self._take_rate.taken(taken_count, time.monotonic())
+            self._take_rate.taken(taken_count, now)
         self._schedule_intake()
 
     def _schedule_intake(self) -> None:

@@ -25,12 +25,14 @@ operation and status. Neither sees headers or bodies.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Final, Protocol, TypeVar
 
 import httpx
+import yarl
 from opentelemetry.semconv.attributes import error_attributes, http_attributes, server_attributes
 from opentelemetry.trace import SpanKind, StatusCode
 from opentelemetry.util.types import Attributes
@@ -48,12 +50,15 @@ from workers.cesce.errors import (
 )
 from workers.cesce.retry import RetryPolicy, parse_retry_after
 from workers.cesce.throttle import Throttle
+from workers.cesce.transport import Call, PooledTransport
 from workers.cesce.validation import check_contract_no, check_fields
 from workers.observability.metrics import CESCE_DURATION
 from workers.observability.tracing import TRACER
 
 __all__ = [
     "TRANSPORT_ERRORS",
+    "Answer",
+    "Call",
     "CesceHttp",
     "Exchange",
     "TokenSource",
@@ -102,18 +107,57 @@ def translate_transport_error(exc: httpx.RequestError, operation: str) -> CesceE
     return CesceTransientError(message, outcome_unknown=meaning == _MAYBE_PROCESSED, operation=operation)
 
 
-Exchange = Callable[[httpx.Request], Awaitable[httpx.Response]]
-"""One request out, its answer read whole: `direct(transport)` for the API calls, ``AsyncClient.send`` for the
-token endpoint."""
+class Answer(Protocol):
+    """What is read of an answer: `Answered`, or an ``httpx.Response`` (the token endpoint's, a test transport's)."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    def json(self) -> Any: ...
+
+
+class _Host(Protocol):
+    @property
+    def scheme(self) -> str: ...
+
+    @property
+    def host(self) -> str | None: ...
+
+    @property
+    def port(self) -> int | None: ...
+
+
+class Request(Protocol):
+    """What `send` reads of a request for its span: a `Call`, or an ``httpx.Request`` (the token endpoint's)."""
+
+    @property
+    def method(self) -> str: ...
+
+    @property
+    def url(self) -> _Host: ...
+
+
+Exchange = Callable[[Call], Awaitable[Answer]]
+"""One API call out, its answer read whole: `direct(transport)`."""
+
+RequestT = TypeVar("RequestT", bound=Request)
+AnswerT = TypeVar("AnswerT", bound=Answer)
 
 
 def direct(transport: httpx.AsyncBaseTransport) -> Exchange:
-    """Requests straight to `transport`, as ``httpx.AsyncClient.send`` hands them over, without what the client
-    adds around it that these calls never use: cookies (extracted from every answer through a urllib request
-    built for it), auth flows, redirects, event hooks. At 64 in flight that was about a third of the HTTP
-    stack's CPU per request (issue 18). The requests carry their own timeouts (`CesceHttp` sets them)."""
+    """API calls straight to `transport`, without what ``httpx.AsyncClient`` adds around a request that these calls
+    never use: cookies (extracted from every answer through a urllib request built for it), auth flows, redirects,
+    event hooks (at 64 in flight about a third of the HTTP stack's CPU per request, issue 18). On the pooled
+    transport no httpx object is built at all (`PooledTransport.exchange`); any other transport (a test's
+    ``httpx.MockTransport``) gets the call as an ``httpx.Request``. Calls carry their own timeouts."""
+    if isinstance(transport, PooledTransport):
+        return transport.exchange
 
-    async def exchange(request: httpx.Request) -> httpx.Response:
+    async def exchange(call: Call) -> Answer:
+        request = call.as_httpx()
         response = await transport.handle_async_request(request)
         response.request = request
         try:
@@ -125,7 +169,9 @@ def direct(transport: httpx.AsyncBaseTransport) -> Exchange:
     return exchange
 
 
-async def send(exchange: Exchange, request: httpx.Request, operation: str, *, route: str) -> httpx.Response:
+async def send(
+    exchange: Callable[[RequestT], Awaitable[AnswerT]], request: RequestT, operation: str, *, route: str
+) -> AnswerT:
     """Send one request (`route`: its path template, for the span); httpx exceptions leave as Cesce errors."""
     attributes: Attributes = {
         http_attributes.HTTP_REQUEST_METHOD: request.method,
@@ -178,7 +224,7 @@ def _error_fields(payload: Mapping[str, Any], operation: str, status: int) -> tu
     )
 
 
-def decode_answer(response: httpx.Response, operation: str, *, token_endpoint: bool = False) -> dict[str, Any]:
+def decode_answer(response: Answer, operation: str, *, token_endpoint: bool = False) -> dict[str, Any]:
     """The JSON object of a successful answer; otherwise raise the error it stands for.
 
     On the token endpoint every refusal that is not transient is an authentication error: the
@@ -236,6 +282,11 @@ def parse_results(model: type[M], answer: Mapping[str, Any], operation: str) -> 
     return [parse_answer(model, item, operation) for item in result]
 
 
+def _json_body(body: Mapping[str, Any]) -> bytes:
+    """A request body as httpx's ``json=`` writes it: UTF-8, compact, no NaN."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
 class TokenSource(Protocol):
     """What `CesceHttp` needs from the OAuth2 side (`workers.cesce.auth.TokenManager`)."""
 
@@ -257,8 +308,8 @@ class CesceHttp:
     ) -> None:
         self._exchange = exchange
         self._settings = settings
-        self._extensions = {"timeout": httpx.Timeout(settings.timeout_seconds).as_dict()}
-        self._urls: dict[str, httpx.URL] = {}  # parsed once per path and contract: parsing is a tenth of a request
+        self._timeout = httpx.Timeout(settings.timeout_seconds).as_dict()
+        self._urls: dict[str, yarl.URL] = {}  # parsed once per path and contract: parsing is a tenth of a request
         self._tokens = tokens
         self._retry = retry
         self._throttle = throttle or Throttle()  # this process's own, learned from the 429s
@@ -341,11 +392,11 @@ class CesceHttp:
 
         return await self._retry.run(attempt, idempotent=idempotent, operation=operation)
 
-    def _url(self, url: str) -> httpx.URL:
+    def _url(self, url: str, params: Mapping[str, str] | None) -> yarl.URL:
         parsed = self._urls.get(url)
         if parsed is None:
-            parsed = self._urls[url] = httpx.URL(url)
-        return parsed
+            parsed = self._urls[url] = yarl.URL(url)
+        return parsed.with_query(params) if params else parsed
 
     async def _authorised(
         self,
@@ -359,17 +410,20 @@ class CesceHttp:
     ) -> dict[str, Any]:
         """One attempt; a 401 (token revoked or expired early) earns one renewal and one resend."""
 
-        async def signed(token: str) -> httpx.Response:
+        address = self._url(url, params)
+        content = None if body is None else _json_body(body)
+
+        async def signed(token: str) -> Answer:
             headers = {
                 "Accept": "application/json",
                 "Authorization": f"Bearer {token}",
                 CLIENT_ID_HEADER: self._settings.client_id,
             }
-            request = httpx.Request(
-                method, self._url(url), params=params, json=body, headers=headers, extensions=self._extensions
-            )
+            if content is not None:
+                headers["Content-Type"] = "application/json"
+            call = Call(method, address, headers, content, self._timeout)
             async with self._throttle.turn() as turn:
-                response = await send(self._exchange, request, operation, route=route)
+                response = await send(self._exchange, call, operation, route=route)
                 turn.answered(response.status_code, response.headers.get("Retry-After"))
             return response
 

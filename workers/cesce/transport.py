@@ -9,31 +9,37 @@ at 64 in flight against 0.36 ms here and 1.5-1.8 ms for httpcore 1.0.9 (`benchma
 aiohttp parses HTTP in C (llhttp), runs on asyncio's transports directly, and keeps idle connections with
 a timer instead of polling them.
 
-Requests and responses stay httpx's (`httpx.AsyncClient`, its timeouts, `httpx.MockTransport` in tests) and
-so do the exceptions: aiohttp's are mapped here to the httpx classes `workers.cesce.http.TRANSPORT_ERRORS`
-decides on, and the mapping is the one place that says whether a request may have reached Cesce:
+Two doors onto one pool. The API calls come in as a `Call` (`exchange`) and leave as an `Answered`: building
+an httpx request and response around each call cost a twentieth of a worker's CPU at 64 in flight (issue 18).
+The token endpoint's requests come through httpx (`httpx.AsyncClient`, its form encoding and timeouts:
+`handle_async_request`), as do a test's through `httpx.MockTransport`. Either way the exceptions are httpx's:
+aiohttp's are mapped here to the httpx classes `workers.cesce.http.TRANSPORT_ERRORS` decides on, and the
+mapping is the one place that says whether a request may have reached Cesce:
 
 - nothing sent: the connection could not be had (refused, DNS, TLS, a connect or pool timeout);
 - maybe processed: the connection broke or timed out after the request was written (a reset, the server
   closing it, a read timeout, a body cut short).
 
-Cesce's answers are small JSON documents, so the body is read here, inside the mapping, and handed to httpx
-whole. Proxies from the environment (``HTTPS_PROXY``, ``NO_PROXY``) are aiohttp's to honour, as httpx would have.
+Cesce's answers are small JSON documents, so the body is read here, inside the mapping, and handed over
+whole; a body with a Content-Encoding is decoded as httpx decodes it (`Answered.json`). Proxies from the
+environment (``HTTPS_PROXY``, ``NO_PROXY``) are aiohttp's to honour, as httpx would have.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import ssl
 from collections.abc import Iterator, Mapping
-from typing import Final
+from dataclasses import dataclass
+from typing import Any, Final
 
 import aiohttp
 import httpx
 import yarl
 from aiohttp.helpers import get_env_proxy_for_url
 
-__all__ = ["PooledTransport"]
+__all__ = ["Answered", "Call", "PooledTransport"]
 
 _EXCEPTIONS: Final[tuple[tuple[type[BaseException], type[httpx.TransportError]], ...]] = (
     # first match wins: subclasses before their bases
@@ -72,15 +78,50 @@ def _as_httpx_errors() -> Iterator[None]:
         raise mapped(str(exc) or type(exc).__name__) from exc
 
 
-def _timeout(extensions: Mapping[str, object]) -> aiohttp.ClientTimeout:
-    """httpx's per-request timeouts in aiohttp's terms: waiting for a pooled connection or a new one
-    (``pool``, ``connect``), and between reads of the answer (``read``). Writing a request of a few hundred
-    bytes goes straight to the socket buffer: aiohttp has no write timeout, and none is needed."""
-    given = extensions.get("timeout")
-    values = given if isinstance(given, Mapping) else {}
+def _timeout(values: Mapping[str, float | None]) -> aiohttp.ClientTimeout:
+    """httpx's per-request timeouts (``httpx.Timeout.as_dict()``) in aiohttp's terms: waiting for a pooled connection
+    or a new one (``pool``, ``connect``), and between reads of the answer (``read``). Writing a request of a few
+    hundred bytes goes straight to the socket buffer: aiohttp has no write timeout, and none is needed."""
     connect, pool, read = values.get("connect"), values.get("pool"), values.get("read")
     acquire = None if connect is None and pool is None else (connect or 0.0) + (pool or 0.0)
     return aiohttp.ClientTimeout(total=None, connect=acquire, sock_connect=connect, sock_read=read)
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One API request as `workers.cesce.http.CesceHttp` makes it: the URL with its query, the headers (a JSON body's
+    Content-Type among them), the body, and httpx's timeouts (``httpx.Timeout.as_dict()``)."""
+
+    method: str
+    url: yarl.URL
+    headers: Mapping[str, str] | list[tuple[str, str]]
+    content: bytes | None
+    timeout: Mapping[str, float | None]
+
+    def as_httpx(self) -> httpx.Request:
+        """The same request for an httpx transport (`workers.cesce.http.direct` of any but this one)."""
+        return httpx.Request(
+            self.method, str(self.url), headers=self.headers, content=self.content, extensions={"timeout": self.timeout}
+        )
+
+
+class Answered:
+    """An answer read whole: its status, its headers (looked up in any case) and its body; what callers read of an
+    ``httpx.Response`` under the same names."""
+
+    __slots__ = ("content", "headers", "status_code")
+
+    def __init__(self, status_code: int, headers: Mapping[str, str], content: bytes) -> None:
+        self.status_code = status_code
+        self.headers = headers
+        self.content = content
+
+    def json(self) -> Any:
+        """The body as JSON (ValueError when it is not), decoded by its Content-Encoding first as httpx would."""
+        if self.headers.get("Content-Encoding", "identity").strip().lower() not in ("identity", ""):
+            encoded = httpx.Response(self.status_code, headers=list(self.headers.items()), content=self.content)
+            return encoded.json()
+        return json.loads(self.content)
 
 
 class PooledTransport(httpx.AsyncBaseTransport):
@@ -121,29 +162,40 @@ class PooledTransport(httpx.AsyncBaseTransport):
                 self._proxies[origin] = (None, None)
         return self._proxies[origin]
 
+    async def exchange(self, call: Call) -> Answered:
+        """Send `call` and read its answer whole; aiohttp's errors leave as httpx's."""
+        answer, content = await self._round_trip(call)
+        return Answered(answer.status, answer.headers, content)
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = await request.aread()
         headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers.raw]
+        timeout = request.extensions.get("timeout")
         url = yarl.URL(str(request.url), encoded=True)
-        proxy, proxy_auth = self._proxy(url)
+        call = Call(request.method, url, headers, body or None, timeout if isinstance(timeout, Mapping) else {})
+        answer, content = await self._round_trip(call)
+        return httpx.Response(
+            status_code=answer.status,
+            headers=list(answer.raw_headers),
+            stream=httpx.ByteStream(content),
+            extensions={"http_version": b"HTTP/1.1"},
+        )
+
+    async def _round_trip(self, call: Call) -> tuple[aiohttp.ClientResponse, bytes]:
+        """The answer to `call` (released: its status and headers stay readable) and its body."""
+        proxy, proxy_auth = self._proxy(call.url)
         with _as_httpx_errors():
             async with self._open().request(
-                request.method,
-                url,
+                call.method,
+                call.url,
                 proxy=proxy,
                 proxy_auth=proxy_auth,
-                headers=headers,
-                data=body or None,
+                headers=call.headers,
+                data=call.content,
                 allow_redirects=False,
-                timeout=_timeout(request.extensions),
+                timeout=_timeout(call.timeout),
             ) as answer:
-                content = await answer.read()
-                return httpx.Response(
-                    status_code=answer.status,
-                    headers=list(answer.raw_headers),
-                    stream=httpx.ByteStream(content),
-                    extensions={"http_version": b"HTTP/1.1"},
-                )
+                return answer, await answer.read()
 
     async def aclose(self) -> None:
         if self._session is not None:

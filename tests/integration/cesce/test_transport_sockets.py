@@ -4,13 +4,15 @@ closed them (a loopback HTTP/1.1 server that counts the connections it accepts).
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import httpx
 import pytest
+import yarl
 
-from workers.cesce.transport import PooledTransport
+from workers.cesce.transport import Call, PooledTransport
 
 pytestmark = pytest.mark.integration
 
@@ -24,12 +26,15 @@ class _Server:
     answered: int = 0
     port: int = 0
     writers: list[asyncio.StreamWriter] = field(default_factory=list)
+    requests: list[tuple[bytes, bytes]] = field(default_factory=list)  # each request's head and body
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.accepted += 1
         self.writers.append(writer)
         try:
-            while await reader.readuntil(b"\r\n\r\n"):
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+                self.requests.append((head, await reader.readexactly(int(length[1])) if length else b""))
                 await asyncio.sleep(0.005)  # a little latency, so concurrent calls overlap
                 writer.write(_ANSWER)
                 await writer.drain()
@@ -94,3 +99,29 @@ async def test_a_refused_connection_is_httpx_connect_error() -> None:
     async with httpx.AsyncClient(transport=transport, timeout=2.0) as client:
         with pytest.raises(httpx.ConnectError):
             await client.get("http://127.0.0.1:9/")  # the discard port: nothing listens on loopback
+
+
+async def test_a_call_goes_out_as_written_and_its_answer_comes_back_whole(server: _Server) -> None:
+    transport = PooledTransport(verify=True, max_connections=1, keepalive_seconds=1.0)
+    call = Call(
+        "POST",
+        yarl.URL(f"http://127.0.0.1:{server.port}/sales/v1/contracts/1/sales").with_query({"languageCode": "ES"}),
+        {"Accept": "application/json", "Content-Type": "application/json", "X-Client-Id": "app"},
+        '{"amount":"1234.56","name":"Peña"}'.encode(),
+        httpx.Timeout(5.0).as_dict(),
+    )
+    try:
+        answered = await transport.exchange(call)
+    finally:
+        await transport.aclose()
+    ((head, body),) = server.requests
+    lines = head.decode().split("\r\n")
+    assert lines[0] == "POST /sales/v1/contracts/1/sales?languageCode=ES HTTP/1.1"
+    fields = {name.lower(): value for name, _, value in (line.partition(": ") for line in lines[1:] if line)}
+    assert fields["host"] == f"127.0.0.1:{server.port}"
+    assert (fields["content-type"], fields["accept"], fields["x-client-id"]) == ("application/json",) * 2 + ("app",)
+    assert int(fields["content-length"]) == len(body)
+    assert body == call.content
+    assert "user-agent" not in fields
+    assert "accept-encoding" not in fields
+    assert (answered.status_code, answered.headers["content-type"], answered.json()) == (200, "application/json", {})

@@ -3,19 +3,23 @@ the request (never sent, or maybe processed) is what happened on the wire."""
 
 from __future__ import annotations
 
+import gzip
 import inspect
+import json
 import ssl
+import zlib
 
 import aiohttp
 import httpx
 import pytest
 import yarl
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from tests.unit.cesce.fakes import FakeCesce, answer, client_for
 from tests.unit.cesce.test_client_sales import BASE, CONTRACT, SALE
 from workers.cesce.errors import CesceProtocolError, CesceTransientError
 from workers.cesce.http import direct, translate_transport_error
-from workers.cesce.transport import PooledTransport, _as_httpx_errors, _timeout, httpx_error_for
+from workers.cesce.transport import Answered, Call, PooledTransport, _as_httpx_errors, _timeout, httpx_error_for
 
 
 def _aiohttp_errors() -> list[type[BaseException]]:
@@ -75,26 +79,56 @@ def test_other_exceptions_pass_unchanged() -> None:
 
 
 def test_httpx_timeouts_become_aiohttp_timeouts() -> None:
-    timeout = _timeout({"timeout": {"connect": 5.0, "read": 30.0, "write": 30.0, "pool": 2.0}})
+    timeout = _timeout({"connect": 5.0, "read": 30.0, "write": 30.0, "pool": 2.0})
     assert (timeout.total, timeout.connect, timeout.sock_connect, timeout.sock_read) == (None, 7.0, 5.0, 30.0)
-    unbounded = _timeout({"timeout": {"connect": None, "read": None, "write": None, "pool": None}})
+    unbounded = _timeout({"connect": None, "read": None, "write": None, "pool": None})
     assert (unbounded.connect, unbounded.sock_connect, unbounded.sock_read) == (None, None, None)
     assert _timeout({}).sock_read is None
 
 
-async def test_direct_hands_the_request_over_and_reads_the_answer_whole() -> None:
+_CALL = Call(
+    "POST",
+    yarl.URL("https://cesce.example/sales/v1/x?languageCode=ES"),
+    {"Accept": "application/json", "Content-Type": "application/json"},
+    b'{"a":1}',
+    httpx.Timeout(7.5).as_dict(),
+)
+
+
+async def test_direct_hands_a_call_to_an_httpx_transport_as_a_request_and_reads_the_answer_whole() -> None:
     seen: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
         return httpx.Response(200, headers={"Set-Cookie": "session=x"}, json={"result": {"statusCode": "5"}})
 
-    request = httpx.Request("POST", "https://cesce.example/sales/v1/x", json={"a": 1})
-    response = await direct(httpx.MockTransport(handler))(request)
-    assert seen == [request]
-    assert response.request is request
-    assert response.json() == {"result": {"statusCode": "5"}}
+    response = await direct(httpx.MockTransport(handler))(_CALL)
+    (request,) = seen
+    assert (request.method, str(request.url), request.content) == ("POST", str(_CALL.url), b'{"a":1}')
+    assert request.headers["Content-Type"] == "application/json"
+    assert request.extensions["timeout"] == {"connect": 7.5, "read": 7.5, "write": 7.5, "pool": 7.5}
+    assert isinstance(response, httpx.Response)
     assert response.is_closed
+    assert response.json() == {"result": {"statusCode": "5"}}
+
+
+def test_the_pooled_transport_takes_calls_without_httpx_objects() -> None:
+    transport = PooledTransport(verify=True, max_connections=1, keepalive_seconds=1.0)
+    assert direct(transport) == transport.exchange
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "identity", None])
+def test_an_answer_is_read_as_json_after_its_content_encoding(encoding: str | None) -> None:
+    document = {"error": {"errorCode": "0", "errorDescription": ""}, "result": {"saleId": "12"}}
+    body = json.dumps(document).encode()
+    compress = {"gzip": gzip.compress, "deflate": zlib.compress}.get(encoding or "", lambda data: data)
+    headers = CIMultiDictProxy(CIMultiDict({"Content-Encoding": encoding} if encoding else {}))
+    assert Answered(200, headers, compress(body)).json() == document
+
+
+def test_an_answer_that_is_not_json_is_a_value_error() -> None:
+    with pytest.raises(json.JSONDecodeError):
+        Answered(502, CIMultiDictProxy(CIMultiDict()), b"<html>bad gateway</html>").json()
 
 
 async def test_api_calls_carry_the_timeout_and_the_documented_headers() -> None:

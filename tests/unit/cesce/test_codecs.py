@@ -9,10 +9,13 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from workers.cesce.codecs import (
+    AMOUNT_PLACES,
+    RATE_PLACES,
     CodecError,
     WireAmount,
     WireDate,
     WireRate,
+    _exact,
     check_contract_no,
     decode_amount,
     decode_date,
@@ -143,3 +146,56 @@ def test_cesces_today_is_the_day_in_spain() -> None:
     assert spanish_today(late_evening_utc) == date(2026, 12, 7)
     assert spanish_today(datetime(2026, 7, 1, 21, 59, tzinfo=UTC)) == date(2026, 7, 1)  # summer: UTC+2
     assert spanish_today(datetime(2026, 7, 1, 22, 0, tzinfo=UTC)) == date(2026, 7, 2)
+
+
+_EDGES = [
+    "0",
+    "-0",
+    "0.00",
+    "-0.00",
+    "1234.5",
+    "-1234.50",
+    "0.001",
+    "1234.500",
+    "1234.505",
+    "1E+2",
+    "1E-2",
+    "1E-3",
+    "999999999999999.99",
+    "-999999999999999.99",
+    "1000000000000000",
+    "1000000000000000.00",
+    "999999999999999.995",
+    "12345678901234567890.1",
+    "1E+30",
+    "1E-30",
+    "0E-10",
+    "0E+10",
+    "0.12345",
+    "0.123456",
+    "0.1234500",
+    "NaN",
+    "-Infinity",
+    "Infinity",
+    "sNaN",
+    "123456789012345678901234567890",
+    "1E+999999",
+]
+
+
+@pytest.mark.parametrize("places", [AMOUNT_PLACES, RATE_PLACES])
+@pytest.mark.parametrize("text", _EDGES)
+def test_the_exactness_check_of_a_model_refuses_what_encoding_refuses(places: int, text: str) -> None:
+    value = Decimal(text)
+    try:
+        encode_amount(value, places)
+    except CodecError:
+        refused = True
+    else:
+        refused = False
+    check = _exact(places)
+    if refused:
+        with pytest.raises(CodecError):
+            check(value)
+    else:
+        assert check(value) is value

@@ -16,22 +16,24 @@ checks run in a fixed order, the first failure wins:
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from datetime import date
 from enum import StrEnum
 from typing import Any, Final
 
 from workers.cesce import catalogue as cat
-from workers.cesce.codecs import AMOUNT_PLACES, CodecError, decode_amount, decode_date
-from workers.sandbox.wire import ApiError, invalid, missing
+from workers.cesce.codecs import CodecError, decode_amount, decode_date
+from workers.sandbox.wire import CENT, ApiError, invalid, missing
 
 __all__ = [
     "CLIENT_FIELDS",
     "Field",
     "Kind",
     "parse_body",
+    "read_date",
     "read_query",
     "read_section",
     "reject_unknown",
@@ -168,12 +170,19 @@ def _is_amount(value: str) -> bool:
         parsed = decode_amount(value)
     except CodecError:
         return False
-    return value == value.strip() and parsed == parsed.quantize(Decimal(1).scaleb(-AMOUNT_PLACES))
+    return value == value.strip() and parsed == parsed.quantize(CENT)
+
+
+@functools.lru_cache(maxsize=1024)
+def read_date(text: str) -> date:
+    """`decode_date`, remembered: the requests of a day send the same few dates, each checked here and read
+    again by the rule that uses it. A refusal is not remembered: it raises `CodecError` every time."""
+    return decode_date(text)
 
 
 def _is_date(value: str) -> bool:
     try:
-        decode_date(value)
+        read_date(value)
     except CodecError:
         return False
     return True

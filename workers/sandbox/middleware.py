@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from contextvars import ContextVar
 from typing import Final
 
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from workers.cesce import catalogue as cat
@@ -50,35 +50,55 @@ API_PREFIXES: Final = ("/sales/v1/", "/classifications/v1/", "/claims/v1/")
 ADMIN_PREFIX: Final = "/sandbox-admin"
 _DROPPING: ContextVar[bool] = ContextVar("cesce_sandbox_dropping", default=False)
 _UVICORN_LOGGER: Final = "uvicorn.error"
+_CLIENT_ID_KEY: Final = CLIENT_ID_HEADER.lower().encode("latin-1")
 
 
 class RouteTemplates:
     """Finds the route template (``/sales/v1/contracts/{contractNo}/sales``) a request path matches.
 
-    The routes (template and methods) are read once, lazily, from `routes`.
+    The routes (template and methods) are read once, lazily, from `routes`. The templates never
+    change after that, so the answer for a path is remembered (up to `MATCHES_REMEMBERED` paths of
+    at most `PATH_REMEMBERED` characters, then forgotten all at once): a client sends the same few
+    paths over and over, and each one costs a scan of every template's pattern only the first time.
     """
+
+    MATCHES_REMEMBERED: Final = 1024
+    PATH_REMEMBERED: Final = 256
 
     def __init__(self, routes: Callable[[], Iterable[tuple[str, Iterable[str]]]]) -> None:
         self._routes = routes
         self._compiled: list[tuple[re.Pattern[str], str]] | None = None
         self._methods: dict[str, frozenset[str]] = {}
+        self._matched: dict[str, str | None] = {}
 
     def match(self, path: str) -> str | None:
+        try:
+            return self._matched[path]
+        except KeyError:
+            pass
+        found = next((template for pattern, template in self._load() if pattern.match(path)), None)
+        if len(path) <= self.PATH_REMEMBERED:
+            if len(self._matched) >= self.MATCHES_REMEMBERED:
+                self._matched.clear()
+            self._matched[path] = found
+        return found
+
+    def methods(self, template: str) -> frozenset[str]:
+        """Every method the template's routes serve (a path has one route per method)."""
+        self._load()
+        return self._methods.get(template, frozenset())
+
+    def serves(self, template: str, method: str) -> bool:
+        return method.upper() in self.methods(template)
+
+    def _load(self) -> list[tuple[re.Pattern[str], str]]:
         if self._compiled is None:
             for template, methods in self._routes():
                 self._methods[template] = self._methods.get(template, frozenset()) | {m.upper() for m in methods}
             self._compiled = [
                 (re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(p)) + "$"), p) for p in self._methods
             ]
-        return next((template for pattern, template in self._compiled if pattern.match(path)), None)
-
-    def methods(self, template: str) -> frozenset[str]:
-        """Every method the template's routes serve (a path has one route per method)."""
-        self.match(template)
-        return self._methods.get(template, frozenset())
-
-    def serves(self, template: str, method: str) -> bool:
-        return method.upper() in self.methods(template)
+        return self._compiled
 
 
 class ScopeMiddleware:
@@ -103,15 +123,30 @@ class ScopeMiddleware:
         method, template = str(scope["method"]), self._templates.match(str(scope["path"]))
         if template is None or not self._templates.serves(template, method):
             return False
-        headers = Headers(scope=scope)
-        client_id = headers.get(CLIENT_ID_HEADER, "")
-        scheme, _, token = headers.get("authorization", "").partition(" ")
+        raw = scope["headers"] = list(scope["headers"])  # as starlette's Headers(scope=scope) leaves it
+        client_id = _header(raw, _CLIENT_ID_KEY)
+        scheme, _, token = _header(raw, b"authorization").partition(" ")
         tokens = self.runtime.tokens
         if scheme.lower() != "bearer" or not token.strip() or not tokens.client_subscribed(client_id):
             return False
         granted = tokens.scopes(token.strip(), client_id)
-        # "/sales/v1/contracts/{contractNo}/sales" -> the operation's path under its API root
-        return granted is not None and required_scope(method, "/" + template.split("/", 3)[3]) not in granted
+        return granted is not None and _operation_scope(method, template) not in granted
+
+
+def _header(raw: list[tuple[bytes, bytes]], key: bytes) -> str:
+    """The first value of a header (`key` in lower case), "" when absent: what starlette's ``Headers.get``
+    answers, without building a ``Headers`` for every request."""
+    for name, value in raw:
+        if name == key:
+            return value.decode("latin-1")
+    return ""
+
+
+@functools.lru_cache(maxsize=256)
+def _operation_scope(method: str, template: str) -> str:
+    """The scope a served method of a route template needs (remembered: there are few of both)."""
+    # "/sales/v1/contracts/{contractNo}/sales" -> the operation's path under its API root
+    return required_scope(method, "/" + template.split("/", 3)[3])
 
 
 class DropLogFilter(logging.Filter):

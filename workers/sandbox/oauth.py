@@ -19,6 +19,7 @@ API's scope check (`workers.sandbox.middleware.ScopeMiddleware`) what a valid to
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -65,6 +66,12 @@ def _same(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
 
 
+@functools.lru_cache(maxsize=64)
+def _scope_set(scope: str) -> frozenset[str]:
+    """The words of a granted scope (remembered: a store hands out the same few scopes)."""
+    return frozenset(scope.split())
+
+
 def _denied() -> OAuthError:
     return OAuthError("invalid_grant", MSG_RESOURCE_OWNER_DENIED)
 
@@ -106,7 +113,7 @@ class TokenStore:
         grant = self._access.get(_digest(access_token))
         if grant is None or self._clock.now() >= grant.expires_at or not _same(client_id, grant.client_id):
             return None
-        return frozenset(grant.scope.split())
+        return _scope_set(grant.scope)
 
     def client_subscribed(self, client_id: str) -> bool:
         """Whether an X-IBM-Client-Id names a subscribed application (any one without credentials)."""

@@ -30,12 +30,12 @@ from workers.cesce.assumptions import (
     SaleRejectionReason,
     SaleStatus,
 )
-from workers.cesce.codecs import decode_amount, decode_date
+from workers.cesce.codecs import decode_amount
 from workers.sandbox import sales_rules as rules
 from workers.sandbox.debtors import by_endorsement, by_reference, classified_abroad
-from workers.sandbox.fields import Field, Kind
+from workers.sandbox.fields import Field, Kind, read_date
 from workers.sandbox.state import Contract, Debtor, Factoring, Ledger, Sale
-from workers.sandbox.wire import ApiError, amount, invalid, missing, money, rate, wire_date
+from workers.sandbox.wire import ApiError, amount, cover, invalid, missing, money, rate, wire_date
 
 __all__ = [
     "GENERAL_DATA_FIELDS",
@@ -116,8 +116,8 @@ def declare_sale(ledger: Ledger, contract: Contract, data: Mapping[str, str], to
         raise missing("acquisitionDate")
     if contract.factoring is Factoring.WITH_RECOURSE and "taxCodeTransferor" not in data:
         raise missing("taxCodeTransferor")
-    invoice_date = decode_date(data["invoiceDate"])
-    maturity_date = decode_date(data["maturityDate"])
+    invoice_date = read_date(data["invoiceDate"])
+    maturity_date = read_date(data["maturityDate"])
     if invoice_date > maturity_date:
         raise ApiError(400, cat.ERROR_CODE_SALE_REJECTED, cat.MSG_DATE_ORDER)
     value = _amount(data["currencyAmount"])
@@ -134,7 +134,7 @@ def declare_sale(ledger: Ledger, contract: Contract, data: Mapping[str, str], to
         subsidiary_no=subsidiary,
         invoice_no=data["invoiceNo"],
         invoice_date=invoice_date,
-        acquisition_date=decode_date(data["acquisitionDate"]) if "acquisitionDate" in data else None,
+        acquisition_date=read_date(data["acquisitionDate"]) if "acquisitionDate" in data else None,
         maturity_date=maturity_date,
         amount=value,
         currency=currency,
@@ -300,10 +300,10 @@ def extend_sale(
 
 def premiums_wire(sale: Sale) -> dict[str, str]:
     return {
-        "commercialRiskCoverPct": amount(sale.commercial_cover_pct),
+        "commercialRiskCoverPct": cover(sale.commercial_cover_pct),
         "commercialRiskRate": rate(sale.commercial_rate),
         "commercialRiskPremium": amount(sale.commercial_premium),
-        "politicalRiskCoverPct": amount(sale.political_cover_pct),
+        "politicalRiskCoverPct": cover(sale.political_cover_pct),
         "politicalRiskRate": rate(sale.political_rate),
         "politicalRiskPremium": amount(sale.political_premium),
     }
@@ -352,7 +352,8 @@ def _exchange_rate(ledger: Ledger, contract: Contract, currency: str) -> Decimal
 
 def _check_duplicate(ledger: Ledger, sale: Sale, ignore: Sale | None = None) -> None:
     same_invoice = ledger.sales_with_invoice(sale.invoice_no)
-    if rules.find_duplicate(same_invoice, rules.duplicate_key(sale), ignore=ignore) is not None:
+    # a sale whose invoiceNo no recorded sale has (the usual case) cannot be a duplicate: its key is not built
+    if same_invoice and rules.find_duplicate(same_invoice, rules.duplicate_key(sale), ignore=ignore) is not None:
         ledger.duplicate_attempts += 1
         raise ApiError(400, cat.ERROR_CODE_SALE_REJECTED, DUPLICATE_SALE_DESCRIPTION)
 
@@ -395,7 +396,7 @@ def _changes(sale: Sale, new: Mapping[str, str]) -> dict[str, object]:
     for name, text in new.items():
         value: object = text
         if name in _DATE_ATTRIBUTES:
-            value = decode_date(text)
+            value = read_date(text)
         elif name == "currencyAmount":
             value = _amount(text)
         if value != current[name]:

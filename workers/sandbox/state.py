@@ -326,10 +326,14 @@ class Ledger:
         return self._by_reference.get(reference)
 
     def _index(self, sale: Sale, position: int) -> None:
-        self._positions[id(sale)] = position
+        positions = self._positions
+        positions[id(sale)] = position
         for bucket in (
             self._by_invoice.setdefault(sale.invoice_no, []),
             self._by_debtor.setdefault((sale.contract_no, sale.debtor_no), []),
         ):
-            bisect.insort(bucket, sale, key=lambda s: self._positions[id(s)])
+            if not bucket or positions[id(bucket[-1])] < position:
+                bucket.append(sale)  # a new sale comes after every other: where insort would put it
+            else:
+                bisect.insort(bucket, sale, key=lambda s: positions[id(s)])
         self._by_reference[sale.reference] = sale

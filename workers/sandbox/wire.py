@@ -11,6 +11,8 @@ Every text and code comes from `workers.cesce.catalogue` (documented) or
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Mapping
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -27,6 +29,7 @@ __all__ = [
     "ApiError",
     "amount",
     "answer",
+    "cover",
     "error_body",
     "invalid",
     "missing",
@@ -37,6 +40,15 @@ __all__ = [
 ]
 
 CENT: Final = Decimal(1).scaleb(-AMOUNT_PLACES)
+# starlette's JSONResponse.render calls json.dumps with these options, which builds an encoder for every answer
+_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
+
+
+class _Answer(JSONResponse):
+    """A JSONResponse whose body is the same bytes, written by one encoder made once."""
+
+    def render(self, content: Any) -> bytes:
+        return _ENCODER.encode(content).encode("utf-8")
 
 
 class ApiError(Exception):
@@ -50,7 +62,7 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
     def response(self) -> JSONResponse:
-        return JSONResponse(error_body(self.code, self.description), status_code=self.status, headers=self.headers)
+        return _Answer(error_body(self.code, self.description), status_code=self.status, headers=self.headers)
 
 
 def missing(field: str) -> ApiError:
@@ -71,7 +83,7 @@ def ok(**sections: Any) -> dict[str, Any]:
 
 
 def answer(status: int, body: Mapping[str, Any]) -> JSONResponse:
-    return JSONResponse(dict(body), status_code=status)
+    return _Answer(dict(body), status_code=status)
 
 
 def money(value: Decimal) -> Decimal:
@@ -84,7 +96,27 @@ def amount(value: Decimal) -> str:
 
 
 def rate(value: Decimal) -> str:
-    return encode_amount(value, RATE_PLACES)
+    return _policy_figure(value, RATE_PLACES)
+
+
+def cover(value: Decimal) -> str:
+    """A cover percentage: what `amount` writes, for one of the few figures a policy fixes."""
+    return _policy_figure(money(value), AMOUNT_PLACES)
+
+
+def _policy_figure(value: Decimal, places: int) -> str:
+    """`encode_amount` of a rate or a cover percentage. A policy has a few of them and every sale answers them,
+    so their texts are remembered; anything but a finite Decimal goes straight to `encode_amount`."""
+    if type(value) is not Decimal or not value.is_finite():
+        return encode_amount(value, places)
+    return _remembered_figure(value, places)
+
+
+@functools.lru_cache(maxsize=256)
+def _remembered_figure(value: Decimal, places: int) -> str:
+    # equal Decimals (0.5, 0.50) quantize to the same text, so a value found equal to a remembered one is
+    # written the same; a refusal raises and is not remembered
+    return encode_amount(value, places)
 
 
 def wire_date(value: date) -> str:

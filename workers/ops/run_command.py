@@ -36,6 +36,7 @@ from workers.ops.settings import LoggingSettings, ops_settings
 from workers.risk import RiskTopics, risk_poller_spec
 from workers.risk.spec import SCOPE as RISK_SCOPE
 from workers.runtime import WorkerSpec
+from workers.runtime.process_tuning import cap_malloc_arenas
 from workers.runtime.processes import PROCESS_INDEX, process_count
 from workers.runtime.registry import RegistrySettings
 from workers.runtime.run import run_worker
@@ -121,6 +122,7 @@ def secret_values(env: Mapping[str, str]) -> list[str]:
 
 def _run(args: argparse.Namespace) -> int:
     env = dict(os.environ)
+    cap_malloc_arenas(env)  # before any thread: the parent's, a child's, a single process's
     try:
         logging_settings = ops_settings(LoggingSettings, env)
     except ValidationError:

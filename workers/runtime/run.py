@@ -17,7 +17,6 @@ suffixes their group (``cesce-credit-requests.followups``), and so their transac
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import signal
 from collections.abc import Callable, Mapping, Sequence
@@ -37,6 +36,7 @@ from workers.runtime.kafka_config import CONSUMER_PREFETCH, librdkafka_config, r
 from workers.runtime.kafka_logs import LIBRDKAFKA_LOG
 from workers.runtime.kafka_reach import unreachable_cause, wait_for_kafka
 from workers.runtime.parent_link import parent_link
+from workers.runtime.process_tuning import settle_collector
 from workers.runtime.registry import (
     NO_REGISTRY,
     registry_from_env,
@@ -50,26 +50,15 @@ from workers.runtime.spec import WorkerContext, WorkerSpec, with_dlq_suffix
 from workers.settings import from_env
 
 __all__ = [
-    "YOUNG_COLLECTION_EVERY",
     "client_config",
     "consumer_config",
     "producer_config",
     "run_worker",
     "serve",
     "serve_all",
-    "settle_collector",
 ]
 
 _log = logging.getLogger(__name__)
-
-YOUNG_COLLECTION_EVERY = 10_000
-"""Tracked objects allocated (net of those freed) between two collections of the youngest generation, against
-CPython's 700. A record in flight holds its coroutines, futures, dicts and spans for tens of milliseconds; at
-700 a collection ran every ~6 records and promoted what was still in flight into older generations, where it
-died and was traversed again: 0.55-0.62 s of collections per engine in a 10,000-invoice run at 20 ms, about a
-tenth of its CPU, with 70 middle and 6 full collections. At 10,000: 7-9 collections, 0.05-0.10 s, none older
-(benchmarks, issue 18). The longest single pause stays about the default's (14-29 ms against 10-38 ms for a full
-collection); cyclic garbage waits for at most 10,000 allocations."""
 
 # Variables that start with KAFKA_ but are ours, not librdkafka's.
 _NOT_LIBRDKAFKA = ("KAFKA_TOPIC_PREFIX",)
@@ -317,15 +306,6 @@ def checked_telemetry(name: str, env: Mapping[str, str], instance: str) -> Telem
     except TelemetryConfigError as exc:
         _log.error("%s: configuration error: %s", name, exc)
         return None
-
-
-def settle_collector() -> None:
-    """Before the loop starts: what start-up made (modules, settings, schemas) lives as long as the process, so it
-    is collected once and frozen out of the collector's way, and the youngest generation is collected every
-    `YOUNG_COLLECTION_EVERY` allocations (the older generations' thresholds are CPython's)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(YOUNG_COLLECTION_EVERY, *gc.get_threshold()[1:])
 
 
 def run_worker(

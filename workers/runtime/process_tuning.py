@@ -21,8 +21,8 @@ _log = logging.getLogger(__name__)
 MALLOC_ARENAS: Final = 2
 """glibc malloc arenas a worker process keeps (``MALLOC_ARENA_MAX`` overrides). Python's own allocator serves
 small objects from its arenas; glibc's serve the rest and librdkafka's threads. bench_memory (100,000 invoices
-waiting) peaked at 143.6 and 148.9 MB with two arenas against 155.6 and 152.9 MB without a cap, in alternating
-runs (issue 18)."""
+waiting) peaked at 144.6, 142.5 and 143.8 MB with the cap against 146.5, 155.1 and 154.6 MB without it, in
+alternating runs at the same rate (issue 18)."""
 
 _M_ARENA_MAX: Final = -8  # glibc's malloc.h
 

@@ -32,7 +32,7 @@ from workers.runtime.contract import Output
 from workers.runtime.embedded import is_mock_cluster
 from workers.runtime.engine import Engine
 from workers.runtime.errors import RegistryUnavailable, SetupError, WorkerStopped
-from workers.runtime.kafka_config import CONSUMER_PREFETCH, librdkafka_config, redacted
+from workers.runtime.kafka_config import CONSUMER_PREFETCH, MOCK_CLUSTER_FETCH_WAIT, librdkafka_config, redacted
 from workers.runtime.kafka_logs import LIBRDKAFKA_LOG
 from workers.runtime.kafka_reach import unreachable_cause, wait_for_kafka
 from workers.runtime.parent_link import parent_link
@@ -81,13 +81,17 @@ def client_config(settings: RuntimeSettings, env: Mapping[str, str], *, consumer
     return {**_client_settings(env, consumer=consumer), "bootstrap.servers": settings.bootstrap_servers}
 
 
-def consumer_config(settings: RuntimeSettings, env: Mapping[str, str], group_id: str) -> dict[str, Any]:
+def consumer_config(
+    settings: RuntimeSettings, env: Mapping[str, str], group_id: str, *, mock_cluster: bool = False
+) -> dict[str, Any]:
+    """The engine's consumer; `mock_cluster`: the cluster is librdkafka's mock (`MOCK_CLUSTER_FETCH_WAIT`)."""
     return {
         # a subscribed topic that does not exist yet (a state topic before its first record, on a broker that
         # creates topics on first write) is picked up within seconds rather than librdkafka's default 5 minutes
         "topic.metadata.refresh.interval.ms": 5000,
         # a bounded prefetch: with a backlog waiting, librdkafka's defaults hold up to 64 MiB per consumer
         **CONSUMER_PREFETCH,
+        **(MOCK_CLUSTER_FETCH_WAIT if mock_cluster else {}),
         **client_config(settings, env, consumer=True),
         "group.id": group_id,
         "auto.offset.reset": "earliest",
@@ -167,13 +171,11 @@ async def _serve(
 ) -> None:
     (spec,) = with_dlq_suffix([spec], settings.dlq_suffix)  # WORKER_DLQ_SUFFIX, however the spec was made
     group_id = spec.group_id(settings)
-    consumer = consumer_config(settings, env, group_id)
+    mock = await asyncio.to_thread(is_mock_cluster, settings.bootstrap_servers, _client_settings(env, consumer=False))
+    consumer = consumer_config(settings, env, group_id, mock_cluster=mock)
     if spec.order_by is not None:  # an ordered intake must know when a partition has nothing more to give
         consumer["enable.partition.eof"] = True
-    reconcile = settings.reconcile is Reconcile.ON or (
-        settings.reconcile is Reconcile.AUTO
-        and await asyncio.to_thread(is_mock_cluster, settings.bootstrap_servers, _client_settings(env, consumer=False))
-    )
+    reconcile = settings.reconcile is Reconcile.ON or (settings.reconcile is Reconcile.AUTO and mock)
     _log.info(
         "%s: group %s, instance %s, consumer %s, reconcile %s",
         spec.label,

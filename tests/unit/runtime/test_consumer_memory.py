@@ -1,5 +1,5 @@
 """Issue 18: a worker's consumers prefetch a bounded amount, overridable through ``KAFKA_*``; the consumer thread
-hands the loop a bounded number of batches."""
+hands the loop a bounded number of batches; on librdkafka's mock cluster a fetch waits briefly."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from confluent_kafka import Consumer
 
 from workers.runtime import consumer_thread
 from workers.runtime.consumer_thread import HANDOFF_BATCHES, ConsumerThread
-from workers.runtime.kafka_config import CONSUMER_PREFETCH
+from workers.runtime.kafka_config import CONSUMER_PREFETCH, MOCK_CLUSTER_FETCH_WAIT
 from workers.runtime.run import consumer_config, producer_config
 from workers.runtime.settings import RuntimeSettings
 from workers.settings import from_env
@@ -44,6 +44,15 @@ def test_the_consumer_prefetch_is_bounded_well_below_librdkafkas_defaults() -> N
 def test_a_kafka_variable_overrides_the_prefetch_bound(variable: str, key: str) -> None:
     env = {**_ENV, variable: "65536"}
     assert consumer_config(_settings(env), env, "cesce-invoices")[key] == "65536"
+
+
+def test_on_the_mock_cluster_a_fetch_waits_briefly_and_elsewhere_as_librdkafka_would() -> None:
+    # librdkafka's mock holds a fetch that found nothing for the whole wait, even when records arrive meanwhile
+    on_mock = consumer_config(_settings(_ENV), _ENV, "cesce-invoices", mock_cluster=True)
+    assert on_mock["fetch.wait.max.ms"] == MOCK_CLUSTER_FETCH_WAIT["fetch.wait.max.ms"] == 20
+    assert "fetch.wait.max.ms" not in consumer_config(_settings(_ENV), _ENV, "cesce-invoices")
+    env = {**_ENV, "KAFKA_FETCH_WAIT_MAX_MS": "250"}
+    assert consumer_config(_settings(env), env, "cesce-invoices", mock_cluster=True)["fetch.wait.max.ms"] == "250"
 
 
 def test_the_producers_do_not_carry_the_consumer_bounds() -> None:

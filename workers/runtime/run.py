@@ -171,25 +171,28 @@ async def _serve(
 ) -> None:
     (spec,) = with_dlq_suffix([spec], settings.dlq_suffix)  # WORKER_DLQ_SUFFIX, however the spec was made
     group_id = spec.group_id(settings)
-    mock = await asyncio.to_thread(is_mock_cluster, settings.bootstrap_servers, _client_settings(env, consumer=False))
-    consumer = consumer_config(settings, env, group_id, mock_cluster=mock)
-    if spec.order_by is not None:  # an ordered intake must know when a partition has nothing more to give
-        consumer["enable.partition.eof"] = True
-    reconcile = settings.reconcile is Reconcile.ON or (settings.reconcile is Reconcile.AUTO and mock)
-    _log.info(
-        "%s: group %s, instance %s, consumer %s, reconcile %s",
-        spec.label,
-        group_id,
-        settings.instance_id,
-        redacted({k: str(v) for k, v in consumer.items() if k != "logger"}),
-        reconcile,
-    )
     with registry_from_env(env) as registry:  # its HTTP connections closed when the engine stops
         encoder = _Encoder(registry)
         # before the handler opens (the risk poller writes its first schedules there): a subject missing stops here
         subjects = await asyncio.to_thread(encoder.prepare, spec.schemas)
         _log.info(
             "%s: Avro subjects ready at %s: %s", spec.label, registry_url(registry), ", ".join(subjects) or "none"
+        )
+        # the cluster asked once it is needed, the registry's answer first: the mock's reconciliation and fetch wait
+        mock = await asyncio.to_thread(
+            is_mock_cluster, settings.bootstrap_servers, _client_settings(env, consumer=False)
+        )
+        consumer = consumer_config(settings, env, group_id, mock_cluster=mock)
+        if spec.order_by is not None:  # an ordered intake must know when a partition has nothing more to give
+            consumer["enable.partition.eof"] = True
+        reconcile = settings.reconcile is Reconcile.ON or (settings.reconcile is Reconcile.AUTO and mock)
+        _log.info(
+            "%s: group %s, instance %s, consumer %s, reconcile %s",
+            spec.label,
+            group_id,
+            settings.instance_id,
+            redacted({k: str(v) for k, v in consumer.items() if k != "logger"}),
+            reconcile,
         )
         context = WorkerContext(
             spec.label, registry, kafka=lambda consumer: client_config(settings, env, consumer=consumer), health=health

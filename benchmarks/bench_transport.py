@@ -10,8 +10,9 @@ with `--in-flight` of them in the air, on uvloop, and reads each answer as JSON,
 - ``httpx2 (httpcore2)``: pydantic's continuation of httpx, whose pool fixed httpcore 1.0.9's;
 - ``httpx client over aiohttp``: `workers.cesce.transport.PooledTransport` under ``httpx.AsyncClient``,
   as `CesceClient` sends its token requests;
-- ``httpx request, direct (ours)``: an ``httpx.Request`` on a parsed URL handed to the same transport by
-  `workers.cesce.http.direct`, as `CesceHttp` sends the API calls (no cookies, auth flow, redirects, hooks);
+- ``a Call, direct (ours)``: a `workers.cesce.transport.Call` on a parsed URL, its JSON body written per
+  request, handed to the same transport by `workers.cesce.http.direct`, as `CesceHttp` sends the API calls
+  (no httpx request or response, no cookies, auth flow, redirects, hooks);
 - ``aiohttp alone``: the floor, aiohttp's own client without httpx's request and response models.
 
 Each round runs every stack once, in turn (so a slow patch of the machine touches them all), after a
@@ -37,9 +38,10 @@ import aiohttp
 import httpx
 import httpx2
 import uvloop
+import yarl
 
 from workers.cesce.http import direct
-from workers.cesce.transport import PooledTransport
+from workers.cesce.transport import Call, PooledTransport
 
 __all__ = ["main"]
 
@@ -127,16 +129,17 @@ async def _stack(name: str, url: str, requests: int, in_flight: int) -> float:
                 (await client2.post(target, json=_BODY)).json()
 
             return await _timed(second, url, requests, in_flight)
-    if name == "httpx request, direct (ours)":
+    if name == "a Call, direct (ours)":
         wire = PooledTransport(verify=True, max_connections=in_flight, keepalive_seconds=30.0)
         exchange = direct(wire)
-        parsed = httpx.URL(url)
-        extensions = {"timeout": httpx.Timeout(30.0).as_dict()}
+        parsed = yarl.URL(url)
+        timeout = httpx.Timeout(30.0).as_dict()
         try:
 
             async def lean(_target: str) -> None:
-                request = httpx.Request("POST", parsed, json=_BODY, extensions=extensions)
-                (await exchange(request)).json()
+                body = json.dumps(_BODY, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+                headers = {"Accept": "application/json", "Content-Type": "application/json"}
+                (await exchange(Call("POST", parsed, headers, body, timeout))).json()
 
             return await _timed(lean, url, requests, in_flight)
         finally:
@@ -161,7 +164,7 @@ STACKS: Final = (
     "httpx (httpcore 1.0.9)",
     "httpx2 (httpcore2)",
     "httpx client over aiohttp",
-    "httpx request, direct (ours)",
+    "a Call, direct (ours)",
     "aiohttp alone",
 )
 

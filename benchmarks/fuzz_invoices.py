@@ -85,6 +85,7 @@ from benchmarks.services import (
     write_scenario,
 )
 from workers.ops.registry_server import EmbeddedRegistry
+from workers.ops.topics import create_on_mock
 from workers.runtime.contract import ROW_KEY_HEADER
 from workers.runtime.embedded import MOCK_CLIENT_CONFIG, MOCK_PARTITIONS
 from workers.runtime.registry import schema_registry_client
@@ -119,16 +120,6 @@ def _producer(bootstrap: str) -> Producer:
     return Producer(
         {"bootstrap.servers": bootstrap, "partitioner": "murmur2_random", "enable.idempotence": True, "linger.ms": 5}
     )
-
-
-def _create_topics(bootstrap: str) -> None:
-    """The mock creates a topic (4 partitions) on a metadata request for it: done before anyone reads or writes."""
-    producer = _producer(bootstrap)
-    for topic in TOPICS:
-        metadata = producer.list_topics(topic=topic, timeout=10).topics.get(topic)
-        if metadata is None or metadata.error is not None or len(metadata.partitions) != MOCK_PARTITIONS:
-            raise RuntimeError(f"could not create {topic}: {metadata.error if metadata else 'no metadata'}")
-    producer.flush(10)
 
 
 class _Reader:
@@ -374,7 +365,7 @@ def run_fuzz(plan: FuzzPlan, say: Callable[[str], None] = print) -> FuzzReport:
         scenario = write_scenario(plan.debtors, Path(directory))
         sandbox_args = ["sandbox", "--port", "0", "--scenario", str(scenario), "--latency-ms", str(plan.latency_ms)]
         with Child(["broker"], "broker") as broker, Child(sandbox_args, "sandbox") as sandbox:
-            _create_topics(broker.address)
+            create_on_mock(broker.address, TOPICS)  # before anyone reads or writes
             env = _worker_env(plan, broker.address, registry.url, sandbox.address, run_id)
             records = FuzzInput(
                 hostile=plan.hostile,

@@ -43,8 +43,9 @@ from pydantic import ValidationError
 
 from workers.ops.dlq_lock import lock_key
 from workers.ops.dlq_read import LedgerEntry, dead_letter_ref
-from workers.ops.run_command import WORKERS, configuration_errors
+from workers.ops.run_command import configuration_errors
 from workers.ops.settings import DlqSettings, ops_settings
+from workers.ops.topics import topology
 from workers.runtime import WorkerSpec, envelopes, states
 from workers.runtime.catalog import SchemaCatalog
 from workers.runtime.contract import ORIGIN_HEADER, ROW_KEY_HEADER, DeadLetter, ErrorCategory, InputRecord
@@ -73,7 +74,6 @@ __all__ = [
     "asyncapi_document",
     "dead_letter_header_names",
     "register",
-    "topology",
 ]
 
 ASYNCAPI_VERSION: Final = "3.0.0"
@@ -81,16 +81,6 @@ AVRO_SCHEMA_FORMAT: Final = "application/vnd.apache.avro;version=1.9.0"
 KAFKA_BINDING_VERSION: Final = "0.5.0"
 DEFAULT_OUTPUT: Final = Path(__file__).parents[2] / "docs" / "asyncapi.json"
 """Where the repository keeps the document for the default settings (a unit test keeps it current)."""
-
-_PLACEHOLDERS: Final = {
-    "CESCE_BASE_URL": "https://cesce.invalid",
-    "CESCE_CLIENT_ID": "asyncapi",
-    "CESCE_CLIENT_SECRET": "asyncapi",
-    "RISK_CONTRACTS": "34100000000",
-    "SALES_FOLLOWUP_CONTRACTS": "34100000000",
-}
-"""What building a spec requires but no topic depends on: it stands in for the real values, which are never read."""
-_IGNORED_PREFIXES: Final = ("CESCE_",)
 
 _REPLAY_TOOL: Final = "dlq-replay"
 """The operations of ``cesce-worker dlq replay`` are named after it."""
@@ -212,18 +202,6 @@ class _Topic:
     """For an ERP or re-keyed topic: the row schema its decoder checks the envelope against."""
     senders: list[str] = field(default_factory=list)
     receivers: list[str] = field(default_factory=list)
-
-
-def topology(env: Mapping[str, str]) -> list[WorkerSpec]:
-    """Every spec of every worker, as `cesce-worker run` builds them from `env`; pydantic's ValidationError for a
-    topic setting it refuses."""
-    built = {name: value for name, value in env.items() if not name.startswith(_IGNORED_PREFIXES)}
-    built |= _PLACEHOLDERS
-    specs: list[WorkerSpec] = []
-    for make in WORKERS.values():
-        made = make(built)
-        specs.extend([made] if isinstance(made, WorkerSpec) else made)
-    return specs
 
 
 def _decoded(spec: WorkerSpec) -> tuple[Literal["envelope", "state"], str]:

@@ -8,7 +8,9 @@ file), atomically (so a script polling for it never reads half an address), and 
 if it still holds our address (so nobody is pointed at a broker that is gone). Both keep
 everything in memory: stopping the command discards every topic, group and schema. It says its
 limits when it starts (stderr): a partition keeps about 5 MiB or 100,000 batches and silently drops
-its oldest records beyond that (``rdkafka_mock.c``).
+its oldest records beyond that (``rdkafka_mock.c``). Before it prints its address it creates every topic
+the workers read and write, for the topic settings in its own environment (`workers.ops.topics`): a
+worker started after it subscribes to topics that exist, as in production.
 """
 
 from __future__ import annotations
@@ -21,8 +23,11 @@ import tempfile
 from pathlib import Path
 
 from confluent_kafka import libversion
+from pydantic import ValidationError
 
 from workers.ops.registry_server import EmbeddedRegistry
+from workers.ops.run_command import configuration_errors
+from workers.ops.topics import create_on_mock, product_topics
 from workers.runtime.embedded import run_broker
 
 __all__ = ["register"]
@@ -74,6 +79,10 @@ def _broker(args: argparse.Namespace) -> int:
     for option, path in files.items():
         if path is not None and not path.parent.is_dir():
             raise SystemExit(f"cesce-worker broker: no directory {path.parent} for {option}")
+    try:
+        topics = product_topics(os.environ)
+    except ValidationError as error:
+        raise SystemExit(f"cesce-worker broker: a topic setting is wrong: {configuration_errors(error)}") from None
     written: dict[Path, str] = {}
 
     def write(path: Path | None, address: str) -> None:
@@ -84,6 +93,7 @@ def _broker(args: argparse.Namespace) -> int:
     with EmbeddedRegistry() as registry:
 
         def ready(bootstrap_servers: str) -> None:
+            create_on_mock(bootstrap_servers, topics)  # as the chart's KafkaTopics exist before a worker starts
             write(args.bootstrap_file, bootstrap_servers)
             write(args.registry_file, registry.url)
             # scripts read the addresses from here: Kafka on the first line, the registry on the second
@@ -91,6 +101,11 @@ def _broker(args: argparse.Namespace) -> int:
             print(
                 f"Kafka (librdkafka {libversion()[0]} mock cluster, {args.brokers} broker(s), in memory) listening "
                 f"on {bootstrap_servers}; Schema Registry (Avro, in memory) on {registry.url}; Ctrl-C stops both",
+                file=sys.stderr,
+                flush=True,
+            )
+            print(
+                f"Created the {len(topics)} topics the workers read and write ({', '.join(topics)})",
                 file=sys.stderr,
                 flush=True,
             )

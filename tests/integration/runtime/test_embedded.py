@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_INVALID, Consumer, Message, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from tests.kafka_backends import (
     BACKEND_ENV,
@@ -30,6 +31,7 @@ from tests.kafka_backends import (
     producer_config,
     unique_topic,
 )
+from workers.ops.topics import product_topics
 from workers.runtime.embedded import MOCK_CLIENT_CONFIG, MOCK_PARTITIONS, EmbeddedKafka, is_mock_cluster, run_broker
 
 REPO = Path(__file__).resolve().parents[3]
@@ -301,6 +303,46 @@ def test_broker_command_prints_its_address_first_writes_the_file_and_exits_zero_
     assert not registry_file.exists()
     assert not any(_accepts(address) for address in addresses)
     assert not _accepts(_ports(registry_url.removeprefix("http://"))[0])
+
+
+@pytest.mark.integration
+def test_broker_command_creates_every_topic_of_the_workers_before_it_prints_its_address(
+    broker_process: tuple[subprocess.Popen[str], Path],
+) -> None:
+    """A worker started after the broker subscribes to topics that exist, as in production (the chart's
+    KafkaTopics): none is born while its group forms, which made librdkafka join again and again
+    (workers.ops.topics). Its group is assigned every partition though nothing was produced."""
+    process, _ = broker_process
+    assert process.stdout is not None
+    bootstrap = process.stdout.readline().strip()
+    expected = product_topics({})
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    described = admin.list_topics(timeout=10).topics
+    assert {topic: len(described[topic].partitions) for topic in expected if topic in described} == dict.fromkeys(
+        expected, MOCK_PARTITIONS
+    )
+    assigned: list[tuple[str, int]] = []
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": unique_topic("group"), **MOCK_CLIENT_CONFIG, "error_cb": print}
+    )
+    consumer.subscribe(["erp.invoices"], on_assign=lambda _, got: assigned.extend((p.topic, p.partition) for p in got))
+    deadline = time.monotonic() + 30
+    while not assigned and time.monotonic() < deadline:
+        consumer.poll(0.2)
+    consumer.close()
+    assert sorted(assigned) == [("erp.invoices", p) for p in range(MOCK_PARTITIONS)]
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=10) == 0
+    assert process.stderr is not None
+    assert f"Created the {len(expected)} topics the workers read and write (" in process.stderr.read()
+
+
+def test_broker_command_refuses_a_topic_setting_it_cannot_use() -> None:
+    env = {**os.environ, "WORKER_DLQ_SUFFIX": "not a topic"}
+    done = subprocess.run(BROKER_COMMAND, capture_output=True, text=True, timeout=60, check=False, env=env, cwd=REPO)
+    assert done.returncode == 1
+    assert "cesce-worker broker: a topic setting is wrong: WORKER_DLQ_SUFFIX" in done.stderr
+    assert done.stdout == ""  # no address: nothing listens
 
 
 @pytest.mark.parametrize(

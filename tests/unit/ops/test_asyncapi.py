@@ -24,9 +24,9 @@ from workers.ops.asyncapi import (
     asyncapi_document,
     dead_letter_header_names,
     render,
-    topology,
 )
 from workers.ops.dlq_replay import DEFAULT_REPLAYS_TOPIC
+from workers.ops.topics import topology
 from workers.runtime.catalog import SchemaCatalog
 from workers.runtime.contract import ErrorCategory
 from workers.runtime.dlq import OMITTED, REPLAY_COUNT, REPLAY_SOURCE, SOURCE_OUTPUT

@@ -40,7 +40,7 @@ import httpx2
 import uvloop
 import yarl
 
-from workers.cesce.http import direct
+from workers.cesce.http import direct, json_body
 from workers.cesce.transport import Call, PooledTransport
 
 __all__ = ["main"]
@@ -137,7 +137,7 @@ async def _stack(name: str, url: str, requests: int, in_flight: int) -> float:
         try:
 
             async def lean(_target: str) -> None:
-                body = json.dumps(_BODY, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+                body = json_body(_BODY)  # written per request, as CesceHttp writes it
                 headers = {"Accept": "application/json", "Content-Type": "application/json"}
                 (await exchange(Call("POST", parsed, headers, body, timeout))).json()
 

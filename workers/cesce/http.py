@@ -64,6 +64,7 @@ __all__ = [
     "TokenSource",
     "decode_answer",
     "direct",
+    "json_body",
     "parse_answer",
     "parse_results",
     "send",
@@ -282,7 +283,7 @@ def parse_results(model: type[M], answer: Mapping[str, Any], operation: str) -> 
     return [parse_answer(model, item, operation) for item in result]
 
 
-def _json_body(body: Mapping[str, Any]) -> bytes:
+def json_body(body: Mapping[str, Any]) -> bytes:
     """A request body as httpx's ``json=`` writes it: UTF-8, compact, no NaN."""
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
@@ -411,7 +412,7 @@ class CesceHttp:
         """One attempt; a 401 (token revoked or expired early) earns one renewal and one resend."""
 
         address = self._url(url, params)
-        content = None if body is None else _json_body(body)
+        content = None if body is None else json_body(body)
 
         async def signed(token: str) -> Answer:
             headers = {

@@ -104,7 +104,7 @@ from benchmarks.bench_report import (
 )
 from benchmarks.bench_workload import INPUT, RESULTS, Invoice, make_invoices, make_warmup
 from benchmarks.observer import Read
-from benchmarks.services import machine, write_json, write_scenario
+from benchmarks.services import machine, stop_children_on_sigterm, write_json, write_scenario
 from workers.ops.registry_server import EmbeddedRegistry
 from workers.runtime.cpus import available_cpus
 from workers.runtime.registry import schema_registry_client
@@ -408,6 +408,7 @@ def _machine() -> dict[str, object]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    stop_children_on_sigterm()
     regimes, options = _options(args)
     specs = plan(regimes, options)
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")

@@ -68,6 +68,7 @@ from benchmarks.services import (
     machine,
     mock_kafka_env,
     process_cpu_seconds,
+    stop_children_on_sigterm,
     stop_group,
     write_json,
     write_scenario,
@@ -509,6 +510,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    stop_children_on_sigterm()
     if args.invoices < 1 or args.debtors < 1 or args.seconds <= 0 or args.interval <= 0 or args.latency_ms < 0:
         raise SystemExit("--invoices, --debtors, --seconds and --interval must be positive")
     extra = dict(item.split("=", 1) for item in args.worker_env)

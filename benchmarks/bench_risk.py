@@ -34,7 +34,14 @@ from typing import Any, Final
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from benchmarks.bench_measure import Window, broker_and_sandbox
-from benchmarks.services import BENCH_CONTRACT, cesce_env, mock_kafka_env, write_json, write_scenario
+from benchmarks.services import (
+    BENCH_CONTRACT,
+    cesce_env,
+    mock_kafka_env,
+    stop_children_on_sigterm,
+    write_json,
+    write_scenario,
+)
 from workers.ops.registry_server import EmbeddedRegistry
 from workers.risk import risk_poller_spec
 from workers.runtime.registry import schema_registry_client
@@ -161,6 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=1.0, help="movements interval in seconds (default 1)")
     parser.add_argument("--output", type=Path, default=RESULTS_FILE, help=f"JSON results (default {RESULTS_FILE})")
     args = parser.parse_args(argv)
+    stop_children_on_sigterm()
     result = asyncio.run(_run(args.debtors, args.changes, args.interval))
     print(json.dumps(result, indent=2))
     write_json(args.output, result)

@@ -44,6 +44,7 @@ from benchmarks.services import (
     bench_debtor,
     machine,
     rss_kib,
+    stop_children_on_sigterm,
     write_json,
 )
 from workers.invoices.handler import STATE_SCHEMA
@@ -188,6 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=1_000_000, help="ERP rows in the state (default 1,000,000)")
     parser.add_argument("--output", type=Path, default=RESULTS_FILE, help=f"results file (default {RESULTS_FILE})")
     args = parser.parse_args(argv)
+    stop_children_on_sigterm()
     result = run(args.rows)
     print(json.dumps(result, indent=2))
     write_json(args.output, result)

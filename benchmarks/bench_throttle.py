@@ -36,7 +36,16 @@ from typing import Any, Final
 
 from pydantic import SecretStr
 
-from benchmarks.services import BENCH_CONTRACT, Child, bench_debtor, columns, machine, write_json, write_scenario
+from benchmarks.services import (
+    BENCH_CONTRACT,
+    Child,
+    bench_debtor,
+    columns,
+    machine,
+    stop_children_on_sigterm,
+    write_json,
+    write_scenario,
+)
 from workers.cesce import CesceClient, CesceError, CesceSettings, SaleDeclaration
 from workers.sandbox.admin_client import SandboxAdmin
 
@@ -184,6 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--output", type=Path, default=RESULTS_FILE, help=f"JSON results (default {RESULTS_FILE})")
     args = parser.parse_args(argv)
+    stop_children_on_sigterm()
     runs = [
         _run(
             rate,

@@ -82,7 +82,6 @@ import json
 import logging
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -90,7 +89,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from types import FrameType
 from typing import Any, Final
 
 from benchmarks.chaos_conductor import Conductor
@@ -110,7 +108,7 @@ from benchmarks.chaos_report import (
     table,
 )
 from benchmarks.chaos_workload import Feed, Invoice, make_invoices
-from benchmarks.services import Child, machine, write_json, write_scenario
+from benchmarks.services import Child, machine, stop_children_on_sigterm, write_json, write_scenario
 from workers.ops.registry_server import EmbeddedRegistry
 from workers.runtime.registry import schema_registry_client
 from workers.runtime.serde import AvroReader
@@ -376,10 +374,6 @@ def _plan(args: argparse.Namespace) -> ChaosPlan:
         raise SystemExit(str(exc)) from exc
 
 
-def _terminate_as_exit(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)  # so that a SIGTERM to the harness still stops every process it started
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     plan = _plan(args)
@@ -389,7 +383,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _log.addHandler(progress)
     _log.setLevel(logging.INFO)
     _log.propagate = False
-    signal.signal(signal.SIGTERM, _terminate_as_exit)
+    stop_children_on_sigterm()
     print(
         f"{plan.invoices:,} sales and their credit notes over {plan.debtors} debtors at {plan.rate:g}/s; "
         f"{plan.kills} kills, replicas 1 -> {plan.replicas} -> 1, a {plan.outage_seconds:g} s Cesce outage, "

@@ -81,6 +81,7 @@ from benchmarks.services import (
     cesce_env,
     machine,
     mock_kafka_env,
+    stop_children_on_sigterm,
     write_json,
     write_scenario,
 )
@@ -562,6 +563,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    stop_children_on_sigterm()
     plan = FuzzPlan(**{k: v for k, v in vars(args).items() if k != "output"})
     if plan.hostile < 1 or plan.valid < 0 or plan.big < 0 or plan.debtors < 1 or plan.window_records < 1:
         raise SystemExit("--hostile and --debtors must be positive, --valid and --big not negative")

@@ -35,7 +35,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import IO, Any, Final, Self
 
 import confluent_kafka
@@ -61,6 +61,7 @@ __all__ = [
     "rss_kib",
     "signal_group",
     "stat_cpu_seconds",
+    "stop_children_on_sigterm",
     "stop_group",
     "thread_cpu_seconds",
     "write_json",
@@ -158,6 +159,17 @@ def cesce_env(sandbox_url: str, user: str) -> dict[str, str]:
         "CESCE_USERNAME": user,
         "CESCE_PASSWORD": secrets.token_urlsafe(16),
     }
+
+
+def stop_children_on_sigterm() -> None:
+    """From now on a SIGTERM to this harness leaves it by SystemExit (143), so every ``with Child(...)``, broker,
+    worker and ``finally`` on the way out stops what it started; Python's default ended the harness at once and
+    left its broker, sandbox, span sink and worker running. Call it first in a harness's ``main``."""
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+
+
+def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
 
 
 def signal_group(popen: subprocess.Popen[bytes], signum: int) -> None:

@@ -16,33 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import children_of, process_running
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[3]
-
-
-def _children(pid: int) -> dict[int, str]:
-    """The live children of `pid` and their command lines."""
-    found: dict[int, str] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except (OSError, IndexError, ValueError):
-            continue
-        if parent == pid:
-            found[int(entry.name)] = command
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
 
 
 @pytest.mark.timeout(180)
@@ -58,7 +36,7 @@ def test_a_harness_stopped_with_sigterm_stops_its_broker_sandbox_and_worker(tmp_
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and harness.poll() is None:
-            started = _children(harness.pid)
+            started = children_of(harness.pid)
             if any(" run invoices" in command for command in started.values()):
                 break
             time.sleep(0.2)
@@ -68,13 +46,13 @@ def test_a_harness_stopped_with_sigterm_stops_its_broker_sandbox_and_worker(tmp_
         harness.send_signal(signal.SIGTERM)
         assert harness.wait(timeout=60) == 128 + signal.SIGTERM
         deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and any(_alive(pid) for pid in started):
+        while time.monotonic() < deadline and any(process_running(pid) for pid in started):
             time.sleep(0.2)
-        assert {pid: command for pid, command in started.items() if _alive(pid)} == {}
+        assert {pid: command for pid, command in started.items() if process_running(pid)} == {}
     finally:
         if harness.poll() is None:
             harness.kill()
             harness.wait(timeout=10)
         for pid in started:  # what a failed run left: each child leads its own process group
-            if _alive(pid):
+            if process_running(pid):
                 os.killpg(pid, signal.SIGKILL)

@@ -30,6 +30,7 @@ from tests.integration.ops.test_operations_process import (
 from tests.integration.runtime.support import read
 from tests.integration.workers.test_invoices_rekeyed import DEBTORS, change, produce_at, row
 from tests.kafka_backends import KafkaBackend, unique_topic
+from tests.processes import process_running
 from workers.sandbox import RunningSandbox
 
 pytestmark = pytest.mark.integration
@@ -47,15 +48,6 @@ def child_pids(worker: WorkerProcess) -> dict[int, list[int]]:
     return pids
 
 
-def running(pid: int) -> bool:
-    """Whether `pid` is a live process (a zombie waiting for its reaper counts as gone)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return False
-    return state not in ("Z", "X")
-
-
 @contextmanager
 def no_child_left(worker: WorkerProcess) -> Iterator[None]:
     """Kill (SIGKILL) every child the parent logged that still runs at the end, so a failed test leaves none."""
@@ -64,7 +56,7 @@ def no_child_left(worker: WorkerProcess) -> Iterator[None]:
     finally:
         for pids in child_pids(worker).values():
             for pid in pids:
-                if running(pid):
+                if process_running(pid):
                     os.kill(pid, signal.SIGKILL)
 
 
@@ -130,7 +122,7 @@ def test_two_processes_declare_each_invoice_once_answer_as_one_and_stop_on_sigte
 
         assert worker.terminate(within=60) == 0
         for [pid] in pids.values():
-            assert not running(pid), f"child {pid} outlived its parent's clean stop"
+            assert not process_running(pid), f"child {pid} outlived its parent's clean stop"
 
     ledger = sandbox.admin().ledger()
     declared = [sale["invoiceNo"] for sale in ledger["sales"]]
@@ -176,12 +168,12 @@ def test_a_killed_child_is_restarted_and_a_killed_parent_leaves_no_child(
         restarts = samples(worker.get("/metrics").text, "cesce_worker_process_restarts_total", process="1")
         assert restarts == [1.0], restarts
 
-        children = [pid for pids in child_pids(worker).values() for pid in pids if running(pid)]
+        children = [pid for pids in child_pids(worker).values() for pid in pids if process_running(pid)]
         assert sorted(children) == sorted([child_pids(worker)[0][0], second])
         worker.process.send_signal(signal.SIGKILL)
         worker.process.wait(10)
         deadline = time.monotonic() + 40
-        while any(running(pid) for pid in children):
+        while any(process_running(pid) for pid in children):
             assert time.monotonic() < deadline, f"children left behind their parent: {children}"
             time.sleep(0.2)
 

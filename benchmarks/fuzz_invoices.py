@@ -86,7 +86,6 @@ from benchmarks.services import (
     write_scenario,
 )
 from workers.ops.registry_server import EmbeddedRegistry
-from workers.ops.topics import create_on_mock
 from workers.runtime.contract import ROW_KEY_HEADER
 from workers.runtime.embedded import MOCK_CLIENT_CONFIG, MOCK_PARTITIONS
 from workers.runtime.registry import schema_registry_client
@@ -365,8 +364,8 @@ def run_fuzz(plan: FuzzPlan, say: Callable[[str], None] = print) -> FuzzReport:
         state = _Run(AvroReader(client))
         scenario = write_scenario(plan.debtors, Path(directory))
         sandbox_args = ["sandbox", "--port", "0", "--scenario", str(scenario), "--latency-ms", str(plan.latency_ms)]
+        # the broker creates the workers' topics, TOPICS among them, before it prints its address
         with Child(["broker"], "broker") as broker, Child(sandbox_args, "sandbox") as sandbox:
-            create_on_mock(broker.address, TOPICS)  # before anyone reads or writes
             env = _worker_env(plan, broker.address, registry.url, sandbox.address, run_id)
             records = FuzzInput(
                 hostile=plan.hostile,

@@ -83,11 +83,17 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
+_EXACT: Final = json.JSONDecoder(parse_float=Decimal, parse_constant=_no_constants)
+"""Built once: ``json.loads`` with options builds a decoder per call (half of a small document's 6 us)."""
+
+
 def loads_exact(text: bytes | str) -> Any:
     """JSON with every non-integer number as `Decimal`; raises DeserializationError(``not-json``)."""
     try:
         decoded = text.decode("utf-8") if isinstance(text, bytes) else text
-        return json.loads(decoded, parse_float=Decimal, parse_constant=_no_constants)
+        if decoded.startswith("\ufeff"):  # json.loads's own check, which the decoder lacks
+            raise ValueError("Unexpected UTF-8 BOM (decode using utf-8-sig)")
+        return _EXACT.decode(decoded)
     except UnicodeDecodeError as exc:
         raise DeserializationError(ErrorCode.NOT_JSON, f"not UTF-8 text: {exc.reason} at byte {exc.start}") from None
     except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError

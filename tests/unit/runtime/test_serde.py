@@ -456,11 +456,18 @@ def test_loads_exact_never_makes_a_float() -> None:
     assert str(parsed["c"][0]) == "1.10"
 
 
-@pytest.mark.parametrize("text", [b"NaN", b'{"a": Infinity}', b"{", b"\xff\xfe", b"", b"[" * 100_000])
+@pytest.mark.parametrize(
+    "text", [b"NaN", b'{"a": Infinity}', b"{", b"\xff\xfe", b"", b"[" * 100_000, b"{} {}", "\ufeff{}".encode()]
+)
 def test_loads_exact_refusals_are_not_json(text: bytes) -> None:
     with pytest.raises(DeserializationError) as caught:
         loads_exact(text)
     assert caught.value.code == ErrorCode.NOT_JSON
+
+
+def test_a_byte_order_mark_is_named() -> None:
+    with pytest.raises(DeserializationError, match="BOM"):
+        loads_exact("\ufeff{}")
 
 
 def test_dumps_exact_keeps_every_digit() -> None:

@@ -93,7 +93,10 @@ def _broker(args: argparse.Namespace) -> int:
     with EmbeddedRegistry() as registry:
 
         def ready(bootstrap_servers: str) -> None:
-            create_on_mock(bootstrap_servers, topics)  # as the chart's KafkaTopics exist before a worker starts
+            try:
+                create_on_mock(bootstrap_servers, topics)  # as the chart's KafkaTopics exist before a worker starts
+            except RuntimeError as error:
+                raise SystemExit(f"cesce-worker broker: {error}") from None
             write(args.bootstrap_file, bootstrap_servers)
             write(args.registry_file, registry.url)
             # scripts read the addresses from here: Kafka on the first line, the registry on the second

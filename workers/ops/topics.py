@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Final
 
-from confluent_kafka import Producer
+from confluent_kafka import KafkaException, Producer
 
 from workers.ops.run_command import WORKERS
 from workers.ops.settings import DlqSettings, ops_settings
@@ -61,11 +61,14 @@ def product_topics(env: Mapping[str, str]) -> list[str]:
 
 def create_on_mock(bootstrap_servers: str, topics: Collection[str]) -> None:
     """Create `topics` on librdkafka's mock cluster (it creates a topic, `MOCK_PARTITIONS` partitions, when a
-    producer asks for its metadata); RuntimeError naming a topic it did not create."""
+    producer asks for its metadata); RuntimeError naming a topic it did not create or the cluster not answering."""
     producer = Producer({"bootstrap.servers": bootstrap_servers})
     try:
         for topic in topics:
-            described = producer.list_topics(topic=topic, timeout=_TIMEOUT).topics.get(topic)
+            try:
+                described = producer.list_topics(topic=topic, timeout=_TIMEOUT).topics.get(topic)
+            except KafkaException as exc:
+                raise RuntimeError(f"the embedded broker did not answer for {topic}: {exc.args[0]}") from exc
             if described is None or described.error is not None or len(described.partitions) != MOCK_PARTITIONS:
                 why = described.error if described is not None else "no metadata"
                 raise RuntimeError(f"the embedded broker did not create {topic}: {why}")

@@ -41,11 +41,9 @@ _ATTRIBUTE, _DROPPED_ATTRIBUTES, _STATUS, _FLAGS = b"\x4a", b"\x50", b"\x7a", b"
 _STATUS_MESSAGE, _STATUS_CODE = b"\x12", b"\x18"
 _KEY, _VALUE = b"\x0a", b"\x12"
 _STRING, _BOOL, _INT, _DOUBLE_VALUE = b"\x0a", b"\x10", b"\x18", b"\x21"
-_FIRST, _SECOND, _THIRD = (
-    b"\x0a",
-    b"\x12",
-    b"\x1a",
-)  # resource_spans / resource / scope; scope_spans / spans; schema_url
+# The request's resource_spans, then a ResourceSpans' resource and scope_spans, a ScopeSpans' scope and spans, and
+# either's schema_url: fields 1, 2 and 3 of each, all length-delimited.
+_FIRST, _SECOND, _THIRD = b"\x0a", b"\x12", b"\x1a"
 
 _KINDS: Final = {kind: bytes((kind.value + 1,)) for kind in SpanKind}  # the proto's SPAN_KIND_* = the API's + 1
 _HAS_IS_REMOTE: Final = 0x100  # SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK

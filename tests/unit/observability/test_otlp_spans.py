@@ -133,8 +133,13 @@ _WORKER = """
 import json, os, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from opentelemetry.exporter.otlp.proto.http import trace_exporter
+from workers.observability import otlp_spans
 from workers.observability.setup import configure_telemetry
 from workers.observability.tracing import consumer_span
+
+written = []  # the spans this module wrote: the exporter called it, not only holds it
+write = otlp_spans._span
+otlp_spans._span = lambda span: written.append(span.name) or write(span)
 
 bodies = []
 
@@ -159,6 +164,7 @@ telemetry.shutdown()
 server.shutdown()
 print(json.dumps({
     "encoder": trace_exporter.encode_spans.__module__,
+    "written": written,
     "bodies": [[path, body.hex()] for path, body in bodies],
 }))
 """
@@ -168,6 +174,7 @@ def test_a_worker_exports_its_spans_with_it() -> None:
     done = subprocess.run([sys.executable, "-c", _WORKER], capture_output=True, text=True, timeout=60, check=True)
     sent = json.loads(done.stdout.strip().splitlines()[-1])
     assert sent["encoder"] == "workers.observability.otlp_spans"
+    assert sent["written"] == ["process erp.invoices"] * 3
     [(path, body)] = sent["bodies"]
     assert path == "/v1/traces"
     request = ExportTraceServiceRequest.FromString(bytes.fromhex(body))

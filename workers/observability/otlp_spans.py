@@ -172,16 +172,16 @@ def encode_spans(spans: Sequence[ReadableSpan]) -> EncodedRequest:
     """An ``ExportTraceServiceRequest`` for `spans`, grouped by resource then scope as the exporter groups them
     (equal resources, equal scopes together). A span's resource and scope are looked up by identity first: a
     resource's hash is a JSON dump of its attributes, once per object and batch, not per span."""
-    grouped: dict[Resource, dict[InstrumentationScope | None, list[bytes]]] = {}
+    # per resource and scope: the exporter's encoding of both (`_origin`) and the spans' fields
+    grouped: dict[Resource, dict[InstrumentationScope | None, tuple[tuple[bytes, bytes | None], list[bytes]]]] = {}
     by_identity: dict[tuple[int, int], list[bytes]] = {}
-    origins: dict[int, tuple[bytes, bytes | None]] = {}  # by the identity of a group's list
     for span in spans:
         identity = (id(span.resource), id(span.instrumentation_scope))
         encoded_spans = by_identity.get(identity)
         if encoded_spans is None:
             scopes = grouped.setdefault(span.resource, {})
-            encoded_spans = by_identity[identity] = scopes.setdefault(span.instrumentation_scope or None, [])
-            origins.setdefault(id(encoded_spans), _origin(span))
+            _, encoded_spans = scopes.setdefault(span.instrumentation_scope or None, (_origin(span), []))
+            by_identity[identity] = encoded_spans
         try:
             encoded = _span(span)
         except (ValueError, TypeError, UnicodeError, OverflowError, AttributeError):
@@ -190,8 +190,7 @@ def encode_spans(spans: Sequence[ReadableSpan]) -> EncodedRequest:
     request = []
     for resource, scopes in grouped.items():
         body: list[bytes] = []
-        for scope, encoded_spans in scopes.items():
-            resource_bytes, scope_bytes = origins[id(encoded_spans)]
+        for scope, ((resource_bytes, scope_bytes), encoded_spans) in scopes.items():
             if not body:
                 body.append(_delimited(_FIRST, resource_bytes))
             fields = [] if scope_bytes is None else [_delimited(_FIRST, scope_bytes)]
